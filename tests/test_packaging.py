@@ -1,0 +1,70 @@
+"""The packaging files agree: environment.yml lists exactly pyproject.toml's dependencies."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+_REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$")
+
+
+def _parse(spec: str) -> tuple[str, str]:
+    match = _REQ.match(spec)
+    assert match, f"unparseable requirement {spec!r}"
+    return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
+
+
+def _pyproject() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        specs.extend(extra)
+    return dict(_parse(s) for s in specs)
+
+
+def _environment() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    out = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str):
+            name, version = _parse(dep)
+            if name not in {"python", "pip"}:
+                out[name] = version
+    return out
+
+
+def test_environment_yml_matches_pyproject() -> None:
+    py, conda = _pyproject(), _environment()
+    missing = sorted(set(py) - set(conda))
+    extra = sorted(set(conda) - set(py))
+    assert not missing, f"in pyproject.toml but not environment.yml: {missing}"
+    assert not extra, f"in environment.yml but not pyproject.toml: {extra}"
+    differing = {n: (py[n], conda[n]) for n in py if py[n] != conda[n]}
+    assert not differing, f"version bounds differ (pyproject, environment.yml): {differing}"
+
+
+def test_environment_installs_the_package_itself() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert pip_sections and "-e ." in pip_sections[0]
+    python = [d for d in env["dependencies"] if isinstance(d, str) and _parse(d)[0] == "python"]
+    assert python == ["python>=3.11"]
+
+
+def test_console_script_and_python_floor() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["gr4vy-nb"] == "gr4vy_nb.cli:main"
+    assert project["requires-python"] == ">=3.11"
+
+
+def test_makefile_offers_the_readme_commands() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("demo:", "test:", "lab:", "bench:"):
+        assert f"\n{target}" in makefile
+    readme = (ROOT / "README.md").read_text()
+    first_screen = "\n".join(readme.splitlines()[:40])
+    assert "make demo" in first_screen and "make test" in first_screen
