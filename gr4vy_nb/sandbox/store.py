@@ -1,0 +1,227 @@
+"""The sandbox's session store: one SQLite file, one row per (merchant account, session).
+
+A row keeps the session's ``id``, its ``expires_at`` exactly as it was written (seeded
+sessions keep the text they were given; created and updated ones get
+``YYYY-MM-DDTHH:MM:SS.mmm+00:00``), the same instant as a Unix time for the expiry check,
+and a JSON document of the session's stored fields.  Stored values are kept verbatim as
+the client sent them (after validation): what a client PUTs is what it GETs back.
+
+Every method takes the store's lock and runs in one SQLite transaction, so a write is
+atomic and concurrent callers (threads) never see half of one.  The file is opened in WAL
+mode with ``synchronous=NORMAL``: durable enough for an emulator, and a commit costs no
+``fsync``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..schema import WRITABLE_SESSION_FIELDS
+
+__all__ = [
+    "RESPONSE_FIELDS",
+    "STORED_FIELDS",
+    "SessionStore",
+    "expires_ts_after",
+    "format_expires_at",
+    "session_response",
+]
+
+#: Top-level fields of a session response, in the OpenAPI document's order.  Every one is
+#: present in every response; a field with no value is ``null`` (as the real API does).
+RESPONSE_FIELDS: tuple[str, ...] = (
+    "type", "id", "expires_at", *WRITABLE_SESSION_FIELDS, "payment_method",
+)
+#: Fields kept in a row's JSON document: the writable ones and the read-only card.
+STORED_FIELDS: frozenset[str] = frozenset((*WRITABLE_SESSION_FIELDS, "payment_method"))
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    merchant   TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    expires_ts REAL NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (merchant, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_id ON sessions (id);
+"""
+
+
+def format_expires_at(ts: float) -> str:
+    """RFC 3339 text, UTC, millisecond precision, for a Unix time (rounded to the millisecond)."""
+    ms = round(ts * 1000)
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def expires_ts_after(now: float, expires_in: float) -> float:
+    """The expiry instant ``expires_in`` seconds after ``now``, at the millisecond the text shows."""
+    return round((now + expires_in) * 1000) / 1000
+
+
+def session_response(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The response body of a stored session: exactly the documented fields, ``null`` when unset."""
+    doc = record["doc"]
+    body: dict[str, Any] = {"type": "checkout-session", "id": record["id"], "expires_at": record["expires_at"]}
+    for name in RESPONSE_FIELDS[3:]:
+        body[name] = doc.get(name)
+    return body
+
+
+class SessionStore:
+    """Checkout sessions in a SQLite file, scoped by merchant account.
+
+    ``now`` arguments are Unix times (``time.time()``); a session whose ``expires_ts`` is
+    not after ``now`` is treated as absent by every read and write.  Records are dicts
+    ``{"id", "expires_at", "expires_ts", "doc"}``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the server's threads; the lock serialises it.
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, merchant: str, session_id: str, now: float) -> dict[str, Any] | None:
+        """The live session, or ``None`` when unknown, expired or another merchant's."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT expires_at, expires_ts, doc FROM sessions WHERE merchant = ? AND id = ?",
+                (merchant, session_id),
+            ).fetchone()
+        if row is None or row[1] <= now:
+            return None
+        return {"id": session_id, "expires_at": row[0], "expires_ts": row[1], "doc": orjson.loads(row[2])}
+
+    def count(self, now: float) -> int:
+        """Live sessions, all merchants."""
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM sessions WHERE expires_ts > ?", (now,)).fetchone()[0]
+
+    # ------------------------------------------------------------------ writes
+
+    def create(self, merchant: str, fields: Mapping[str, Any], expires_ts: float) -> dict[str, Any]:
+        """Store a new session with a fresh UUID; ``fields`` are the stored fields given (nulls dropped)."""
+        doc = {k: v for k, v in fields.items() if v is not None and k in STORED_FIELDS}
+        record = {"id": str(uuid.uuid4()), "expires_at": format_expires_at(expires_ts),
+                  "expires_ts": expires_ts, "doc": doc}
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO sessions (merchant, id, expires_at, expires_ts, doc) VALUES (?, ?, ?, ?, ?)",
+                (merchant, record["id"], record["expires_at"], expires_ts, orjson.dumps(doc).decode()),
+            )
+        return record
+
+    def update(self, merchant: str, session_id: str, fields: Mapping[str, Any], expires_ts: float,
+               now: float) -> dict[str, Any] | None:
+        """Apply an update atomically: fields present replace (``None`` clears), absent ones are kept.
+
+        Returns the new record, or ``None`` (nothing written) when the session is not live.
+        """
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT expires_ts, doc FROM sessions WHERE merchant = ? AND id = ?", (merchant, session_id)
+                ).fetchone()
+                if row is None or row[0] <= now:
+                    conn.execute("ROLLBACK")
+                    return None
+                doc = orjson.loads(row[1])
+                for name, value in fields.items():
+                    if name not in STORED_FIELDS:
+                        continue
+                    if value is None:
+                        doc.pop(name, None)
+                    else:
+                        doc[name] = value
+                expires_at = format_expires_at(expires_ts)
+                conn.execute(
+                    "UPDATE sessions SET expires_at = ?, expires_ts = ?, doc = ? WHERE merchant = ? AND id = ?",
+                    (expires_at, expires_ts, orjson.dumps(doc).decode(), merchant, session_id),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return {"id": session_id, "expires_at": expires_at, "expires_ts": expires_ts, "doc": doc}
+
+    def delete(self, merchant: str, session_id: str, now: float) -> bool:
+        """Delete a live session; ``False`` (nothing written) when it is not live."""
+        with self._lock:
+            cur = self._conn.execute(
+                "DELETE FROM sessions WHERE merchant = ? AND id = ? AND expires_ts > ?", (merchant, session_id, now)
+            )
+            return cur.rowcount > 0
+
+    def expire(self, session_id: str, merchant: str | None, now: float) -> int:
+        """Move a session's expiry into the past (every merchant's when ``merchant`` is None).
+
+        Returns the number of sessions changed.
+        """
+        ts = now - 1.0
+        text = format_expires_at(ts)
+        with self._lock:
+            if merchant is None:
+                cur = self._conn.execute(
+                    "UPDATE sessions SET expires_at = ?, expires_ts = ? WHERE id = ?", (text, ts, session_id)
+                )
+            else:
+                cur = self._conn.execute(
+                    "UPDATE sessions SET expires_at = ?, expires_ts = ? WHERE merchant = ? AND id = ?",
+                    (text, ts, merchant, session_id),
+                )
+            return cur.rowcount
+
+    def seed(self, merchant: str, sessions: Iterable[Mapping[str, Any]]) -> int:
+        """Insert or replace sessions verbatim, in one transaction.
+
+        Each session must already be validated and carry ``id`` (canonical lowercase UUID),
+        ``expires_at`` (kept as given) and ``expires_ts``; other keys outside the stored
+        fields are ignored.
+        """
+        rows = [
+            (merchant, s["id"], s["expires_at"], float(s["expires_ts"]),
+             orjson.dumps({k: v for k, v in s.items() if k in STORED_FIELDS and v is not None}).decode())
+            for s in sessions
+        ]
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO sessions (merchant, id, expires_at, expires_ts, doc) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def clear(self) -> None:
+        """Delete every session of every merchant."""
+        with self._lock:
+            self._conn.execute("DELETE FROM sessions")

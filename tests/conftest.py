@@ -1,0 +1,65 @@
+"""Shared fixtures: one sandbox emulator for the whole test session, and a token signer.
+
+Fixtures (reuse them; do not start a sandbox per test unless the test needs its own
+start-up options):
+
+``sandbox`` (session scope)
+    A :class:`gr4vy_nb.sandbox.Sandbox` in thread mode on 127.0.0.1 (free port), seeded
+    with the default seed (``data/sample_sessions.jsonl``; nothing when that file is
+    absent), no fault knobs.  ``sandbox.base_url``, ``sandbox.private_key_file``,
+    ``sandbox.stats()``, ``.reset()``, ``.seed(sessions)``, ``.set_faults(rules)``,
+    ``.clear_faults()``, ``.expire(id)``, ``.configure(**knobs)``.  Stopped at the end.
+
+``sandbox_clean`` (function scope)
+    The same sandbox, reset before the test (store reseeded, counters zeroed, scripted
+    faults dropped, knobs back to none) and with faults and knobs cleared after it.  Use it
+    whenever a test writes, counts requests, or sets faults.
+
+``signer`` (session scope)
+    A :class:`gr4vy_nb.auth.TokenSigner` for the sandbox key:
+    ``{"Authorization": f"Bearer {signer.token([READ_SCOPE])}"}``.
+
+``auth_headers`` (session scope)
+    ``auth_headers(*scopes, merchant=None)`` → request headers with a bearer token for
+    ``scopes`` (default: read and write) and, if given, ``x-gr4vy-merchant-account-id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gr4vy_nb.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key
+from gr4vy_nb.sandbox import Sandbox, start_sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with start_sandbox(mode="thread") as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_clean(sandbox: Sandbox) -> Iterator[Sandbox]:
+    sandbox.reset(reseed=True)
+    yield sandbox
+    sandbox.clear_faults()
+    sandbox.configure(rate_limit=None, fail_rate=0.0, latency_ms=0, unknown_fields=False, random_seed=None)
+
+
+@pytest.fixture(scope="session")
+def signer(sandbox: Sandbox) -> TokenSigner:
+    key = load_private_key(sandbox.private_key_file.read_bytes(), source=str(sandbox.private_key_file))
+    return TokenSigner(key)
+
+
+@pytest.fixture(scope="session")
+def auth_headers(signer: TokenSigner) -> Callable[..., dict[str, str]]:
+    def make(*scopes: str, merchant: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {signer.token(scopes or (READ_SCOPE, WRITE_SCOPE))}"}
+        if merchant is not None:
+            headers["x-gr4vy-merchant-account-id"] = merchant
+        return headers
+
+    return make
