@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m gr4vy_nb.demo
+	$(BIN)/python -m gr4vy_nb.notebook_support render notebooks build/notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check gr4vy_nb tests bench data
@@ -30,7 +31,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m gr4vy_nb.notebook_support lab notebooks/
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

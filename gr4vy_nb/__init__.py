@@ -1,3 +1,59 @@
-"""gr4vy-nb: read, report on and safely bulk-update Gr4vy checkout sessions."""
+"""gr4vy-nb: read, report on and safely bulk-update Gr4vy checkout sessions from CSV files.
+
+The public surface, by task:
+
+* connect: :class:`Settings` (``Settings.from_env()``), :class:`Gr4vyClient`,
+  :func:`start_sandbox` (the local emulator, the default target);
+* tables: :class:`SessionFrames`, :func:`flatten_sessions`, :func:`unflatten_sessions`;
+* bulk updates: :func:`plan_updates` -> :class:`Plan`, :func:`apply_plan` -> :class:`Run`,
+  :func:`resume_run`, :func:`rollback_run`;
+* reports: :func:`build_report`;
+* errors: :class:`Gr4vyError` and its tree in :mod:`gr4vy_nb.errors`.
+
+Names are imported on first use, so ``import gr4vy_nb`` stays cheap (the sandbox's web
+framework and the plotting library load only when asked for).  Widgets live in
+:mod:`gr4vy_nb.widgets`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "Settings": "config",
+    "Timeouts": "config",
+    "RetryPolicy": "retry",
+    "Gr4vyClient": "client",
+    "CallInfo": "client",
+    "SessionFrames": "frames",
+    "flatten_sessions": "frames",
+    "unflatten_sessions": "frames",
+    "Plan": "plan",
+    "plan_updates": "plan",
+    "Run": "bulk",
+    "apply_plan": "bulk",
+    "resume_run": "bulk",
+    "rollback_run": "bulk",
+    "build_report": "report",
+    "start_sandbox": "sandbox",
+    "Gr4vyError": "errors",
+    "connect": "notebook_support",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gr4vy_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

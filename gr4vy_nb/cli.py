@@ -1,0 +1,500 @@
+"""The ``gr4vy-nb`` command: a thin shell over the package (argparse in, text and exit codes out).
+
+::
+
+    gr4vy-nb sandbox                      # the local emulator, in the foreground
+    gr4vy-nb export ids.txt --out export/ # sessions -> sessions.csv, cart_items.csv, legs.csv, passengers.csv
+    gr4vy-nb plan edits/                  # check, fetch, merge, diff: sends nothing
+    gr4vy-nb apply edits/ --workers 8     # plan, then apply with a journal under runs/
+    gr4vy-nb resume runs/<run>.sqlite     # finish a cancelled, stopped or killed run
+    gr4vy-nb rollback runs/<run>.sqlite   # put back what a run changed
+    gr4vy-nb runs                         # the journals under runs/ with their totals
+    gr4vy-nb report export/ --out report.html
+
+The target comes from ``GR4VY_ID``, ``GR4VY_ENVIRONMENT``, ``GR4VY_PRIVATE_KEY_FILE``,
+``GR4VY_MERCHANT_ACCOUNT_ID`` and ``GR4VY_BASE_URL`` (or a ``.env`` file). For the local
+sandbox: run ``gr4vy-nb sandbox`` in another terminal and set the two variables it prints,
+``GR4VY_BASE_URL=http://127.0.0.1:8787`` and ``GR4VY_PRIVATE_KEY_FILE=~/.gr4vy-nb/sandbox-key.pem``.
+
+Exit codes: 0 all done; 1 some sessions failed (or need attention); 2 bad input or usage,
+nothing sent; 3 configuration or credentials, nothing sent (or, mid-run, nothing more sent).
+Progress bars go to stderr, results to stdout. Personal data is masked in what is printed
+unless ``--raw``; keys and tokens are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    Gr4vyError,
+    InputError,
+    PermissionDenied,
+    RunError,
+    TransportError,
+)
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG = 0, 1, 2, 3
+_PROBLEMS_SHOWN = 40
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """Rows as an aligned text table."""
+    cells = [[str(h) for h in header]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _clip(value: Any, width: int = 60) -> str:
+    text = "" if value is None or value is pd.NA else str(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_problems(problems: Any, limit: int = _PROBLEMS_SHOWN) -> None:
+    if problems is None or not len(problems):
+        return
+    rows = []
+    for r in problems.head(limit).itertuples(index=False):
+        line = "" if r.line is None or r.line is pd.NA else r.line
+        rows.append([r.severity, r.file, line, r.column or "", _clip(r.value, 24), r.rule, _clip(r.message, 100)])
+    _out(_table(rows, ["severity", "file", "line", "column", "value", "rule", "message"]))
+    if len(problems) > limit:
+        _out(f"... and {len(problems) - limit} more problem(s)")
+
+
+class _Bar:
+    """A tqdm progress bar on stderr (nothing when stderr is not a terminal and not forced)."""
+
+    def __init__(self, desc: str, unit: str = "session") -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, desc=desc, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True,
+                         disable=None if not os.environ.get("GR4VY_NB_PROGRESS") else False)
+        self._lock = threading.Lock()
+
+    def fetch(self, done: int, total: int) -> None:
+        with self._lock:
+            if self._bar.total != total:
+                self._bar.total = total
+                self._bar.refresh()
+            self._bar.n = done
+            self._bar.refresh()
+
+    def run(self, p: Any) -> None:
+        with self._lock:
+            if self._bar.total != p.total:
+                self._bar.total = p.total
+            self._bar.n = p.done
+            self._bar.set_postfix(ok=p.succeeded, failed=p.failed, conflict=p.conflict, retrying=p.retrying,
+                                  refresh=False)
+            self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+# --------------------------------------------------------------------------- target
+
+
+def _client(args: argparse.Namespace, workers: int | None = None) -> Any:
+    """A client for the configured target; ConfigError (exit 3) with how-to when there is none."""
+    from .client import Gr4vyClient
+    from .config import Settings
+
+    settings = Settings.from_env(required=True)
+    # Twice the workers: a run re-reads sessions ahead of writing them, on connections of its own.
+    return Gr4vyClient(settings, workers=2 * max(1, workers or getattr(args, "workers", None) or 8))
+
+
+def _say_target(client: Any) -> None:
+    s = client.settings
+    if s.is_production:
+        _err(f"TARGET: {s.target.upper()} — MERCHANT ACCOUNT {s.merchant_account_id.upper()}")
+    else:
+        _err(f"target: {s.target} at {s.base_url}, merchant account {s.merchant_account_id!r}")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _cmd_sandbox(args: argparse.Namespace, rest: list[str]) -> int:
+    from .sandbox.server import main as sandbox_main
+
+    return int(sandbox_main(rest))
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_sessions, read_ids
+
+    ids = read_ids(args.ids)
+    with _client(args) as client:
+        _say_target(client)
+        bar = _Bar("fetching")
+        try:
+            result = export_sessions(ids, client, args.out, progress=bar.fetch)
+        finally:
+            bar.close()
+    _out(f"exported {result.exported} of {result.requested} session(s) to {result.out_dir}")
+    for name, path in result.files.items():
+        _out(f"  {name}: {path}")
+    if result.failed:
+        _out(f"{result.failed} session(s) could not be fetched: see not_found.csv")
+    return int(result.exit_code)
+
+
+def _make_plan(args: argparse.Namespace, client: Any) -> Any:
+    from .plan import Plan, plan_updates
+
+    source = Path(args.source)
+    if source.is_file() and source.suffix.lower() == ".json":
+        plan = Plan.load(source)
+        _out(f"loaded the plan {source} (made {_when(plan.created_at)})")
+        return plan
+    bar = _Bar("reading current state")
+    try:
+        return plan_updates(source, client=client, expires_in=args.expires_in, workers=args.workers,
+                            progress=bar.fetch)
+    finally:
+        bar.close()
+
+
+def _when(stamp: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _show_plan(plan: Any, args: argparse.Namespace) -> None:
+    if len(plan.problems):
+        _out("Problems:")
+        _print_problems(plan.problems)
+        _out()
+    _out(plan.describe(raw=args.raw, max_rows=args.limit))
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        _say_target(client)
+        plan = _make_plan(args, client)
+    _show_plan(plan, args)
+    if args.save:
+        _out(f"plan saved to {plan.save(args.save)}")
+    if args.problems and len(plan.problems):
+        from .csvio import write_table
+
+        write_table(plan.problems, args.problems)
+        _out(f"problems written to {args.problems}")
+    if not plan.ok:
+        _out("\nNothing can be sent while errors remain: fix them and plan again.")
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def _run_summary(run: Any) -> None:
+    counts = run.counts
+    rows = [[s, counts[s]] for s in ("succeeded", "failed", "conflict", "skipped", "unprocessed")]
+    rows.append(["total", counts["total"]])
+    _out()
+    _out(_table(rows, ["status", "sessions"]))
+    if counts["applied_with_differences"]:
+        _out(f"\n{counts['applied_with_differences']} succeeded session(s) were applied WITH DIFFERENCES: the server "
+             "did not keep every value as sent (see results.csv).")
+    bad = run.results[run.results.status.isin(["failed", "conflict"])]
+    if len(bad):
+        _out("\nFirst sessions that did not go through:")
+        _out(_table([[r.checkout_session_id, r.status, _clip(r.message, 100)] for r in bad.head(10).itertuples()],
+                    ["checkout_session_id", "status", "message"]))
+    _out(f"\nrun {run.run_id} ({run.kind}): {run.state}" + (f" — {run.stop_reason}" if run.stop_reason else ""))
+    _out(f"  journal:   {run.journal}")
+    for name, path in run.files.items():
+        _out(f"  {name + ':':<10} {path}")
+    if run.state in ("cancelled", "stopped", "paused") or counts["unprocessed"]:
+        _out(f"Resume with: gr4vy-nb resume {run.journal}")
+
+
+def _run_with_bar(desc: str, call: Callable[..., Any], **kw: Any) -> Any:
+    bar = _Bar(desc)
+    try:
+        return call(progress=bar.run, **kw)
+    finally:
+        bar.close()
+
+
+def _cmd_apply(args: argparse.Namespace) -> int:
+    from .bulk import apply_plan
+
+    with _client(args) as client:
+        _say_target(client)
+        if client.settings.is_production and not args.yes:
+            _err(f"REFUSING TO WRITE TO {client.settings.target.upper()} without --yes. Run `gr4vy-nb plan` first, "
+                 "check the diff, then add --yes.")
+            return EXIT_INPUT
+        plan = _make_plan(args, client)
+        _show_plan(plan, args)
+        if not plan.ok:
+            _out("\nNothing was sent: fix the errors and try again.")
+            return EXIT_INPUT
+        if not plan.changes:
+            _out("\nNothing to send: no session changes.")
+        run = _run_with_bar("applying", apply_plan, plan=plan, client=client, journal=args.journal,
+                            runs_dir=args.runs_dir, workers=args.workers, rate=args.rate, first=args.first,
+                            conflict_check=not args.no_conflict_check)
+    _run_summary(run)
+    return int(run.exit_code)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from .bulk import resume_run
+
+    with _client(args) as client:
+        _say_target(client)
+        run = _run_with_bar("resuming", resume_run, journal=args.journal, client=client, workers=args.workers,
+                            rate=args.rate, check_inputs=not args.ignore_changed_inputs)
+    _run_summary(run)
+    return int(run.exit_code)
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from .bulk import rollback_run
+
+    with _client(args) as client:
+        _say_target(client)
+        if client.settings.is_production and not args.yes:
+            _err(f"REFUSING TO WRITE TO {client.settings.target.upper()} without --yes.")
+            return EXIT_INPUT
+        run = _run_with_bar("rolling back", rollback_run, journal=args.journal, client=client, force=args.force,
+                            workers=args.workers, rate=args.rate)
+    _run_summary(run)
+    return int(run.exit_code)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from .journal import list_runs
+
+    runs = list_runs(args.dir)
+    if runs.empty:
+        _out(f"no run journals under {args.dir}")
+        return EXIT_OK
+    rows = []
+    for r in runs.itertuples(index=False):
+        created = "" if str(r.created_at) in ("NaT", "nan") else str(r.created_at)[:19]
+        rows.append([r.run_id, r.kind or "", created, r.state, *(
+            "" if str(getattr(r, s)) in ("<NA>", "nan") else int(getattr(r, s))
+            for s in ("succeeded", "failed", "conflict", "skipped", "unprocessed", "total")), r.journal])
+    _out(_table(rows, ["run", "kind", "created (UTC)", "state", "succeeded", "failed", "conflict", "skipped",
+                       "unprocessed", "total", "journal"]))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    try:
+        from .report import report_command
+    except ImportError:
+        _err("gr4vy-nb report: the reporting module is not available in this installation")
+        return EXIT_CONFIG
+    path = report_command(args.source, args.out, raw=args.raw, run=args.run)
+    _out(f"report written to {path}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of requests per second")
+    return value
+
+
+def _expires_in(text: str) -> int:
+    value = int(text)
+    if not 3600 <= value <= 86400:
+        raise argparse.ArgumentTypeError("must be between 3600 and 86400 seconds")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gr4vy-nb",
+        description="Read, report on and safely bulk-update Gr4vy checkout sessions from CSV files.",
+        epilog="Target and credentials come from GR4VY_ID, GR4VY_ENVIRONMENT, GR4VY_PRIVATE_KEY_FILE, "
+               "GR4VY_MERCHANT_ACCOUNT_ID and GR4VY_BASE_URL (or a .env file). Exit codes: 0 all done, "
+               "1 some sessions failed, 2 bad input or usage (nothing sent), 3 configuration or credentials.",
+    )
+    p.add_argument("--version", action="version", version=f"gr4vy-nb {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("sandbox", add_help=False, help="run the local checkout-sessions emulator in the foreground "
+                   "(see gr4vy-nb sandbox --help)")
+
+    e = sub.add_parser("export", help="fetch sessions by id and write the four CSV files",
+                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV with a "
+                                   "checkout_session_id column) and write sessions.csv, cart_items.csv, legs.csv, "
+                                   "passengers.csv and not_found.csv into DIR.")
+    e.add_argument("ids", metavar="IDS")
+    e.add_argument("--out", required=True, metavar="DIR")
+    e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")
+
+    def planning(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("source", metavar="DIR", help="a folder with any of sessions.csv, cart_items.csv, legs.csv, "
+                        "passengers.csv (or one CSV file, or a plan saved with plan --save)")
+        sp.add_argument("--expires-in", type=_expires_in, default=3600, metavar="S",
+                        help="seconds (3600-86400) sent with each update: the API resets each updated session's "
+                             "expiry to that long after its update (default 3600)")
+        sp.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent requests (default 8)")
+        sp.add_argument("--raw", action="store_true", help="show personal data in the diff unmasked")
+        sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
+                        help="changed values to print (default 20)")
+
+    pl = sub.add_parser("plan", help="check the CSVs, fetch, merge and print the diff; sends no write",
+                        description="Validate the CSV files in DIR, fetch the current state of every session named, "
+                                    "merge the edits onto it and print the problems, the summary and the diff. "
+                                    "Sends no write. Exit 0 when the plan can be applied, 2 when it has errors.")
+    planning(pl)
+    pl.add_argument("--save", metavar="PLAN.json", help="save the plan, to apply it later with apply PLAN.json")
+    pl.add_argument("--problems", metavar="FILE.csv", help="write the problems table to this CSV file")
+
+    ap = sub.add_parser("apply", help="plan, then apply with a journal; prints where the results are",
+                        description="Plan DIR as `plan` does, then send the updates with a journal (resumable) and "
+                                    "write results.csv, succeeded.csv and errors.csv next to it. Against a "
+                                    "PRODUCTION target, --yes is required.")
+    planning(ap)
+    ap.add_argument("--journal", metavar="FILE", help="the journal to create (default runs/<run id>.sqlite)")
+    ap.add_argument("--runs-dir", default="runs", metavar="DIR", help="where journals go by default (default runs)")
+    ap.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second, all workers together")
+    ap.add_argument("--first", type=_non_negative_int, metavar="N",
+                    help="canary: send only the first N sessions, then stop (resume sends the rest)")
+    ap.add_argument("--no-conflict-check", action="store_true",
+                    help="do not re-read each session before writing it (faster; a session changed by someone else "
+                         "since planning is then overwritten)")
+    ap.add_argument("--yes", action="store_true", help="confirm writing to a production target")
+
+    def running(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("journal", metavar="JOURNAL", help="a run journal (runs/<run id>.sqlite)")
+        sp.add_argument("--workers", type=_positive_int, metavar="N", help="concurrent requests (default: the run's)")
+        sp.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second (default: the run's)")
+
+    rs = sub.add_parser("resume", help="continue a cancelled, stopped, paused or killed run",
+                        description="Continue a run from its journal: every session not known to have succeeded is "
+                                    "re-read and sent again if needed. A finished run sends nothing.")
+    running(rs)
+    rs.add_argument("--ignore-changed-inputs", action="store_true",
+                    help="resume even though the input files changed since the run started")
+
+    rb = sub.add_parser("rollback", help="put back the before-state of what a run changed",
+                        description="For every session the run changed, re-read it and, if it still holds what the "
+                                    "run wrote, put back the values it had before (only the fields the run changed). "
+                                    "Sessions changed since are reported as conflicts and left alone unless --force. "
+                                    "The rollback is itself a journaled run.")
+    running(rb)
+    rb.add_argument("--force", action="store_true", help="overwrite sessions changed since the run")
+    rb.add_argument("--yes", action="store_true", help="confirm writing to a production target")
+
+    ru = sub.add_parser("runs", help="list run journals with their totals",
+                        description="List the run journals under DIR (default runs) with their state and totals.")
+    ru.add_argument("dir", nargs="?", default="runs", metavar="DIR")
+
+    rp = sub.add_parser("report", help="write the exploratory HTML report",
+                        description="Write a self-contained HTML report of SOURCE: a folder of the four CSVs, a "
+                                    "JSONL export, or a file of session ids to fetch.")
+    rp.add_argument("source", metavar="SOURCE")
+    rp.add_argument("--out", required=True, metavar="report.html")
+    rp.add_argument("--run", metavar="JOURNAL", help="add the section of this run")
+    rp.add_argument("--raw", action="store_true", help="show personal data unmasked")
+    return p
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "export": _cmd_export, "plan": _cmd_plan, "apply": _cmd_apply, "resume": _cmd_resume,
+    "rollback": _cmd_rollback, "runs": _cmd_runs, "report": _cmd_report,
+}
+
+
+def _fail(code: int, message: str) -> int:
+    _err(f"gr4vy-nb: {message}")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gr4vy-nb`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sandbox":
+        return _cmd_sandbox(argparse.Namespace(), argv[1:])
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error argparse printed
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INPUT
+    # Library errors become CLI errors here, in one place.
+    try:
+        return _COMMANDS[args.command](args)
+    except InputError as exc:
+        if exc.problems is not None and len(exc.problems):
+            _print_problems(exc.problems)
+        return _fail(EXIT_INPUT, f"{exc} (nothing was sent)")
+    except (ConfigError, AuthError, PermissionDenied) as exc:
+        extra = ""
+        if isinstance(exc, PermissionDenied):
+            extra = f"; the key lacks the scope {exc.missing_scope or 'needed'}"
+        return _fail(EXIT_CONFIG, f"{exc}{extra}")
+    except TransportError as exc:
+        return _fail(EXIT_CONFIG, f"cannot reach the API: {exc.message}; is the target right "
+                                  "(GR4VY_BASE_URL / GR4VY_ID) and is it running?")
+    except RunError as exc:
+        return _fail(EXIT_INPUT, str(exc))
+    except ApiError as exc:
+        return _fail(EXIT_FAILED, str(exc))
+    except Gr4vyError as exc:
+        return _fail(EXIT_FAILED, str(exc))
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""What the notebooks need besides the engine: a target, a banner naming it, a connection check.
+
+The notebooks hold no logic; they call this module and the widgets::
+
+    from gr4vy_nb.notebook_support import connect
+    conn = connect()          # from GR4VY_* / .env if configured, else the embedded sandbox
+    conn.client.get_checkout_session(...)
+
+:func:`connect` never guesses silently: it prints (or, in a notebook, displays) a banner that
+names the target in words and in colour — the local sandbox emulator, a Gr4vy sandbox, or
+Gr4vy PRODUCTION — with the merchant account and the key's ``kid`` (never the key).  With
+nothing configured it starts the embedded sandbox emulator, seeded with the repository's
+sample sessions, once per Python process, and says so.
+
+Also here, so that notebook cells stay one call each:
+
+* ids and exports: :func:`parse_session_ids`, :func:`read_sessions_jsonl`,
+  :func:`sample_session_ids`, :func:`fetch_frames` (ids -> ``SessionFrames`` + not found);
+* runs: :func:`open_run` (a journal as a ``Run``, read-only), :func:`runs_for_target`,
+  :func:`latest_run`, :func:`example_run` (local sandbox only);
+* safety: :func:`needs_confirmation`, :func:`confirm_writes` (the code-cell PRODUCTION guard);
+* display: :class:`InlineHTML` (a standalone report inside a sandboxed iframe);
+* ``make lab`` / ``make demo``: :func:`run_lab`, :func:`render_notebooks`
+  (``python -m gr4vy_nb.notebook_support lab|render``).
+
+Nothing here imports ipywidgets: the widgets in :mod:`gr4vy_nb.widgets` are a shell over it.
+"""
+
+from ._connection import (
+    CLOCK_SKEW_WARN_SECONDS,
+    Connection,
+    ConnectionCheck,
+    check_connection,
+    connect,
+    examples_dir,
+    needs_confirmation,
+    repo_root,
+    target_style,
+)
+from ._data import (
+    InlineHTML,
+    confirm_writes,
+    example_run,
+    fetch_frames,
+    latest_run,
+    open_run,
+    parse_session_ids,
+    read_sessions_jsonl,
+    runs_for_target,
+    sample_session_ids,
+)
+from ._lab import NOTEBOOKS, main, render_notebooks, run_lab
+
+__all__ = [
+    "CLOCK_SKEW_WARN_SECONDS",
+    "NOTEBOOKS",
+    "Connection",
+    "ConnectionCheck",
+    "InlineHTML",
+    "check_connection",
+    "confirm_writes",
+    "connect",
+    "example_run",
+    "examples_dir",
+    "fetch_frames",
+    "latest_run",
+    "main",
+    "needs_confirmation",
+    "open_run",
+    "parse_session_ids",
+    "read_sessions_jsonl",
+    "render_notebooks",
+    "repo_root",
+    "run_lab",
+    "runs_for_target",
+    "sample_session_ids",
+    "target_style",
+]

@@ -1,0 +1,316 @@
+"""Pieces every app shares: a message area, the busy guard, tables, download links, progress.
+
+The guard is the widgets' one rule (STYLE.md item 12) in one place: while a handler runs its
+buttons are disabled, they are re-enabled in ``finally``, and every error is shown in the
+app's message area.  Errors of the toolkit (:class:`~gr4vy_nb.errors.Gr4vyError`) are the
+user's to fix and are shown in words; anything else is a bug, shown with its traceback *and*
+re-raised, so that a test calling the handler fails and the kernel's log records it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import re
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from ..errors import ApiError, Gr4vyError, InputError
+
+__all__ = [
+    "MAX_TABLE_ROWS",
+    "MAX_UPLOAD_BYTES",
+    "Confirmation",
+    "Messages",
+    "Table",
+    "busy",
+    "display_frame",
+    "download_link",
+    "error_text",
+    "uploaded_files",
+]
+
+MAX_TABLE_ROWS = 5000
+"""Rows sent to the browser per table; more are summarised (the files on disk hold them all)."""
+
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+"""Largest file taken through the browser's upload button.
+
+Jupyter's websocket refuses messages over 10 MiB by default (tornado's limit), and an upload
+travels as one message; bigger files are read from disk by typing their path instead."""
+
+_TAG_RE = re.compile(r"<[^>]+>")
+_COLOURS = {"info": "#1f2937", "ok": "#15803d", "warn": "#b45309", "error": "#b91c1c"}
+
+
+def error_text(exc: BaseException) -> str:
+    """A one-paragraph description of an error for the user (never a secret: errors carry none)."""
+    if isinstance(exc, InputError):
+        n = len(exc.problems) if exc.problems is not None else 0
+        return f"{exc} ({n} problem{'s' if n != 1 else ''} listed below)" if n else str(exc)
+    if isinstance(exc, ApiError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, Gr4vyError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Messages:
+    """The app's message area: one HTML widget holding the latest messages, newest last.
+
+    ``text`` is the plain text shown (for tests and logs); ``kind`` the kind of the last one
+    (``info``, ``ok``, ``warn``, ``error``).
+    """
+
+    def __init__(self, keep: int = 6) -> None:
+        self.widget = w.HTML(value="")
+        self.widget.add_class("gr4vy-messages")
+        self._keep = keep
+        self._items: list[tuple[str, str, str]] = []  # (kind, text, extra html)
+        self._lock = threading.Lock()
+        self.kind = ""
+
+    def _render(self) -> None:
+        parts = []
+        for kind, text, extra in self._items:
+            parts.append(
+                f"<div class='gr4vy-msg gr4vy-msg-{kind}' style='color:{_COLOURS[kind]};margin:2px 0'>"
+                f"{html.escape(text)}{extra}</div>"
+            )
+        self.widget.value = "".join(parts)
+
+    def _add(self, kind: str, text: str, extra: str = "") -> None:
+        with self._lock:
+            self._items.append((kind, text, extra))
+            del self._items[: -self._keep]
+            self.kind = kind
+            self._render()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.kind = ""
+            self._render()
+
+    def info(self, text: str) -> None:
+        self._add("info", text)
+
+    def ok(self, text: str) -> None:
+        self._add("ok", text)
+
+    def warn(self, text: str) -> None:
+        self._add("warn", text)
+
+    def error(self, exc_or_text: BaseException | str, *, with_traceback: bool = False) -> None:
+        """Show an error; with ``with_traceback`` the traceback is folded under it."""
+        if isinstance(exc_or_text, BaseException):
+            text = error_text(exc_or_text)
+            extra = ""
+            if with_traceback:
+                tb = "".join(traceback.format_exception(exc_or_text))
+                extra = f"<details><summary>traceback</summary><pre>{html.escape(tb)}</pre></details>"
+            self._add("error", text, extra)
+        else:
+            self._add("error", exc_or_text)
+
+    @property
+    def text(self) -> str:
+        """The plain text of the messages shown, one per line."""
+        return "\n".join(t for _, t, _ in self._items)
+
+    @property
+    def errors(self) -> list[str]:
+        return [t for k, t, _ in self._items if k == "error"]
+
+
+@contextlib.contextmanager
+def busy(buttons: Sequence[w.Button], messages: Messages, *, on_done: Callable[[], None] | None = None,
+         reraise_foreign: bool = True) -> Iterator[None]:
+    """Disable ``buttons`` while the block runs; show any error in ``messages``; re-enable in ``finally``.
+
+    Toolkit errors (:class:`Gr4vyError`) are shown and not re-raised: the message is the
+    answer.  Any other exception is shown with its traceback and re-raised (a bug must be seen).
+    ``on_done`` runs last, in ``finally``, to recompute which buttons the app's state allows.
+    """
+    before = [b.disabled for b in buttons]
+    for b in buttons:
+        b.disabled = True
+    try:
+        yield
+    except Gr4vyError as exc:
+        messages.error(exc)
+    except Exception as exc:
+        messages.error(exc, with_traceback=True)
+        if reraise_foreign:
+            raise
+    finally:
+        for b, was in zip(buttons, before, strict=True):
+            b.disabled = was
+        if on_done is not None:
+            on_done()
+
+
+def display_frame(df: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> pd.DataFrame:
+    """A copy of ``df`` for display: text cells, empty for missing, datetimes as ISO text, capped rows."""
+    df = df.head(max_rows)
+    out: dict[str, Any] = {}
+    for name in df.columns:
+        col = df[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+            text = col.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            out[str(name)] = text.astype(object).where(col.notna(), "")
+        else:
+            values = col.astype(object)
+            mask = col.isna() if col.dtype != object else col.map(_is_missing)
+            out[str(name)] = values.where(~mask, "").map(_cell_text)
+    return pd.DataFrame(out, index=range(len(df)))
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and dicts
+        return False
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class Table:
+    """An interactive table (itables' DataTables widget: paged, sortable, searchable, offline).
+
+    The JavaScript comes with the ``itables`` package and loads through the widget, so it
+    works with no network.  ``frame`` is the DataFrame last shown, in full (for tests and
+    downloads); at most :data:`MAX_TABLE_ROWS` rows go to the browser, with a note saying so.
+    """
+
+    def __init__(self, frame: pd.DataFrame | None = None, *, page_length: int = 10, caption: str = "") -> None:
+        from itables.widget import ITable
+
+        self._page_length = page_length
+        self.note = w.HTML(value="")
+        self.note.add_class("gr4vy-table-note")
+        self.itable = ITable(
+            display_frame(pd.DataFrame()),
+            caption=caption,
+            pageLength=page_length,
+            lengthMenu=[5, 10, 25, 50, 100],
+            maxBytes=0,
+            showIndex=False,
+            classes="display compact nowrap",
+            scrollX=True,
+        )
+        self.widget = w.VBox([self.note, self.itable])
+        self.frame = pd.DataFrame()
+        if frame is not None:
+            self.show(frame)
+
+    def show(self, frame: pd.DataFrame, *, note: str = "") -> None:
+        """Show ``frame`` (replacing what was shown); ``note`` is a line of text above it."""
+        self.frame = frame
+        shown = display_frame(frame)
+        notes = [note] if note else []
+        if len(frame) > len(shown):
+            notes.append(f"showing the first {len(shown):,} of {len(frame):,} rows")
+        self.note.value = html.escape(" · ".join(notes))
+        self.itable.update(shown, pageLength=self._page_length, maxBytes=0, showIndex=False)
+
+    def clear(self) -> None:
+        self.show(pd.DataFrame())
+
+
+def uploaded_files(upload: w.FileUpload, limit: int = MAX_UPLOAD_BYTES) -> list[tuple[str, bytes]]:
+    """``(name, content)`` of each file in a ``FileUpload``, in the order chosen.
+
+    Raises:
+        InputError: a file is larger than ``limit``; the message points to the path box.
+    """
+    files: list[tuple[str, bytes]] = []
+    for item in upload.value or ():
+        name = str(item["name"])
+        content = bytes(item["content"])
+        if len(content) > limit:
+            raise InputError(
+                f"{name} is {len(content) / 2**20:.1f} MB, more than the {limit >> 20} MB an upload through the "
+                "browser can carry: put the file on disk and type its path (or its folder) in the path box instead"
+            )
+        files.append((name, content))
+    return files
+
+
+def download_link(data: bytes | str, filename: str, label: str | None = None, mime: str = "text/csv") -> str:
+    """An HTML link that downloads ``data`` as ``filename`` from the page itself (a ``data:`` URI).
+
+    It needs no server route and works offline; the browser holds the bytes, so use it for
+    result files of a few megabytes at most (the files are also on disk, named in the app).
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    b64 = base64.b64encode(raw).decode("ascii")
+    label = label or f"download {filename}"
+    size = f"{len(raw) / 1024:,.1f} KiB" if len(raw) >= 1024 else f"{len(raw)} bytes"
+    return (
+        f"<a class='gr4vy-download' download='{html.escape(filename, quote=True)}' "
+        f"href='data:{mime};base64,{b64}' style='margin-right:12px'>{html.escape(label)}</a>"
+        f"<span style='color:#6b7280'>({size})</span>"
+    )
+
+
+def plain(html_text: str) -> str:
+    """The text of an HTML fragment (for tests and for messages built from HTML)."""
+    return html.unescape(_TAG_RE.sub("", html_text))
+
+
+class Confirmation:
+    """The PRODUCTION guard: a checkbox and the merchant account id typed by hand.
+
+    For targets that need no confirmation (see
+    :func:`~gr4vy_nb.notebook_support.needs_confirmation`) :attr:`ok` is always true and
+    :attr:`widgets` is empty.
+    """
+
+    def __init__(self, settings: Any, on_change: Callable[[], None] | None = None) -> None:
+        from ..notebook_support import needs_confirmation, target_style
+
+        self.settings = settings
+        self.required = needs_confirmation(settings)
+        _, label, colour = target_style(settings)
+        self.box = w.Checkbox(value=False, indent=False, description=f"I confirm writing to {label}")
+        self.text = w.Text(value="", placeholder=f"type the merchant account id ({settings.merchant_account_id}) "
+                           "to confirm", layout=w.Layout(width="420px"))
+        self.box.add_class("gr4vy-confirm")
+        self.text.add_class("gr4vy-confirm-text")
+        if on_change is not None:
+            self.box.observe(lambda _c: on_change(), names="value")
+            self.text.observe(lambda _c: on_change(), names="value")
+        self.widgets: list[w.Widget] = [
+            w.HTML(f"<b style='color:{colour}'>Writes here go to {html.escape(label)}.</b> Tick the box and "
+                   "type the merchant account id to enable them."),
+            self.box, self.text,
+        ] if self.required else []
+
+    @property
+    def ok(self) -> bool:
+        """Whether writes may go ahead."""
+        if not self.required:
+            return True
+        return bool(self.box.value) and self.text.value.strip() == self.settings.merchant_account_id
+
+    def require(self, action: str) -> None:
+        """Raise :class:`InputError` (nothing sent) unless confirmed."""
+        if not self.ok:
+            raise InputError(
+                f"{action} writes to {self.settings.target} (PRODUCTION): tick the confirmation and type the "
+                f"merchant account id {self.settings.merchant_account_id!r} to proceed; nothing was sent")

@@ -1,0 +1,165 @@
+"""RunPanel: runs apply/resume/rollback off the kernel's main thread, with live progress and Cancel.
+
+The kernel's main thread must stay free while a run goes on, or the Cancel click would wait
+behind the run it is meant to stop. So the run executes in a background thread; it updates
+the widgets from there (ipywidgets sends state changes from any thread), at most every
+:data:`REFRESH_SECONDS`, plus once at the end. Cancel sets an event the engine checks before
+each new request: in-flight requests finish and the journal stays consistent.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+from ..errors import Gr4vyError
+from ._common import Messages
+
+__all__ = ["REFRESH_SECONDS", "RunPanel"]
+
+REFRESH_SECONDS = 0.15
+"""Shortest interval between two progress redraws (a run may report thousands of events)."""
+
+
+class RunPanel:
+    """A progress bar with succeeded/failed/retrying counters, a Cancel button and the worker thread.
+
+    ``start(work, on_finished)`` runs ``work(progress=..., cancel=...)`` in a thread; its result
+    (a :class:`~gr4vy_nb.bulk.Run`) goes to ``on_finished`` (in that thread). A toolkit error is
+    shown in ``messages``; any other exception is shown with its traceback and kept in
+    :attr:`error`, and :meth:`wait` re-raises it. ``on_state`` is called whenever a run starts or
+    ends, so the owning app can enable or disable its buttons.
+    """
+
+    def __init__(self, messages: Messages, on_state: Callable[[], None] | None = None) -> None:
+        self.messages = messages
+        self._on_state = on_state or (lambda: None)
+        self.bar = w.IntProgress(value=0, min=0, max=1, description="", bar_style="",
+                                 layout=w.Layout(width="60%"))
+        self.bar.add_class("gr4vy-run-progress")
+        self.counters = w.HTML(value="")
+        self.counters.add_class("gr4vy-run-counters")
+        self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning", disabled=True,
+                                      tooltip="stop sending: requests in flight finish, the rest stay unprocessed")
+        self.cancel_button.add_class("gr4vy-cancel")
+        self.cancel_button.on_click(self.on_cancel)
+        self.widget = w.VBox([w.HBox([self.bar, self.cancel_button]), self.counters])
+        self.cancel_event = threading.Event()
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self.last_progress: Any = None
+        self._thread: threading.Thread | None = None
+        self._active = False
+        self._last_draw = 0.0
+        self._draw_lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is in progress."""
+        return self._active
+
+    def start(self, label: str, work: Callable[..., Any], on_finished: Callable[[Any], None]) -> None:
+        """Start ``work(progress=..., cancel=...)`` in a background thread.
+
+        Raises:
+            RuntimeError: a run is already in progress (the caller disables its buttons).
+        """
+        if self.running:
+            raise RuntimeError("a run is already in progress")
+        self.cancel_event = threading.Event()
+        self.error = None
+        self.result = None
+        self.last_progress = None
+        self.bar.value, self.bar.max, self.bar.bar_style = 0, 1, "info"
+        self.counters.value = f"<span>{html.escape(label)}: starting ...</span>"
+        self.cancel_button.disabled = False
+        self._active = True
+        self._last_draw = 0.0
+        self._thread = threading.Thread(target=self._main, args=(label, work, on_finished),
+                                        name=f"gr4vy-{label}", daemon=True)
+        self._on_state()
+        self._thread.start()
+
+    def _main(self, label: str, work: Callable[..., Any], on_finished: Callable[[Any], None]) -> None:
+        try:
+            self.result = work(progress=self._on_progress, cancel=self.cancel_event)
+            self.draw_final(self.result)
+            on_finished(self.result)
+        except Gr4vyError as exc:
+            self.bar.bar_style = "danger"
+            self.messages.error(exc)
+        except BaseException as exc:  # shown and kept for wait(): a bug must not vanish in a thread
+            self.bar.bar_style = "danger"
+            self.error = exc
+            self.messages.error(exc, with_traceback=True)
+        finally:
+            self.cancel_button.disabled = True
+            self._active = False
+            self._on_state()
+
+    def wait(self, timeout: float = 120.0) -> Any:
+        """Block until the run ends; return its result. Re-raises a non-toolkit exception of the run.
+
+        Raises:
+            TimeoutError: the run is still going after ``timeout`` seconds.
+        """
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"the run did not finish within {timeout} s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def on_cancel(self, _button: Any = None) -> None:
+        """Stop sending: requests in flight finish; the rest stay ``unprocessed`` (resumable)."""
+        if self.running:
+            self.cancel_event.set()
+            self.cancel_button.disabled = True
+            self.messages.warn("cancelling: requests in flight will finish, nothing new is sent")
+
+    def _on_progress(self, p: Any) -> None:
+        self.last_progress = p
+        now = time.monotonic()
+        with self._draw_lock:
+            if now - self._last_draw < REFRESH_SECONDS and p.done < p.total:
+                return
+            self._last_draw = now
+        self._draw(p)
+
+    def _draw(self, p: Any) -> None:
+        self.bar.max = max(p.total, 1)
+        self.bar.value = min(p.done, p.total)
+        parts = [
+            ("done", f"{p.done} / {p.total}"),
+            ("succeeded", str(p.succeeded)),
+            ("failed", str(p.failed)),
+            ("conflict", str(p.conflict)),
+            ("retrying", str(p.retrying)),
+            ("in-flight", str(p.in_flight)),
+        ]
+        rate = f" · {p.per_second:.1f}/s" if p.elapsed > 0 else ""
+        self.counters.value = (
+            f"<span class='gr4vy-run-kind'>{html.escape(p.kind)}</span>: "
+            + " · ".join(f"<span data-counter='{k}'>{k} <b>{html.escape(v)}</b></span>" for k, v in parts)
+            + rate
+        )
+
+    def draw_final(self, run: Any) -> None:
+        """Show a finished run's totals (from its results: what the journal says, not the events)."""
+        c = run.counts
+        self.bar.max = max(c["total"], 1)
+        self.bar.value = c["total"] - c["unprocessed"]
+        self.bar.bar_style = "success" if run.ok else ("danger" if run.state == "stopped" else "warning")
+        parts = " · ".join(f"{k} <b>{c[k]}</b>" for k in ("succeeded", "failed", "conflict", "skipped",
+                                                          "unprocessed"))
+        self.counters.value = (
+            f"<span class='gr4vy-run-kind'>{html.escape(run.kind)}</span> {html.escape(run.state)}: {parts} "
+            f"(total {c['total']}, {run.elapsed:.1f} s)"
+        )

@@ -1,0 +1,501 @@
+"""BulkUpdateApp: upload CSVs -> validate -> plan (diff) -> apply (progress, Cancel) -> results.
+
+A thin shell over :func:`~gr4vy_nb.changes.read_upload`, :func:`~gr4vy_nb.changes.check_upload`,
+:func:`~gr4vy_nb.plan.plan_updates`, :func:`~gr4vy_nb.bulk.apply_plan`,
+:func:`~gr4vy_nb.bulk.resume_run` and :func:`~gr4vy_nb.bulk.rollback_run`: every decision is
+the engine's; the app gathers input, shows output and keeps the kernel responsive.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from ..errors import InputError
+from ..notebook_support import Connection, connect, target_style
+from ._common import MAX_UPLOAD_BYTES, Confirmation, Messages, Table, busy, download_link, uploaded_files
+from ._runner import RunPanel
+from .results import ResultsView
+
+__all__ = ["EXPIRES_IN_CHOICES", "BulkUpdateApp"]
+
+EXPIRES_IN_CHOICES = (
+    ("1 hour (the API's default)", 3600),
+    ("6 hours", 6 * 3600),
+    ("12 hours", 12 * 3600),
+    ("24 hours (the most allowed)", 24 * 3600),
+)
+"""The ``expires_in`` choices: every update resets the session's expiry to this long after it."""
+
+_MAX_FILES = 4
+
+
+def _step(number: int, title: str, hint: str) -> w.HTML:
+    return w.HTML(
+        f"<h4 style='margin:14px 0 2px 0'>{number} · {html.escape(title)}</h4>"
+        f"<div style='color:#6b7280;margin-bottom:4px'>{html.escape(hint)}</div>"
+    )
+
+
+class BulkUpdateApp:
+    """Bulk-update checkout sessions from CSV files, step by step, in a notebook.
+
+    Args:
+        connection: the target (see :func:`~gr4vy_nb.notebook_support.connect`; the configured
+            one, or the embedded sandbox, when omitted).
+        runs_dir: where uploads, journals and result files go (``runs/`` of the working folder).
+        workers: the default number of concurrent sessions.
+
+    Steps (each a handler that tests and scripts may call directly):
+
+    1. files: ``upload`` (1 to 4 CSVs up to :data:`MAX_UPLOAD_BYTES` each) or ``paths_box``
+       (folders or files, one per line) -> :meth:`on_validate`;
+    2. validation: the problems table and counts, a download of ``problems.csv``;
+    3. :meth:`on_plan`: fetches the current state (progress bar), shows the summary, the notes,
+       a per-session diff (``diff_session``) and every change; ``expires_in`` is chosen here;
+    4. :meth:`on_apply`: ``workers``, ``rate``, ``canary`` (first N), the PRODUCTION confirmation
+       (tick ``confirm_box`` and type the merchant account id in ``confirm_text``); the run goes
+       on in a background thread with live counters; :meth:`on_cancel` stops it; :meth:`wait`
+       blocks until it ends (for scripts and tests);
+    5. results: filter by status, download ``errors.csv``/``succeeded.csv``,
+       :meth:`on_retry_failed` (a new plan from the errors), :meth:`on_resume`,
+       :meth:`on_rollback`.
+
+    Personal data is masked in every table unless "show personal data" is ticked.
+    """
+
+    def __init__(self, connection: Connection | None = None, *, runs_dir: str | Path = "runs",
+                 workers: int = 4) -> None:
+        self.connection = connection if connection is not None else connect(announce=False)
+        self.settings = self.connection.settings
+        self.client = self.connection.client
+        self.runs_dir = Path(runs_dir)
+        self.upload_obj: Any = None  # the checked Upload
+        self.sources: list[Path] = []
+        self.plan: Any = None
+        self._applied_plan: Any = None  # a plan is applied once; resume or plan again after that
+        self.run: Any = None
+        self.messages = Messages()
+        kind, _label, _colour = target_style(self.settings)
+
+        self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data")
+        self.show_raw.add_class("gr4vy-show-raw")
+
+        # 1 · files
+        self.upload = w.FileUpload(accept=".csv", multiple=True, description="Upload CSVs")
+        self.upload.add_class("gr4vy-upload")
+        self.paths_box = w.Textarea(
+            placeholder="or paths, one per line: a folder holding sessions.csv, cart_items.csv, legs.csv, "
+                        "passengers.csv, or the files themselves",
+            layout=w.Layout(width="100%", height="60px"))
+        self.paths_box.add_class("gr4vy-paths")
+        self.files_label = w.HTML(value="<i>no files chosen</i>")
+        self.files_label.add_class("gr4vy-files")
+        self.validate_button = w.Button(description="Validate", icon="check", button_style="primary")
+        self.validate_button.add_class("gr4vy-validate")
+
+        # 2 · validation
+        self.validation_summary = w.HTML(value="")
+        self.validation_summary.add_class("gr4vy-validation-summary")
+        self.problems_table = Table(page_length=10)
+        self.problems_download = w.HTML(value="")
+
+        # 3 · plan
+        self.expires_in = w.Dropdown(options=list(EXPIRES_IN_CHOICES), value=3600, description="expires in",
+                                     style={"description_width": "initial"})
+        self.plan_button = w.Button(description="Plan", icon="search", button_style="primary", disabled=True,
+                                    tooltip="fetch the current state of every session named and show the diff")
+        self.plan_button.add_class("gr4vy-plan")
+        self.plan_progress = w.IntProgress(value=0, min=0, max=1, description="fetching",
+                                           layout=w.Layout(width="50%"))
+        self.plan_summary = w.HTML(value="")
+        self.plan_summary.add_class("gr4vy-plan-summary")
+        self.diff_session = w.Dropdown(options=[], description="session", layout=w.Layout(width="520px"))
+        self.diff_view = w.HTML(value="")
+        self.diff_view.add_class("gr4vy-diff-view")
+        self.diff_table = Table(page_length=10)
+
+        # 4 · apply
+        limit = max(1, int(getattr(self.client, "workers", 8)))
+        self.workers = w.BoundedIntText(value=min(workers, limit), min=1, max=limit, description="workers")
+        self.rate = w.BoundedFloatText(value=0.0, min=0.0, max=10_000.0, description="rate /s",
+                                       tooltip="most requests per second (0: no limit)")
+        self.canary = w.BoundedIntText(value=0, min=0, max=10_000_000, description="canary N",
+                                       tooltip="send only the first N sessions (0: all); resume for the rest")
+        self.confirmation = Confirmation(self.settings, on_change=self._refresh)
+        self.confirm_box, self.confirm_text = self.confirmation.box, self.confirmation.text
+        self.apply_button = w.Button(description="Run", icon="play", button_style="danger" if kind ==
+                                     "production" else "success", disabled=True)
+        self.apply_button.add_class("gr4vy-apply")
+        self.runner = RunPanel(self.messages, on_state=self._refresh)
+
+        # 5 · results
+        self.results = ResultsView()
+
+        self.upload.observe(self._on_files_changed, names="value")
+        self.paths_box.observe(self._on_files_changed, names="value")
+        self.validate_button.on_click(self.on_validate)
+        self.plan_button.on_click(self.on_plan)
+        self.diff_session.observe(self._on_diff_session, names="value")
+        self.show_raw.observe(self._on_show_raw, names="value")
+        self.apply_button.on_click(self.on_apply)
+        self.results.retry_button.on_click(self.on_retry_failed)
+        self.results.resume_button.on_click(self.on_resume)
+        self.results.rollback_button.on_click(self.on_rollback)
+        self.widget = w.VBox([
+            w.HTML(self.connection.banner_html()),
+            self.show_raw,
+            self.messages.widget,
+            _step(1, "Choose the CSV files", f"1 to {_MAX_FILES} of sessions.csv, cart_items.csv, legs.csv, "
+                  f"passengers.csv (uploads up to {MAX_UPLOAD_BYTES >> 20} MB each; bigger files: type the path)"),
+            w.HBox([self.upload, self.validate_button]), self.paths_box, self.files_label,
+            _step(2, "Validation", "every cell checked offline; nothing is sent while errors remain"),
+            self.validation_summary, self.problems_download, self.problems_table.widget,
+            _step(3, "Plan", "reads the current state of each session (GET only) and shows what would change"),
+            w.HBox([self.expires_in, self.plan_button]), self.plan_progress, self.plan_summary,
+            self.diff_session, self.diff_view, self.diff_table.widget,
+            _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
+            w.HBox([self.workers, self.rate, self.canary]), *self.confirmation.widgets, self.apply_button,
+            self.runner.widget,
+            _step(5, "Results", "what happened to each session; errors.csv can be fixed and uploaded again"),
+            self.results.widget,
+        ])
+        self._refresh()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def busy(self) -> bool:
+        """Whether a run (apply, resume, rollback) is in progress."""
+        return self.runner.running
+
+    def _buttons(self) -> list[w.Button]:
+        return [self.validate_button, self.plan_button, self.apply_button, *self.results.buttons]
+
+    def _confirmed(self) -> bool:
+        return self.confirmation.ok
+
+    def _refresh(self) -> None:
+        """Enable exactly the buttons the app's state allows."""
+        running = self.runner.running
+        self.validate_button.disabled = running
+        self.plan_button.disabled = running or self.upload_obj is None or not self.upload_obj.ok
+        plan_ready = (self.plan is not None and self.plan.ok and bool(self.plan.changes)
+                      and self.plan is not self._applied_plan)
+        self.apply_button.disabled = running or not plan_ready or not self._confirmed()
+        self.results.refresh_buttons(busy=running)
+        for control in (self.workers, self.rate, self.canary, self.expires_in):
+            control.disabled = running
+
+    # ------------------------------------------------------------------ 1 + 2: files and validation
+
+    def _on_files_changed(self, _change: Any = None) -> None:
+        # New input invalidates what was checked and planned from the old one.
+        self.upload_obj = None
+        self.plan = None
+        names = [str(f["name"]) for f in (self.upload.value or ())]
+        paths = self._typed_paths()
+        chosen = [*names, *(str(p) for p in paths)]
+        self.files_label.value = (
+            "files: " + ", ".join(f"<code>{html.escape(c)}</code>" for c in chosen) if chosen
+            else "<i>no files chosen</i>")
+        self._refresh()
+
+    def _typed_paths(self) -> list[Path]:
+        lines = [ln.strip().strip("'\"") for ln in self.paths_box.value.splitlines()]
+        return [Path(ln).expanduser() for ln in lines if ln]
+
+    def _save_uploads(self) -> list[Path]:
+        files = uploaded_files(self.upload)
+        if len(files) > _MAX_FILES:
+            raise InputError(f"{len(files)} files uploaded; upload at most {_MAX_FILES} (one per table)")
+        names = [n for n, _ in files]
+        if len(set(names)) != len(names):
+            raise InputError("two uploaded files have the same name; upload one file per table")
+        folder = self.runs_dir / "uploads" / time.strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = self.runs_dir / "uploads" / f"{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+        folder.mkdir(parents=True)
+        saved = []
+        for name, content in files:
+            # Keep the upload on disk: the run journal records its hash, resume checks it.
+            target = folder / Path(name).name
+            target.write_bytes(content)
+            saved.append(target)
+        return saved
+
+    def on_validate(self, _button: Any = None) -> None:
+        """Read and check the chosen files offline; show the problems (nothing is fetched or sent)."""
+        from ..changes import check_upload, read_upload
+
+        self.upload_obj = None
+        self.plan = None
+        self._clear_plan_view()
+        with busy(self._buttons(), self.messages, on_done=self._refresh):
+            sources = [*self._save_uploads(), *self._typed_paths()]
+            if not sources:
+                raise InputError("choose files first: upload 1 to 4 CSVs, or type a folder or file path")
+            self.sources = sources
+            upload = check_upload(read_upload(sources if len(sources) > 1 else sources[0]))
+            self.upload_obj = upload
+            self._show_problems(upload.problems, upload.tables)
+            if upload.ok:
+                self.messages.ok("validation passed: choose the expiry and press Plan")
+            else:
+                self.messages.error(f"validation found {self._count(upload.problems, 'error')} error(s): fix them "
+                                    "and validate again; nothing can be sent until then")
+
+    @staticmethod
+    def _count(problems: pd.DataFrame, severity: str) -> int:
+        return int((problems["severity"] == severity).sum()) if len(problems) else 0
+
+    def _show_problems(self, problems: pd.DataFrame, tables: dict[str, Any] | None = None) -> None:
+        from ..csvio import write_table
+
+        errors, warnings = self._count(problems, "error"), self._count(problems, "warning")
+        files = ""
+        if tables:
+            files = " · ".join(f"{html.escape(t.file)} ({len(t.text):,} rows → {html.escape(name)})"
+                               for name, t in tables.items())
+        colour = "#b91c1c" if errors else "#15803d"
+        self.validation_summary.value = (
+            f"<span style='color:{colour}'><b data-count='errors'>{errors}</b> error(s), "
+            f"<b data-count='warnings'>{warnings}</b> warning(s)</span>" + (f"<br>{files}" if files else ""))
+        self.problems_table.show(problems, note=f"{len(problems):,} problem(s)")
+        if len(problems):
+            # Next to the run files, never next to the user's own files.
+            out = self.runs_dir / "problems" / f"{time.strftime('%Y%m%d-%H%M%S')}-problems.csv"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_table(problems, out)
+            self.problems_download.value = download_link(out.read_bytes(), "problems.csv") + (
+                f" <span style='color:#6b7280'>{html.escape(str(out))}</span>")
+        else:
+            self.problems_download.value = ""
+
+    # ------------------------------------------------------------------ 3: plan
+
+    def _clear_plan_view(self) -> None:
+        self.plan_summary.value = ""
+        self.diff_session.options = []
+        self.diff_view.value = ""
+        self.diff_table.clear()
+
+    def on_plan(self, _button: Any = None) -> None:
+        """Fetch the current state of every session named, merge the upload, show the diff (GET only)."""
+        from ..plan import plan_updates
+
+        self.plan = None
+        self._clear_plan_view()
+        with busy(self._buttons(), self.messages, on_done=self._refresh):
+            if self.upload_obj is None:
+                raise InputError("validate the files first")
+            if not self.upload_obj.ok:
+                raise InputError("the files have errors: fix them and validate again")
+            self.plan_progress.value = 0
+
+            def progress(done: int, total: int) -> None:
+                self.plan_progress.max = max(total, 1)
+                self.plan_progress.value = done
+
+            self.plan = plan_updates(self.upload_obj, client=self.client, expires_in=int(self.expires_in.value),
+                                     progress=progress)
+            self._show_plan()
+
+    def _show_plan(self) -> None:
+        plan = self.plan
+        s = plan.summary
+        lines = [
+            f"<b data-count='changed'>{s['changed']}</b> session(s) to update, "
+            f"<b data-count='unchanged'>{s['unchanged']}</b> unchanged, "
+            f"<b data-count='not_found'>{s['not_found']}</b> not found or expired "
+            f"(of {s['sessions_named']} named); {s['values_changed']} value(s) change",
+        ]
+        if s["fields_changed"]:
+            lines.append("fields: " + ", ".join(f"{html.escape(k)} ({v})" for k, v in s["fields_changed"].items()))
+        for note in plan.notes:
+            lines.append(f"<span style='color:#b45309'>note: {html.escape(note)}</span>")
+        self.plan_summary.value = "<br>".join(lines)
+        if not plan.ok:
+            self._show_problems(plan.problems)
+            self.messages.error(f"the plan found {s['errors']} error(s) (see the problems table): nothing can be "
+                                "sent until they are fixed")
+        elif not plan.changes:
+            self.messages.info("nothing to send: every session named already holds these values")
+        else:
+            self.messages.ok(f"plan ready: {s['changed']} session(s) to update; review the diff, then Run")
+        options = [(f"{i.session_id} · {', '.join(i.fields)}", i.session_id) for i in plan.changes]
+        self.diff_session.options = options
+        if options:
+            self.diff_session.value = options[0][1]
+        self._show_diff()
+
+    def _diff_frame(self) -> pd.DataFrame:
+        if self.plan is None:
+            return pd.DataFrame()
+        diff = self.plan.diff if self.show_raw.value else self.plan.masked_diff()
+        return diff[[c for c in diff.columns if c != "personal"]]
+
+    def _show_diff(self) -> None:
+        diff = self._diff_frame()
+        self.diff_table.show(diff, note=f"{len(diff):,} changed value(s)" + (
+            "" if self.show_raw.value else " · personal data masked"))
+        self._on_diff_session()
+
+    def _on_diff_session(self, _change: Any = None) -> None:
+        sid = self.diff_session.value
+        diff = self._diff_frame()
+        if sid is None or not len(diff):
+            self.diff_view.value = ""
+            return
+        rows = diff[diff["checkout_session_id"] == sid]
+        item = self.plan.item(sid)
+        body = "".join(
+            f"<tr><td><code>{html.escape(str(r.path))}</code></td><td>{html.escape(_show(r.before))}</td>"
+            f"<td>{html.escape(_show(r.after))}</td></tr>" for r in rows.itertuples(index=False))
+        self.diff_view.value = (
+            f"<div style='margin:4px 0'>{html.escape(item.message or '')}</div>"
+            "<table class='gr4vy-diff' style='border-collapse:collapse'><thead><tr><th style='text-align:left'>"
+            "field</th><th style='text-align:left'>before</th><th style='text-align:left'>after</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+    def _on_show_raw(self, _change: Any = None) -> None:
+        with busy([], self.messages):
+            if self.plan is not None:
+                self._show_diff()
+
+    # ------------------------------------------------------------------ 4: apply
+
+    def on_apply(self, _button: Any = None) -> None:
+        """Start applying the plan in the background (see :meth:`wait` and :meth:`on_cancel`).
+
+        Refused, with nothing sent, when there is no valid plan with changes, when a run is
+        already going, or when the target needs the PRODUCTION confirmation and it is missing.
+        """
+        from ..bulk import apply_plan
+
+        with busy([], self.messages, on_done=self._refresh):
+            if self.runner.running:
+                raise InputError("a run is already in progress")
+            if self.plan is None:
+                raise InputError("make a plan first (step 3)")
+            if not self.plan.ok:
+                raise InputError("the plan has errors: nothing can be sent")
+            if not self.plan.changes:
+                raise InputError("the plan has nothing to send")
+            if self.plan is self._applied_plan:
+                raise InputError("this plan was applied already: resume that run from the results, or plan again")
+            self.confirmation.require("this run")
+            plan = self.plan
+            kwargs = self._run_options()
+            first = int(self.canary.value) or None
+            self.messages.info(f"applying {len(plan.changes)} update(s) to {self.settings.target}"
+                               + (f" (canary: first {first})" if first else ""))
+
+            def work(progress: Any, cancel: Any) -> Any:
+                return apply_plan(plan, client=self.client, runs_dir=self.runs_dir, first=first,
+                                  progress=progress, cancel=cancel, **kwargs)
+
+            self._applied_plan = plan
+            self.runner.start("apply", work, self._finished)
+
+    def _run_options(self) -> dict[str, Any]:
+        rate = float(self.rate.value)
+        return {"workers": int(self.workers.value), "rate": rate if rate > 0 else None}
+
+    def _finished(self, run: Any) -> None:
+        self.run = run
+        self.results.show(run)
+        c = run.counts
+        text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
+                f"conflict, {c['unprocessed']} unprocessed")
+        if run.stop_reason:
+            self.messages.error(f"{text}. Stopped: {run.stop_reason}")
+        elif run.ok:
+            self.messages.ok(text)
+        else:
+            self.messages.warn(text)
+        self._refresh()
+
+    def on_cancel(self, _button: Any = None) -> None:
+        """Stop the run in progress: requests in flight finish, nothing new is sent."""
+        self.runner.on_cancel()
+
+    def wait(self, timeout: float = 120.0) -> Any:
+        """Block until the run in progress ends and return its :class:`~gr4vy_nb.bulk.Run` (scripts, tests)."""
+        return self.runner.wait(timeout)
+
+    # ------------------------------------------------------------------ 5: results
+
+    def on_retry_failed(self, _button: Any = None) -> None:
+        """Start again from the run's ``errors.csv`` files: validate and plan the rows that did not go through."""
+        files: list[Path] = []
+        with busy(self._buttons(), self.messages, on_done=self._refresh):
+            run = self.run
+            if run is None:
+                raise InputError("no run to retry")
+            files = [Path(p) for k, p in run.files.items() if k == "errors" or k.startswith("errors_")]
+            files = [p for p in files if p.is_file()]
+            if not files:
+                raise InputError("the run has no errors.csv")
+        if not files:
+            return
+        self.upload.value = ()
+        self.paths_box.value = "\n".join(str(p) for p in files)
+        self.messages.info(f"retrying from {', '.join(p.name for p in files)}")
+        self.on_validate()
+        if self.upload_obj is not None and self.upload_obj.ok:
+            self.on_plan()
+
+    def on_resume(self, _button: Any = None) -> None:
+        """Resume the shown run in the background (sends what it has not sent yet)."""
+        from ..bulk import resume_run
+
+        with busy([], self.messages, on_done=self._refresh):
+            run = self._current_run()
+            self.confirmation.require("resuming")
+            kwargs = self._run_options()
+
+            def work(progress: Any, cancel: Any) -> Any:
+                return resume_run(run.journal, client=self.client, progress=progress, cancel=cancel, **kwargs)
+
+            self.runner.start("resume", work, self._finished)
+
+    def on_rollback(self, _button: Any = None) -> None:
+        """Roll the shown run back in the background (a new journaled run)."""
+        from ..bulk import rollback_run
+
+        with busy([], self.messages, on_done=self._refresh):
+            run = self._current_run()
+            self.confirmation.require("rolling back")
+            force = bool(self.results.force_rollback.value)
+            kwargs = self._run_options()
+
+            def work(progress: Any, cancel: Any) -> Any:
+                return rollback_run(run.journal, client=self.client, force=force, progress=progress, cancel=cancel,
+                                    **kwargs)
+
+            self.runner.start("rollback", work, self._finished)
+
+    def _current_run(self) -> Any:
+        if self.runner.running:
+            raise InputError("a run is already in progress")
+        if self.results.run is None:
+            raise InputError("no run to act on")
+        return self.results.run
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _show(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "(empty)"
+    text = str(value)
+    return text if len(text) <= 200 else text[:199] + "…"

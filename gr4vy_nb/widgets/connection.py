@@ -1,0 +1,49 @@
+"""ConnectionPanel: which target the notebook talks to, and a button that proves it works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from ..notebook_support import Connection, ConnectionCheck, check_connection, connect
+from ._common import Messages, busy
+
+__all__ = ["ConnectionPanel"]
+
+
+class ConnectionPanel:
+    """The target in words with a colour badge, the merchant account, the key's ``kid``, a test button.
+
+    Args:
+        connection: a :class:`~gr4vy_nb.notebook_support.Connection`; when omitted,
+            :func:`~gr4vy_nb.notebook_support.connect` is called (the configured target, or the
+            embedded sandbox seeded with the sample data, which the panel then says).
+
+    ``on_test`` runs the check (``check_connection``): it reports the round-trip latency, or the
+    exact problem — a key the server refuses, a clock too far off, a missing scope, no answer.
+    """
+
+    def __init__(self, connection: Connection | None = None) -> None:
+        self.connection = connection if connection is not None else connect(announce=False)
+        self.banner = w.HTML(value=self.connection.banner_html())
+        self.banner.add_class("gr4vy-connection-banner")
+        self.test_button = w.Button(description="Test connection", icon="plug", tooltip="read one session")
+        self.test_button.add_class("gr4vy-test-connection")
+        self.messages = Messages(keep=3)
+        self.last_check: ConnectionCheck | None = None
+        self.test_button.on_click(self.on_test)
+        self.widget = w.VBox([self.banner, w.HBox([self.test_button]), self.messages.widget])
+
+    def on_test(self, _button: Any = None) -> ConnectionCheck | None:
+        """Check the connection and show the outcome; returns the :class:`ConnectionCheck`."""
+        self.last_check = None
+        with busy([self.test_button], self.messages):
+            self.messages.info(f"testing {self.connection.settings.target} ...")
+            check = check_connection(self.connection)
+            self.last_check = check
+            (self.messages.ok if check.ok else self.messages.error)(check.message)
+        return self.last_check
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)

@@ -1,0 +1,131 @@
+"""ResultsView: a run's results, filterable by status, with its result files and follow-up buttons."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from ._common import Table, download_link
+
+__all__ = ["RESULT_FILTERS", "ResultsView"]
+
+RESULT_FILTERS = ("all", "succeeded", "failed", "conflict", "skipped", "unprocessed", "not succeeded")
+_COUNTED = ("succeeded", "failed", "conflict", "skipped", "unprocessed")
+_COLOURS = {"succeeded": "#15803d", "failed": "#b91c1c", "conflict": "#b45309", "skipped": "#6b7280",
+            "unprocessed": "#1d4ed8"}
+# Result files larger than this are offered by path only, not as an in-page download.
+_MAX_LINK_BYTES = 5 * 1024 * 1024
+
+
+class ResultsView:
+    """Shows a :class:`~gr4vy_nb.bulk.Run`: counts, the results table with a status filter, downloads.
+
+    The owner wires :attr:`retry_button` and :attr:`rollback_button` (and :attr:`resume_button`)
+    to its handlers; :meth:`show` enables them according to the run.
+    """
+
+    def __init__(self) -> None:
+        self.run: Any = None
+        self.title = w.HTML(value="<i>no run yet</i>")
+        self.counts = w.HTML(value="")
+        self.counts.add_class("gr4vy-results-counts")
+        self.status_filter = w.Dropdown(options=list(RESULT_FILTERS), value="all", description="status",
+                                        layout=w.Layout(width="260px"))
+        self.status_filter.add_class("gr4vy-results-filter")
+        self.table = Table(page_length=10)
+        self.downloads = w.HTML(value="")
+        self.downloads.add_class("gr4vy-results-downloads")
+        self.retry_button = w.Button(description="Retry failed", icon="redo", disabled=True,
+                                     tooltip="plan again from errors.csv (the rows that did not go through)")
+        self.retry_button.add_class("gr4vy-retry")
+        self.resume_button = w.Button(description="Resume run", icon="play", disabled=True,
+                                      tooltip="send what the run has not sent yet (canary, cancel, crash)")
+        self.resume_button.add_class("gr4vy-resume")
+        self.rollback_button = w.Button(description="Roll back this run", icon="undo", button_style="danger",
+                                        disabled=True, tooltip="put back the before-state of every succeeded "
+                                        "session (sessions changed since are left alone)")
+        self.rollback_button.add_class("gr4vy-rollback")
+        self.force_rollback = w.Checkbox(value=False, indent=False,
+                                         description="force (overwrite sessions changed since the run)")
+        self.status_filter.observe(self._on_filter, names="value")
+        self.widget = w.VBox([
+            self.title, self.counts, self.downloads,
+            w.HBox([self.retry_button, self.resume_button, self.rollback_button, self.force_rollback]),
+            self.status_filter, self.table.widget,
+        ])
+
+    @property
+    def buttons(self) -> list[w.Button]:
+        return [self.retry_button, self.resume_button, self.rollback_button]
+
+    def show(self, run: Any) -> None:
+        """Show ``run`` (a :class:`~gr4vy_nb.bulk.Run`) and enable the buttons that apply to it."""
+        self.run = run
+        c = run.counts
+        reason = f" — {html.escape(run.stop_reason)}" if run.stop_reason else ""
+        self.title.value = (
+            f"<b>Run {html.escape(run.run_id)}</b> ({html.escape(run.kind)}): "
+            f"<span class='gr4vy-run-state'>{html.escape(run.state)}</span>{reason}<br>"
+            f"<span style='color:#6b7280'>journal {html.escape(str(run.journal))}</span>"
+        )
+        self.counts.value = " ".join(
+            f"<span class='gr4vy-count' data-status='{s}' style='color:{_COLOURS[s]};margin-right:14px'>"
+            f"{s} <b>{c[s]}</b></span>" for s in _COUNTED
+        ) + f" <span data-status='total'>total <b>{c['total']}</b></span>" + (
+            f"<br><span style='color:#b45309'>{c['applied_with_differences']} succeeded session(s) were applied "
+            "with differences: the server did not keep every value as sent (see the differences column)</span>"
+            if c["applied_with_differences"] else "")
+        self.downloads.value = self._downloads_html(run)
+        self._refresh_table()
+        self.refresh_buttons(busy=False)
+
+    def refresh_buttons(self, *, busy: bool) -> None:
+        """Enable the buttons the shown run allows (all disabled while ``busy``)."""
+        run = self.run
+        if run is None or busy:
+            for b in self.buttons:
+                b.disabled = True
+            return
+        c = run.counts
+        self.retry_button.disabled = not (c["failed"] + c["conflict"]) or run.kind != "apply"
+        self.resume_button.disabled = c["unprocessed"] == 0 or run.state == "finished"
+        self.rollback_button.disabled = c["succeeded"] == 0
+
+    def filtered(self) -> pd.DataFrame:
+        """The results rows the status filter selects."""
+        if self.run is None:
+            return pd.DataFrame()
+        df = self.run.results
+        choice = self.status_filter.value
+        if choice == "all":
+            return df
+        if choice == "not succeeded":
+            return df[df["status"] != "succeeded"]
+        return df[df["status"] == choice]
+
+    def _on_filter(self, _change: Any = None) -> None:
+        self._refresh_table()
+
+    def _refresh_table(self) -> None:
+        rows = self.filtered()
+        columns = [c for c in ("checkout_session_id", "status", "message", "fields", "attempts", "http_status",
+                               "error_code", "file", "line", "expires_at", "differences") if c in rows.columns]
+        self.table.show(rows[columns] if len(columns) else rows,
+                        note=f"{len(rows):,} session(s) · filter: {self.status_filter.value}")
+
+    @staticmethod
+    def _downloads_html(run: Any) -> str:
+        lines = []
+        for name in ("errors", "succeeded", "results", *sorted(k for k in run.files if k.startswith("errors_"))):
+            path = run.files.get(name)
+            if path is None or not Path(path).is_file():
+                continue
+            path = Path(path)
+            link = download_link(path.read_bytes(), path.name) if path.stat().st_size <= _MAX_LINK_BYTES else (
+                f"{html.escape(path.name)} (too big to download from the page: open it from disk)")
+            lines.append(f"<div>{link} <span style='color:#6b7280'>{html.escape(str(path))}</span></div>")
+        return "".join(lines)

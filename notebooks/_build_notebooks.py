@@ -1,0 +1,240 @@
+"""Write the three notebooks from the cell texts below (committed without outputs or widget state).
+
+    .venv/bin/python notebooks/_build_notebooks.py          # rewrite the .ipynb files
+    .venv/bin/python notebooks/_build_notebooks.py --check  # exit 1 if a notebook differs
+
+The notebooks hold no logic: every code cell calls the package. Edit the cells here, not in
+JupyterLab, so that the committed files stay clean and reviewable (tests check both).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+
+# The example folder notebook 02 applies in code (the app's example is chosen by the user).
+CODE_EXAMPLE = "02_tax_fix"
+ERRORS_EXAMPLE = "04_with_errors"
+
+_TARGET = (
+    "**Target:** with nothing configured (no `GR4VY_*` variables, no `.env` file) it uses the local "
+    "sandbox emulator seeded with the sample sessions: nothing reaches Gr4vy. To use a real instance, set "
+    "`GR4VY_ID`, `GR4VY_ENVIRONMENT`, `GR4VY_PRIVATE_KEY_FILE` and `GR4VY_MERCHANT_ACCOUNT_ID` (see the "
+    "README). The banner under the first code cell always names the target: *local sandbox emulator*, "
+    "*Gr4vy sandbox* or, in red, *PRODUCTION*."
+)
+
+EXPLORE = [
+    ("md", f"""# 01 · Explore checkout sessions
+
+**What it does:** connects to a Gr4vy target, fetches checkout sessions by id (or loads a JSONL export),
+flattens them into four related tables — `sessions`, `cart_items`, `legs`, `passengers` — and explores them
+with interactive tables, summaries and plots.
+
+**What it changes:** nothing. It only reads sessions (`GET`). Personal data (names, emails, phones, passports,
+dates of birth, ...) is masked in every table unless you tick *show personal data*.
+
+{_TARGET}"""),
+    ("code", """%matplotlib inline
+from gr4vy_nb import report
+from gr4vy_nb.notebook_support import connect, fetch_frames, sample_session_ids
+from gr4vy_nb.widgets import ConnectionPanel, SessionExplorer
+
+conn = connect()"""),
+    ("md", """## Check the connection
+
+*Test connection* reads one session and reports the round trip, or exactly what is wrong: a key the
+server refuses, a clock too far off, a missing scope, no answer."""),
+    ("code", "ConnectionPanel(conn)"),
+    ("md", """## Browse interactively
+
+Paste session ids (or upload a `.txt`/`.csv` list of ids, or a `.jsonl` export) and press *Fetch sessions*.
+The tables are paged, sortable and searchable."""),
+    ("code", """explorer = SessionExplorer(conn)
+explorer"""),
+    ("md", """## The same in code
+
+The ids below are the sample sessions the sandbox is seeded with. On a real instance use your own list, e.g.
+`parse_session_ids(Path("ids.txt").read_text())` (from `gr4vy_nb.notebook_support`)."""),
+    ("code", """ids = sample_session_ids(150)
+frames, not_found = fetch_frames(conn.client, ids)
+frames"""),
+    ("code", "not_found"),
+    ("code", """masked = frames.masked()  # personal data masked: the default for anything shown or shared
+masked.sessions.head(10)"""),
+    ("code", "masked.cart_items.head(10)"),
+    ("code", "masked.passengers.head(10)"),
+    ("md", "## Summaries"),
+    ("code", "report.sessions_overview(frames)"),
+    ("code", "report.expiry_timeline(frames)"),
+    ("code", "report.by_product_type(frames)"),
+    ("code", "report.routes(frames, top=10)"),
+    ("md", "## Plots"),
+    ("code", "report.plot_expiry(frames)"),
+    ("code", "report.plot_product_types(frames)"),
+    ("code", "report.plot_cart_values(frames)"),
+    ("code", "report.plot_routes(frames)"),
+]
+
+BULK = [
+    ("md", f"""# 02 · Bulk-update checkout sessions from CSV files
+
+**What it does:** takes edited CSV files — any of `sessions.csv`, `cart_items.csv`, `legs.csv`,
+`passengers.csv`, with any subset of columns — checks every cell, reads the current state of each session
+named, shows exactly what would change, then applies the updates with retries, a journal and live progress.
+Afterwards it shows the results, hands back `errors.csv`/`succeeded.csv`, and can roll a run back.
+
+**What it changes:** the checkout sessions named in the files — only when you press *Run* in the app
+(step 4), or run the cells under *The same steps in code*, which apply and then roll back an example
+update. Each update also resets the session's expiry (`expires_in`, one hour unless you choose longer).
+Every run keeps a journal under `runs/`, so it can be resumed or rolled back; uploads are kept there too.
+
+{_TARGET} Writes to PRODUCTION need an explicit confirmation: typing the merchant account id."""),
+    ("code", """from gr4vy_nb.bulk import apply_plan, resume_run, rollback_run
+from gr4vy_nb.notebook_support import confirm_writes, connect, examples_dir
+from gr4vy_nb.plan import plan_updates
+from gr4vy_nb.widgets import BulkUpdateApp
+
+conn = connect()"""),
+    ("md", """## The app
+
+1. **Files:** upload 1 to 4 CSVs (or type a folder or file path — needed for files over 8 MB) and press
+   *Validate*.
+2. **Validation:** every problem with its file, line and column; download them as `problems.csv`.
+3. **Plan:** choose the expiry, press *Plan*: the current state is read (nothing is written) and each
+   change is listed; pick a session to see its fields before and after.
+4. **Apply:** workers, a rate limit and a canary (only the first N sessions); *Run* starts it, *Cancel*
+   stops it cleanly.
+5. **Results:** filter by status, download `errors.csv` and `succeeded.csv`, *Retry failed*, *Roll back
+   this run*.
+
+Example files to try are in `data/examples/` of the repository:"""),
+    ("code", """app = BulkUpdateApp(conn)
+app"""),
+    ("code", "sorted(examples_dir().iterdir())"),
+    ("md", """## The same steps in code
+
+For those who prefer code: the same engine, one call per step. On PRODUCTION the next cell refuses to go
+on until `CONFIRM_PRODUCTION` holds the merchant account id."""),
+    ("code", """CONFIRM_PRODUCTION = ""  # PRODUCTION only: type the merchant account id here to allow the writes below
+confirm_writes(conn, CONFIRM_PRODUCTION)"""),
+    ("md", "A file with deliberate mistakes: every problem is reported at once, in file/line/column terms, and "
+           "nothing is sent."),
+    ("code", f"""bad = plan_updates(examples_dir() / "{ERRORS_EXAMPLE}", client=conn.client)
+bad.errors"""),
+    ("md", "A good file: the plan (reads only), its summary and the changes, personal data masked."),
+    ("code", f"""plan = plan_updates(examples_dir() / "{CODE_EXAMPLE}", client=conn.client, expires_in=3600)
+print(plan.describe())"""),
+    ("code", "plan.masked_diff().head(20)"),
+    ("md", "Apply a canary of 5 sessions first, look at it, then resume the run for the rest."),
+    ("code", """canary = apply_plan(plan, client=conn.client, first=5)
+print(canary.describe())"""),
+    ("code", """run = resume_run(canary.journal, client=conn.client)
+print(run.describe())"""),
+    ("code", "run.results.head(10)"),
+    ("md", "## Undo\n\nRoll the run back: each session it changed gets its earlier values again, unless someone "
+           "changed it since (a conflict, left alone)."),
+    ("code", """undo = rollback_run(run.journal, client=conn.client)
+print(undo.describe())"""),
+]
+
+REVIEW = [
+    ("md", f"""# 03 · Review runs and report
+
+**What it does:** lists the runs (the journals under `runs/`), shows a run's results and result files,
+resumes or rolls back a run, and builds the exploratory report of the sessions a run touched — shown inline
+and written as a standalone HTML file.
+
+**What it changes:** nothing, unless you press *Resume run* or *Roll back this run* in the browser, or run
+the last cell (*Roll back in code*). On the local sandbox, when no run exists yet, it first makes a small
+example run (a `metadata.review` tag on 20 sample sessions) so that there is something to review; it never
+does that on a real Gr4vy instance.
+
+{_TARGET}"""),
+    ("code", """%matplotlib inline
+from gr4vy_nb import report
+from gr4vy_nb.bulk import rollback_run
+from gr4vy_nb.notebook_support import InlineHTML, confirm_writes, connect, fetch_frames, latest_run
+from gr4vy_nb.widgets import RunsBrowser
+
+conn = connect()"""),
+    ("md", """## Runs browser
+
+Pick a run and press *Open*: its counts, its results (filter by status), its files. *Resume run* sends
+what it has not sent yet; *Roll back this run* puts the earlier values back."""),
+    ("code", """browser = RunsBrowser(conn)
+browser"""),
+    ("md", "## The latest run, in code"),
+    ("code", """run = latest_run(conn)
+print(run.describe())"""),
+    ("code", "run.results.head(10)"),
+    ("code", "report.run_summary(run.journal)"),
+    ("code", "report.run_errors_by_code(run.journal)"),
+    ("code", "report.plot_run_status(run.journal)"),
+    ("md", """## The report
+
+The sessions the run touched, as they are now, with the run's figures: written as one self-contained
+HTML file (no network needed to open it; personal data masked) and shown below."""),
+    ("code", """frames, not_found = fetch_frames(conn.client, run.results["checkout_session_id"])
+path = report.build_report(frames, run=run.journal, path="runs/reports/latest-run.html")
+path"""),
+    ("code", "InlineHTML.from_file(path)"),
+    ("md", """## Roll back in code
+
+Puts back the values each session had before the run. A session changed since the run is reported as a
+conflict and left alone. On PRODUCTION, set `CONFIRM_PRODUCTION` to the merchant account id first."""),
+    ("code", """CONFIRM_PRODUCTION = ""  # PRODUCTION only: type the merchant account id here to allow the rollback
+confirm_writes(conn, CONFIRM_PRODUCTION)
+undo = rollback_run(run.journal, client=conn.client)
+print(undo.describe())"""),
+]
+
+NOTEBOOKS = {
+    "01_explore_sessions.ipynb": EXPLORE,
+    "02_bulk_update_from_csv.ipynb": BULK,
+    "03_review_and_report.ipynb": REVIEW,
+}
+
+
+def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A notebook of ``cells`` with no outputs, no execution counts and no widget state."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for i, (kind, text) in enumerate(cells):
+        cell = nbformat.v4.new_markdown_cell(text) if kind == "md" else nbformat.v4.new_code_cell(text)
+        cell.id = f"cell-{i:02d}"  # stable ids: rebuilding gives the same file
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def render(cells: list[tuple[str, str]]) -> str:
+    return nbformat.writes(build(cells)) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for name, cells in NOTEBOOKS.items():
+        path = HERE / name
+        text = render(cells)
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print("out of date (run notebooks/_build_notebooks.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

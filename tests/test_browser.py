@@ -1,0 +1,247 @@
+"""A real browser: JupyterLab + headless Chromium run notebook 02 and drive the bulk-update app.
+
+JupyterLab is started on a free loopback port with a random token, its kernels pointed at the
+test sandbox; Playwright drives Debian's Chromium (``/usr/bin/chromium``; no browser download).
+The test runs every cell, uploads an example CSV through the page's real file input, clicks
+Validate, Plan and Run, and checks the counts the results table shows against what the
+sandbox saw. A screenshot is saved to ``build/browser-02-bulk-update.png`` for review.
+
+Where Chromium or Playwright is missing the test is skipped with the reason, except under
+``CI=true``, where it fails: CI installs both (see ``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gr4vy_nb.client import Gr4vyClient
+from gr4vy_nb.config import Settings
+from gr4vy_nb.notebook_support import examples_dir, repo_root
+from gr4vy_nb.plan import plan_updates
+from gr4vy_nb.sandbox import Sandbox
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "02_bulk_update_from_csv.ipynb"
+# The example uploaded through the browser: one CSV file, as an analyst would pick it.
+UPLOAD = Path("01_metadata_tag") / "sessions.csv"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"]
+SCREENSHOT = repo_root() / "build" / "browser-02-bulk-update.png"
+_LAB_SETTINGS = {
+    # No news or update checks (there is no network), and every cell kept in the page.
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                         "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _unavailable() -> str | None:
+    """Why the browser test cannot run here, or ``None``."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright)"
+    if _chromium() is None:
+        return "Chromium is not installed (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser_path() -> str:
+    reason = _unavailable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the browser test must run in CI: {reason}")
+        pytest.skip(reason)
+    return _chromium()  # type: ignore[return-value]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Lab:
+    """A JupyterLab server on a loopback port, serving one folder, with its own config dirs."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        home = root.parent / "jupyter-home"
+        settings = home / "lab-settings"
+        for name, values in _LAB_SETTINGS.items():
+            path = settings / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        env = {**env, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+               "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+               "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+        cmd = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={self.port}", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
+               "--ServerApp.port_retries=0", "--LabApp.news_url=", "--ServerApp.open_browser=False"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        self.log = root.parent / "jupyterlab.log"
+        self._log = self.log.open("wb")
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_ready()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+@pytest.fixture
+def lab(sandbox_clean: Sandbox, tmp_path: Path, browser_path: str) -> Iterator[Lab]:
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    shutil.copy(repo_root() / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GR4VY_")}
+    env.update(GR4VY_BASE_URL=sandbox_clean.base_url, GR4VY_PRIVATE_KEY_FILE=str(sandbox_clean.private_key_file))
+    server = Lab(root, env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _text(page: Any, selector: str) -> str:
+    return str(page.locator(selector).first.inner_text())
+
+
+def _wait_text(page: Any, selector: str, needle: str, timeout: float = 60) -> str:
+    """Wait until the element's text contains ``needle``; return the text."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        loc = page.locator(selector)
+        if loc.count():
+            text = str(loc.first.inner_text())
+            if needle in text:
+                return text
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{selector} never showed {needle!r}; it shows {text!r}")
+
+
+def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox, browser_path: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    upload = examples_dir() / UPLOAD
+    assert upload.is_file(), f"the example {upload} is missing"
+    started = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        try:
+            page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+            # Run All before the kernel is ready can stop after the first cell: wait for it.
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+            # Run every cell, as an analyst would from the Run menu.
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            # The last cell rolls the code example back: when it has printed, the notebook is done.
+            _wait_text(page, ".jp-Notebook", "(rollback): finished", timeout=120)
+            page.wait_for_selector(".gr4vy-upload", timeout=30_000)
+            ran_all = time.monotonic() - started
+
+            # What the app should find: the sandbox is back to its seed after the code cells' rollback.
+            settings = Settings.for_sandbox(sandbox_clean)
+            with Gr4vyClient(settings) as client:
+                plan = plan_updates(upload, client=client)
+            # The example names one session that does not exist: it fails as "not found or expired".
+            expected, missing, total = len(plan.changes), plan.summary["not_found"], len(plan.items)
+            assert expected > 0
+            writes_before = dict(sandbox_clean.stats()["writes"])
+
+            # 1 · upload through the page's real file input
+            with page.expect_file_chooser() as chooser:
+                page.locator(".gr4vy-upload").click()
+            chooser.value.set_files(str(upload))
+            _wait_text(page, ".gr4vy-files", upload.name)
+            # 2 · validate
+            page.locator(".gr4vy-validate").click()
+            summary = _wait_text(page, ".gr4vy-validation-summary", "error(s)")
+            assert summary.startswith("0 error(s)"), summary
+            # 3 · plan
+            page.locator(".gr4vy-plan:not([disabled])").click()
+            plan_text = _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
+            assert plan_text.startswith(f"{expected} session(s) to update"), plan_text
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.locator(".gr4vy-banner").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.screenshot(path=str(SCREENSHOT.with_name("browser-02-plan.png")))
+            # 4 · apply
+            page.locator(".gr4vy-apply:not([disabled])").click()
+            counts = _wait_text(page, ".gr4vy-results-counts", f"succeeded {expected}")
+            page.locator(".gr4vy-results-counts").evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(SCREENSHOT))
+        except Exception:
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT.with_name("browser-02-failure.png")))
+            raise
+        finally:
+            browser.close()
+
+    # 5 · the results the page shows are what the sandbox did
+    for status, n in (("succeeded", expected), ("failed", missing), ("conflict", 0), ("unprocessed", 0)):
+        assert f"{status} {n}" in counts, counts
+    assert f"total {total}" in counts
+    writes = dict(sandbox_clean.stats()["writes"])
+    newly = {sid: n - writes_before.get(sid, 0) for sid, n in writes.items() if n != writes_before.get(sid, 0)}
+    assert len(newly) == expected and set(newly.values()) == {1}
+    print(f"browser test: notebook ran in {ran_all:.1f} s, whole flow {time.monotonic() - started:.1f} s")

@@ -1,0 +1,41 @@
+"""`make demo` runs end to end on the embedded sandbox, quickly, and narrates what happened."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "gr4vy_nb.demo", "--out", str(tmp_path / "demo")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert time.monotonic() - started < 60
+    out = proc.stdout
+    for expected in (
+        "Uploading the unedited export again plans 0 change(s)",
+        "Example 01_metadata_tag", "metadata.review: (none) -> q4-audit", "failed: not found or expired",
+        "Example 02_tax_fix", "cart_items[0].tax_amount: 0 -> 440",
+        "Example 03_passenger_name", "airline.passengers[1].first_name",
+        "Example 04_with_errors", "unknown_column", "read_only", "Writes seen by the sandbox during this step: 0.",
+        "4. Roll back the tax fix", "tax_amount 440 -> 0",
+    ):
+        assert expected in out, expected
+    assert "Hanna" not in out  # the corrected passenger name is personal: masked in the diff
+    runs = list((tmp_path / "demo" / "runs").glob("*.sqlite"))
+    assert len(runs) == 4  # three applies and one rollback
+    assert (tmp_path / "demo" / "export" / "sessions.csv").is_file()
+
+
+def test_examples_are_what_make_examples_writes(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "data" / "make_examples.py"), "--out", str(tmp_path)], check=True,
+                   capture_output=True, timeout=60)
+    shipped = sorted(p.relative_to(ROOT / "data" / "examples") for p in (ROOT / "data" / "examples").rglob("*.csv"))
+    assert shipped == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.csv"))
+    for rel in shipped:
+        assert (tmp_path / rel).read_bytes() == (ROOT / "data" / "examples" / rel).read_bytes(), rel

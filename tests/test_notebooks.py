@@ -1,0 +1,173 @@
+"""The notebooks: committed clean, holding no logic, and running top to bottom with no configuration.
+
+Each notebook is executed by :func:`~gr4vy_nb.notebook_support.render_notebooks` (what ``make
+demo`` runs): nbclient, a fresh kernel of this virtualenv, a scratch folder, every ``GR4VY_*``
+variable removed: exactly what an analyst gets on a fresh checkout, where the notebook starts
+the embedded sandbox emulator itself. The executed
+outputs (and the widget state saved with them) are then searched for personal data of the
+sample sessions, which must appear masked only.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from gr4vy_nb.notebook_support import NOTEBOOKS, read_sessions_jsonl, render_notebooks, repo_root
+
+NOTEBOOKS_DIR = repo_root() / "notebooks"
+
+# Statements a notebook cell may hold: imports, assignments and expressions (calls, names).
+_ALLOWED = (ast.Module, ast.Import, ast.ImportFrom, ast.alias, ast.Assign, ast.Expr, ast.Call, ast.Name,
+            ast.Attribute, ast.Constant, ast.keyword, ast.Load, ast.Store, ast.Subscript, ast.Tuple, ast.BinOp,
+            ast.Div, ast.JoinedStr, ast.FormattedValue)
+
+
+def _personal_values() -> set[str]:
+    """Emails, phone numbers, passport numbers and surnames of the sample data: never shown raw."""
+    values: set[str] = set()
+    for s in read_sessions_jsonl(repo_root() / "data" / "sample_sessions.jsonl"):
+        for p in (s.get("airline") or {}).get("passengers") or []:
+            for key in ("email_address", "passport_number", "phone_number"):
+                if p.get(key):
+                    values.add(str(p[key]))
+        buyer = s.get("buyer") or {}
+        billing = buyer.get("billing_details") or {}
+        for key in ("email_address", "phone_number"):
+            if billing.get(key):
+                values.add(str(billing[key]))
+    return {v for v in values if len(v) >= 6}
+
+
+# ------------------------------------------------------------------------------ committed files
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_without_outputs_or_widget_state(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    nbformat.validate(nb)
+    assert "widgets" not in nb.metadata, "widget state is saved in the notebook: clear it"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{name}: a cell has outputs"
+            assert cell.execution_count is None, f"{name}: a cell has an execution count"
+        assert not cell.get("attachments"), f"{name}: a cell has attachments"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_starts_by_saying_what_it_does_and_changes(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown"
+    assert "**What it does:**" in first.source and "**What it changes:**" in first.source
+    assert "**Target:**" in first.source
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_code_cells_hold_no_logic(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+        for node in ast.walk(ast.parse(source)):
+            assert isinstance(node, _ALLOWED), (
+                f"{name}: {type(node).__name__} in a cell; move the logic into the package:\n{cell.source}")
+
+
+def test_notebooks_match_their_build_script() -> None:
+    proc = subprocess.run([sys.executable, str(NOTEBOOKS_DIR / "_build_notebooks.py"), "--check"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+# ------------------------------------------------------------------------------ execution
+
+
+def _output_text(nb: nbformat.NotebookNode) -> str:
+    parts: list[str] = [json.dumps(nb.metadata.get("widgets", {}))]
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            for mime, data in out.get("data", {}).items():
+                if mime != "image/png":
+                    parts.append(data if isinstance(data, str) else json.dumps(data))
+    return "\n".join(parts)
+
+
+def _outputs_of(nb: nbformat.NotebookNode, marker: str) -> list[dict[str, Any]]:
+    for cell in nb.cells:
+        if cell.cell_type == "code" and marker in cell.source:
+            return list(cell.outputs)
+    raise AssertionError(f"no cell with {marker!r}")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbformat.NotebookNode, Path]]:
+    """The three notebooks executed in order as ``make demo`` does, each on its own embedded sandbox."""
+    return render_notebooks(NOTEBOOKS_DIR, tmp_path_factory.mktemp("notebooks"))
+
+
+@pytest.fixture(scope="module")
+def executed(rendered: dict[str, tuple[nbformat.NotebookNode, Path]]) -> dict[str, nbformat.NotebookNode]:
+    return {name: nb for name, (nb, _) in rendered.items()}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_runs_top_to_bottom_on_the_embedded_sandbox(executed: dict[str, nbformat.NotebookNode],
+                                                    name: str) -> None:
+    nb = executed[name]
+    text = _output_text(nb)
+    assert "local sandbox emulator" in text and "embedded sandbox emulator" in text
+    assert "Traceback" not in text
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_outputs_show_no_personal_data(executed: dict[str, nbformat.NotebookNode], name: str) -> None:
+    text = _output_text(executed[name])
+    leaked = sorted(v for v in _personal_values() if v in text)
+    assert not leaked, f"{name} shows personal data unmasked: {leaked[:5]}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_html_renderings_are_written_and_masked(rendered: dict[str, tuple[nbformat.NotebookNode, Path]],
+                                                name: str) -> None:
+    page = rendered[name][1].read_text(encoding="utf-8")
+    assert "What it changes" in page and "local sandbox emulator" in page
+    leaked = sorted(v for v in _personal_values() if v in page)
+    assert not leaked, f"{name}.html shows personal data unmasked: {leaked[:5]}"
+
+
+def test_explore_notebook_plots_and_tables(executed: dict[str, nbformat.NotebookNode]) -> None:
+    nb = executed["01_explore_sessions.ipynb"]
+    pngs = sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
+    assert pngs >= 4
+    assert "150 sessions" in _output_text(nb).replace(",", "")
+
+
+def test_bulk_notebook_applies_and_rolls_back(executed: dict[str, nbformat.NotebookNode]) -> None:
+    nb = executed["02_bulk_update_from_csv.ipynb"]
+    bad = _output_text(nb)
+    assert re.search(r"\bline\b", bad) and "column" in bad
+    run_text = "".join(o.get("text", "") for o in _outputs_of(nb, "resume_run("))
+    assert "finished" in run_text and "failed 0" in run_text
+    undo_text = "".join(o.get("text", "") for o in _outputs_of(nb, "rollback_run("))
+    assert "(rollback): finished" in undo_text and "conflict 0" in undo_text
+
+
+def test_review_notebook_reports_inline(executed: dict[str, nbformat.NotebookNode]) -> None:
+    nb = executed["03_review_and_report.ipynb"]
+    inline = "".join(o.get("data", {}).get("text/html", "") for o in _outputs_of(nb, "InlineHTML.from_file"))
+    assert inline.startswith("<iframe") and "srcdoc=" in inline
+    assert "(rollback): finished" in _output_text(nb)
