@@ -13,6 +13,7 @@ help:
 	@echo "make test   - lint and run the whole test suite"
 	@echo "make lab    - open JupyterLab on notebooks/ (sandbox is the default target)"
 	@echo "make bench  - run the benchmarks and print their figures"
+	@echo "make reliability - full reliability tier (~8 min) and rewrite RELIABILITY.md"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,9 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability.run_full
 
 sample-data: $(STAMP)
 	$(BIN)/python data/generate_sample_sessions.py

@@ -120,19 +120,26 @@ def bench_engine(n: int, latency_ms: float, workers: int, rate: float, seq_n: in
             out["sequential_per_s"] = count / seconds
             print(f"  sequential requests loop: {out['sequential_per_s']:.1f} sessions/s ({count} PUTs)", flush=True)
 
-            for label, kw in (("apply_check", {"conflict_check": True}),
-                              ("apply_nocheck", {"conflict_check": False}),
-                              ("apply_nocheck_memory", {"conflict_check": False, "journal": ":memory:"})):
+            # With the journal in a file and in memory, alternated (twice each) so that drift in the
+            # machine's speed does not count as the journal's cost; the median of each is kept.
+            cases = [("apply_check", {"conflict_check": True}),
+                     ("apply_nocheck", {"conflict_check": False}),
+                     ("apply_nocheck_memory", {"conflict_check": False, "journal": ":memory:"}),
+                     ("apply_nocheck", {"conflict_check": False}),
+                     ("apply_nocheck_memory", {"conflict_check": False, "journal": ":memory:"})]
+            timings: dict[str, list[float]] = {}
+            for label, kw in cases:
                 sandbox.reset(reseed=True)
                 seconds, run = _apply(plan, client, tmp, workers=workers, **kw)
-                out[f"{label}_s"] = seconds
-                out[f"{label}_per_s"] = n / seconds
+                timings.setdefault(label, []).append(seconds)
                 out[f"{label}_requests"] = run.requests
                 print(f"  {label}: {seconds:.1f} s, {n / seconds:.1f} sessions/s, requests {run.requests}", flush=True)
+            for label, values in timings.items():
+                out[f"{label}_s"] = sorted(values)[len(values) // 2] if len(values) % 2 else sum(values) / len(values)
+                out[f"{label}_per_s"] = n / out[f"{label}_s"]
             out["speedup_check"] = out["apply_check_per_s"] / out["sequential_per_s"]
             out["speedup_nocheck"] = out["apply_nocheck_per_s"] / out["sequential_per_s"]
             out["journal_overhead"] = (out["apply_nocheck_s"] - out["apply_nocheck_memory_s"]) / out["apply_nocheck_s"]
-
             # Rate-limited sandbox, run told the same rate; conflict check off: one request per session.
             sandbox.reset(reseed=True)
             sandbox.configure(rate_limit=rate, latency_ms=latency_ms)
@@ -251,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=200)
     p.add_argument("--sequential", type=int, help="PUTs in the sequential loop (default 300; quick 150)")
     p.add_argument("--json", type=Path)
+    p.add_argument("--skip-inverse", action="store_true", help="only the engine part")
     args = p.parse_args(argv)
     n = args.n or (2_000 if args.quick else 10_000)
     m = args.m or (20_000 if args.quick else 100_000)
@@ -262,12 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gr4vy-bench-bulk-") as tmp:
         print(f"engine: {n:,} sessions, {args.latency_ms:g} ms latency, {args.workers} workers", flush=True)
         results.update(bench_engine(n, args.latency_ms, args.workers, args.rate, seq_n, Path(tmp)))
-        print(f"tables -> bodies: {m:,} sessions", flush=True)
-        results.update(bench_inverse(m, 0.1, Path(tmp)))
-        results["inverse_all_edited"] = bench_inverse(m, 1.0, Path(tmp))
+        if not args.skip_inverse:
+            print(f"tables -> bodies: {m:,} sessions", flush=True)
+            results.update(bench_inverse(m, 0.1, Path(tmp)))
+            results["inverse_all_edited"] = bench_inverse(m, 1.0, Path(tmp))
     missed = []
     print("\ntargets:")
     for key, (op, bound) in TARGETS.items():
+        if key not in results:
+            continue
         value = results[key]
         ok = value >= bound if op == ">=" else value <= bound
         print(f"  {key:<18} {value:8.3f}  (target {op} {bound})  {'ok' if ok else 'MISSED'}")

@@ -19,7 +19,6 @@ Exactness notes:
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -39,7 +38,7 @@ CHUNK_SESSIONS = 20_000
 CHUNK_BYTES = 48 << 20
 _BLOCK_BYTES = 4 << 20  # Arrow parses blocks in parallel; 4 MiB measured fastest here
 
-_STRING = pa.string()
+_STRING = pa.large_string()  # text as pandas stores it, so columns pass to pandas without a copy
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _LONG_DIGITS = re.compile(rb"\d{19,}")
 
@@ -56,7 +55,7 @@ def _raw_type(f: F.Field) -> pa.DataType:
     if f.kind in ("datetime", "date"):
         return _STRING
     if f.kind == "list":
-        return pa.list_(_STRING)
+        return pa.list_(pa.string())
     return f.arrow_type
 
 
@@ -267,28 +266,36 @@ def _reference_chunk(sessions: list[Any], extras: _Extras) -> tuple[pa.StructArr
 # --------------------------------------------------------------------------- fast path
 
 
-def _fast_chunk(data: bytes) -> pa.StructArray:
-    expected = record_type("sessions")
+def _read_json(data: Any, schema: pa.Schema) -> pa.Table:
     try:
-        table = pj.read_json(
-            io.BytesIO(data),
-            read_options=pj.ReadOptions(block_size=_BLOCK_BYTES),
-            parse_options=pj.ParseOptions(explicit_schema=pa.schema(list(expected)),
-                                          unexpected_field_behavior="infer"),
-        )
+        return pj.read_json(pa.BufferReader(pa.py_buffer(data)), read_options=pj.ReadOptions(block_size=_BLOCK_BYTES),
+                            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise _Fallback(str(exc)) from None
+
+
+def _fast_chunk(data: Any) -> pa.ChunkedArray:
+    expected = record_type("sessions")
+    schema = pa.schema(list(expected))
+    table = _read_json(data, schema)
+    meta = table.schema.field("metadata").type if "metadata" in table.schema.names else pa.null()
+    if pa.types.is_struct(meta) and not all(pa.types.is_string(c.type) or pa.types.is_null(c.type) for c in meta):
+        # Arrow inferred a type for some metadata values (a date-like text becomes a timestamp): read the
+        # chunk again with every metadata key seen declared as text, so the values stay exactly as written.
+        keys = pa.struct([(c.name, _STRING) for c in meta])
+        table = _read_json(data, schema.append(pa.field("metadata", keys)))
     for fld in table.schema:
         if fld.name == "metadata":
             t = fld.type
             if not (pa.types.is_null(t) or (pa.types.is_struct(t) and all(
-                    pa.types.is_string(c.type) or pa.types.is_null(c.type) for c in t))):
+                    pa.types.is_string(c.type) or pa.types.is_large_string(c.type) or pa.types.is_null(c.type)
+                    for c in t))):
                 raise _Fallback("metadata values that are not text")
         elif expected.get_field_index(fld.name) < 0 or fld.type != expected.field(fld.name).type:
             raise _Fallback(f"unknown field or type at {fld.name}")
     if table.num_rows == 0:
         return pa.array([], type=expected)
-    arr = table.to_struct_array().combine_chunks()
+    arr = table.to_struct_array()  # chunked (one chunk per parsed block): no copy
     leaves = _leaves(arr, ())
     for (t, path), consts in F.CONSTS.items():
         if t != "sessions":
@@ -337,11 +344,11 @@ def _metadata_columns(meta: pa.Array | None, metadata: list[Any] | None) -> dict
         return {F.METADATA_PREFIX + k: pa.array([m.get(k) if m else None for m in metadata], _STRING) for k in keys}
     if meta is None or pa.types.is_null(meta.type):
         return {}
-    return {F.METADATA_PREFIX + fld.name: col if not pa.types.is_null(col.type) else pa.nulls(len(col), _STRING)
-            for fld, col in zip(meta.type, meta.flatten(), strict=True)}
+    return {F.METADATA_PREFIX + fld.name: col.cast(_STRING) for fld, col in zip(meta.type, meta.flatten(), strict=True)}
 
 
-def _build_tables(arr: pa.StructArray, extras: _Extras, metadata: list[Any] | None = None) -> dict[str, pa.Table]:
+def _build_tables(arr: pa.StructArray | pa.ChunkedArray, extras: _Extras,
+                  metadata: list[Any] | None = None) -> dict[str, pa.Table]:
     """Typed Arrow tables (spec columns, in order) from a chunk of sessions."""
     n = len(arr)
     stops = frozenset({("metadata",)})
@@ -368,7 +375,7 @@ def _build_tables(arr: pa.StructArray, extras: _Extras, metadata: list[Any] | No
             lists = pa.nulls(n, pa.list_(record_type(child.table)))
         lengths = np.asarray(pc.fill_null(pc.list_value_length(lists), 0), dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if n else np.zeros(0, np.int64)
-        values = lists.flatten()
+        values = pc.list_flatten(lists)
         total = len(values)
         parents = np.repeat(np.arange(n, dtype=np.int64), lengths)
         index = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
@@ -438,32 +445,30 @@ def chunks_from_jsonl(path: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[dic
     of text at a time whatever the size of the file.
     """
     first_line = 1
+    buf = bytearray()
     with open(path, "rb") as fh:
-        rest = b""
         while True:
             block = fh.read(chunk_bytes)
-            data = rest + block if rest else block
+            buf += block
+            cut = buf.rfind(b"\n") if block else len(buf) - 1
+            if block and cut < 0:
+                continue  # a line longer than a chunk: read on
+            if cut >= 0:
+                with memoryview(buf)[: cut + 1] as view:  # parsed in place: no copy of the chunk
+                    yield _jsonl_chunk(view, path, first_line)
+            first_line += buf.count(b"\n", 0, cut + 1)
+            del buf[: cut + 1]
             if not block:
-                if data and not data.isspace():
-                    yield _jsonl_chunk(data, path, first_line)
                 return
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
-                continue
-            chunk, rest = data[: cut + 1], data[cut + 1:]
-            del data, block
-            yield _jsonl_chunk(chunk, path, first_line)
-            first_line += chunk.count(b"\n")
 
 
-def _jsonl_chunk(data: bytes, path: Any, first_line: int) -> dict[str, pa.Table]:
+def _jsonl_chunk(data: Any, path: Any, first_line: int) -> dict[str, pa.Table]:
     extras = _Extras()
     try:
         arr = _fast_chunk(data)
     except _Fallback:
         objs = []
-        for offset, line in enumerate(data.split(b"\n")):
+        for offset, line in enumerate(bytes(data).split(b"\n")):
             if not line.strip():
                 continue
             try:

@@ -46,12 +46,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pydantic
 
 from . import __version__
 from .changes import CLEAR_TOKEN, canonical, leaf_diff, locate, same_fields, table_records
 from .errors import (
     ApiError,
     AuthError,
+    InputError,
     NotFound,
     OutcomeUnknown,
     PermissionDenied,
@@ -59,6 +61,7 @@ from .errors import (
     ValidationFailed,
 )
 from .journal import Journal
+from .schema import CheckoutSessionUpdate
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -66,6 +69,7 @@ __all__ = [
     "Run",
     "RunProgress",
     "apply_plan",
+    "results_frame",
     "resume_run",
     "rollback_run",
 ]
@@ -837,6 +841,7 @@ def apply_plan(
         ConfigError: no client given and nothing configured.
     """
     plan.raise_for_problems()
+    _check_bodies(plan)
     changed = plan.changed_inputs()
     if changed:
         raise RunError("input files changed since the plan was made: " + ", ".join(changed) + "; plan again")
@@ -862,6 +867,23 @@ def apply_plan(
     finally:
         if own:
             client.close()
+
+
+def _check_bodies(plan: Any) -> None:
+    """Validate every body again: a plan may have been saved, edited by hand and loaded."""
+    problems = []
+    for item in plan.changes:
+        try:
+            CheckoutSessionUpdate.model_validate(item.body)
+        except pydantic.ValidationError as exc:
+            for err in exc.errors(include_url=False, include_input=False):
+                file, line, column = locate("/" + "/".join(str(p) for p in err["loc"]), item.source.get("where"))
+                problems.append({"file": file, "line": line, "column": column, "value": None,
+                                 "rule": f"api.{err['type']}", "message": err["msg"], "severity": "error",
+                                 "checkout_session_id": item.session_id})
+    if problems:
+        raise InputError(f"{len(problems)} planned bodies are refused by the update schema; nothing was sent",
+                         pd.DataFrame(problems))
 
 
 def _journal_item(item: Any) -> dict[str, Any]:

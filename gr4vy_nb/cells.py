@@ -105,7 +105,7 @@ def _parse_temporal(text: pa.Array, pattern: str, target: pa.DataType) -> tuple[
     if pa.types.is_null(text.type) or text.null_count == n:
         return pa.nulls(n, target), np.zeros(n, bool)
     ok = pc.fill_null(pc.match_substring_regex(text, pattern), True)
-    bad = ~np.asarray(ok, dtype=bool)
+    bad = ~ok.to_numpy(zero_copy_only=False).astype(bool)
     if bad.any():
         text = pc.if_else(ok, text, pa.scalar(None, pa.string()))
     if pa.types.is_timestamp(target):
@@ -138,7 +138,7 @@ def typed_array(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
 
 
 def _positions(mask: Any) -> np.ndarray:
-    return np.flatnonzero(np.asarray(pc.fill_null(mask, False), dtype=bool))
+    return np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False).astype(bool))
 
 
 def _parse_str(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:

@@ -84,7 +84,8 @@ def _print_problems(problems: Any, limit: int = _PROBLEMS_SHOWN) -> None:
     rows = []
     for r in problems.head(limit).itertuples(index=False):
         line = "" if r.line is None or r.line is pd.NA else r.line
-        rows.append([r.severity, r.file, line, r.column or "", _clip(r.value, 24), r.rule, _clip(r.message, 100)])
+        column = "" if r.column is None or r.column is pd.NA else r.column
+        rows.append([r.severity, r.file, line, column, _clip(r.value, 24), r.rule, _clip(r.message, 1000)])
     _out(_table(rows, ["severity", "file", "line", "column", "value", "rule", "message"]))
     if len(problems) > limit:
         _out(f"... and {len(problems) - limit} more problem(s)")

@@ -16,6 +16,7 @@ Reading (:func:`read_table`):
   fewer cells than the header, a quote that is never closed, and anything over the size
   caps in :class:`Limits` (checked before or while reading, so a huge file never fills the
   memory).  All problems found are reported at once in ``InputError.problems``.
+* A NUL character cannot travel in a CSV file: a file holding one is taken for binary.
 
 Writing (:func:`write_table`): text cells that a spreadsheet would run as a formula
 (starting with ``= + - @``, tab, CR or LF) are prefixed with ``'``; so are cells that start

@@ -239,9 +239,9 @@ _DTYPES: dict[str, Any] = {
     "list": pd.ArrowDtype(pa.list_(pa.string())),
 }
 _ARROW_TYPES: dict[str, pa.DataType] = {
-    "str": pa.string(),
-    "enum": pa.string(),
-    "json": pa.string(),
+    "str": pa.large_string(),  # what pandas' string dtype stores: no conversion on the way in
+    "enum": pa.large_string(),
+    "json": pa.large_string(),
     "int": pa.int64(),
     "float": pa.float64(),
     "bool": pa.bool_(),
@@ -264,10 +264,10 @@ _ARROW_TO_PANDAS = {
 def to_pandas_array(values: pa.Array | pa.ChunkedArray, kind: str) -> Any:
     """A typed Arrow column (as the spec types it for ``kind``) as the pandas array of the column's dtype."""
     target = _ARROW_TYPES.get(kind) or pa.list_(pa.string())
-    if values.type != target and not (kind in ("str", "enum", "json") and pa.types.is_large_string(values.type)):
+    if values.type != target:
         values = values.cast(target)
     if kind in ("str", "enum", "json"):
-        return pd.arrays.ArrowStringArray(values.cast(pa.large_string()))
+        return pd.arrays.ArrowStringArray(values)
     if kind in ("date", "list"):
         return pd.arrays.ArrowExtensionArray(values if isinstance(values, pa.ChunkedArray)
                                              else pa.chunked_array([values]))

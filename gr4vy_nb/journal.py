@@ -9,11 +9,13 @@ A journal holds what is needed to finish, audit or undo a run without anything e
   (``running``, ``finished``, ``cancelled``, ``stopped``, ``paused``) and ``stop_reason``.
 * ``sessions``: one row per session named in the upload, in plan order: its ``status``
   (``planned``, ``sending``, ``succeeded``, ``failed``, ``conflict``, ``skipped``,
-  ``unprocessed``), the ``before`` state read when planning, the ``body`` to PUT, the
-  ``desired`` value of every top-level field the body changes, the ``source`` rows it came
-  from (file, line and original cells, for ``errors.csv`` and for locating server errors),
-  attempts, HTTP status, error code/message/details, the response, the fields the server did
-  not take as sent (``differences``) and timings.
+  ``unprocessed``), attempts, HTTP status, error code/message/details, the response, the
+  fields the server did not take as sent (``differences``) and timings;
+* ``planned``: per session, what was planned (written once): the ``before`` state read when
+  planning, the ``body`` to PUT, the ``desired`` value of every top-level field the body
+  changes, and the ``source`` rows it came from (``[table, line]``, for ``errors.csv`` and for
+  locating server errors). The view ``session_rows`` joins the two; :meth:`Journal.rows`
+  reads it.
 * ``uploads``: the uploaded tables as the user wrote them (cells by file line), from which
   ``errors.csv`` is cut; each session's ``source`` names its rows as ``[table, line]``.
 * ``events``: every status transition with its time (for throughput and latency reports).
@@ -60,7 +62,9 @@ STATUSES: tuple[str, ...] = ("planned", "sending", "succeeded", "failed", "confl
 FINAL_STATUSES = frozenset({"succeeded", "skipped"})
 """Statuses a session never leaves: nothing is ever sent again for it."""
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+# The plan of each session (large, written once) is kept apart from its state (small, updated
+# on every transition), so that a transition rewrites a few hundred bytes, not the whole session.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -71,10 +75,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     session_id    TEXT NOT NULL UNIQUE,
     status        TEXT NOT NULL,
     message       TEXT,
-    before        TEXT,
-    body          TEXT,
-    desired       TEXT,
-    source        TEXT,
     attempts      INTEGER NOT NULL DEFAULT 0,
     http_status   INTEGER,
     error_code    TEXT,
@@ -87,6 +87,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     updated_at    REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_status ON sessions(status);
+CREATE TABLE IF NOT EXISTS planned (
+    session_id    TEXT PRIMARY KEY,
+    before        TEXT,
+    body          TEXT,
+    desired       TEXT,
+    source        TEXT
+);
+CREATE VIEW IF NOT EXISTS session_rows AS
+    SELECT s.*, p.before, p.body, p.desired, p.source FROM sessions s LEFT JOIN planned p USING (session_id);
 CREATE TABLE IF NOT EXISTS uploads (
     name  TEXT PRIMARY KEY,
     data  TEXT NOT NULL
@@ -210,12 +219,25 @@ class Journal:
         name, see :func:`gr4vy_nb.changes.table_records`). Everything is committed in one
         transaction before this returns.
         """
-        p = Path(path)
+        p = final = Path(path)
+        lock = None
         if str(p) != ":memory:":
             if p.exists():
                 raise RunError(f"a journal already exists at {p}; choose another path or resume it")
             p.parent.mkdir(parents=True, exist_ok=True)
-        journal = cls._connect(p, readonly=False)
+            # Built under a temporary name and renamed into place once committed: a process killed
+            # meanwhile leaves no half-made journal at ``path``, which nothing could open or replace.
+            lock = _Lock(final)
+            lock.acquire()
+            p = final.with_name(f".{final.name}.{os.getpid()}.creating")
+            for stale in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
+                stale.unlink(missing_ok=True)
+        try:
+            journal = cls._connect(p, readonly=False, lock=lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         now = time.time()
         try:
             with journal._mutex:
@@ -226,22 +248,22 @@ class Journal:
                     "INSERT INTO meta(key, value) VALUES (?, ?)",
                     [(k, orjson.dumps(v).decode()) for k, v in values.items()],
                 )
-                rows = []
+                rows, plans = [], []
                 for seq, item in enumerate(items):
                     status = item.get("status", "planned")
                     if status not in STATUSES:
                         raise ValueError(f"unknown status {status!r}")
-                    rows.append((
-                        seq, item["session_id"], status, item.get("message"),
-                        _dumps(item.get("before")), _dumps(item.get("body")), _dumps(item.get("desired")),
-                        _dumps(item.get("source")), item.get("http_status"), item.get("error_code"),
-                        item.get("error_message"), now,
-                    ))
+                    rows.append((seq, item["session_id"], status, item.get("message"), item.get("http_status"),
+                                 item.get("error_code"), item.get("error_message"), now))
+                    plans.append((item["session_id"], _dumps(item.get("before")), _dumps(item.get("body")),
+                                  _dumps(item.get("desired")), _dumps(item.get("source"))))
                 journal._conn.executemany(
-                    "INSERT INTO sessions(seq, session_id, status, message, before, body, desired, source,"
-                    " http_status, error_code, error_message, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO sessions(seq, session_id, status, message, http_status, error_code, error_message,"
+                    " updated_at) VALUES (?,?,?,?,?,?,?,?)",
                     rows,
                 )
+                journal._conn.executemany(
+                    "INSERT INTO planned(session_id, before, body, desired, source) VALUES (?,?,?,?,?)", plans)
                 journal._conn.executemany(
                     "INSERT INTO events(session_id, at, status) VALUES (?, ?, ?)",
                     [(r[1], now, r[2]) for r in rows],
@@ -250,8 +272,25 @@ class Journal:
                     "INSERT INTO uploads(name, data) VALUES (?, ?)",
                     [(u["table"], orjson.dumps(u).decode()) for u in uploads],
                 )
+            if p != final:
+                with journal._mutex:
+                    journal._conn.close()  # the last connection: the WAL is checkpointed and removed
+                    journal._conn = None  # type: ignore[assignment]
+                    journal._lock = None
+                os.replace(p, final)
+                dir_fd = os.open(final.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)  # the rename itself survives a power loss
+                finally:
+                    os.close(dir_fd)
+                journal = cls._connect(final, readonly=False, lock=lock)
         except BaseException:
-            journal.close()
+            if journal._conn is not None:
+                journal.close()
+            elif lock is not None:
+                lock.release()
+            if p != final:
+                p.unlink(missing_ok=True)
             raise
         return journal
 
@@ -273,9 +312,9 @@ class Journal:
         return journal
 
     @classmethod
-    def _connect(cls, path: Path, *, readonly: bool) -> Journal:
-        lock = None
-        if str(path) != ":memory:" and not readonly:
+    def _connect(cls, path: Path, *, readonly: bool, lock: _Lock | None = None) -> Journal:
+        owned = lock is None
+        if lock is None and str(path) != ":memory:" and not readonly:
             lock = _Lock(path)
             lock.acquire()
         try:
@@ -286,9 +325,12 @@ class Journal:
                 conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
+                # Checkpoints (copying the WAL into the database) are not needed for durability and
+                # would otherwise run inside some worker's commit every 4 MB; do them rarely, and at close.
+                conn.execute("PRAGMA wal_autocheckpoint=20000")
             conn.execute("PRAGMA busy_timeout=5000")
         except BaseException:
-            if lock:
+            if lock and owned:
                 lock.release()
             raise
         return cls(path, conn, lock)
@@ -297,6 +339,9 @@ class Journal:
         """Close the database and release the lock (idempotent)."""
         with self._mutex:
             if self._conn is not None:
+                if self._lock is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
             if self._lock is not None:
@@ -506,7 +551,7 @@ class Journal:
 
     def rows(self, statuses: Iterable[str] | None = None, *, columns: str = "*") -> list[dict[str, Any]]:
         """Session rows in plan order (JSON columns decoded), optionally only those in ``statuses``."""
-        sql = f"SELECT {columns} FROM sessions"
+        sql = f"SELECT {columns} FROM session_rows"
         params: tuple[Any, ...] = ()
         if statuses is not None:
             wanted = tuple(statuses)
@@ -528,7 +573,7 @@ class Journal:
     def row(self, session_id: str) -> dict[str, Any] | None:
         """One session's row (JSON decoded), or ``None``."""
         with self._mutex:
-            cur = self._conn.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
+            cur = self._conn.execute("SELECT * FROM session_rows WHERE session_id = ?", (session_id,))
             values = cur.fetchone()
             if values is None:
                 return None

@@ -38,7 +38,7 @@ import hashlib
 import hmac
 import os
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,7 @@ def set_mask_key(key: bytes | str | None) -> None:
     _tag.cache_clear()
 
 
-@cache
+@lru_cache(maxsize=100_000)
 def _tag(value: str) -> str:
     digest = hmac.new(_key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
     return "#" + base64.b32encode(digest[:5]).decode("ascii")[:6].lower()

@@ -39,7 +39,7 @@ from .changes import (
     table_from_records,
     table_records,
 )
-from .errors import ApiError, AuthError, InputError, NotFound, PermissionDenied, RunError
+from .errors import ApiError, AuthError, InputError, NotFound, PermissionDenied, RunError, TransportError
 from .journal import file_digest
 from .masking import mask_value
 from .schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
@@ -351,6 +351,11 @@ def plan_updates(
                          f"not {expires_in!r}")
     expires_in = int(expires_in)
     upload = check_upload(read_upload(source, encoding=encoding))
+    if upload.tables and upload.ok and not upload.session_ids():
+        empty = [{"file": t.file, "line": 1, "column": None, "value": None, "rule": "no_rows", "severity": "error",
+                  "checkout_session_id": None, "message": f"{t.file} has a header but no rows: nothing to plan"}
+                 for t in upload.tables.values()]
+        upload.problems = pd.concat([upload.problems, pd.DataFrame(empty)], ignore_index=True)
     if not upload.tables and upload.ok:
         raise InputError("nothing to plan: the upload holds no table")
     own = client is None
@@ -374,7 +379,7 @@ def plan_updates(
             current: dict[str, Any] = {}
             failures = []
             for sid, value in fetched.items():
-                if isinstance(value, AuthError | PermissionDenied):
+                if isinstance(value, AuthError | PermissionDenied | TransportError):
                     raise value
                 if isinstance(value, NotFound):
                     current[sid] = None
@@ -388,6 +393,15 @@ def plan_updates(
             plan.items = changes.items
             plan.diff = changes.diff
             plan.notes = changes.notes
+            for item in changes.items:
+                if item.status == "not_found":
+                    table, line = ((item.source or {}).get("rows") or [[None, None]])[0]
+                    t = upload.tables.get(table)
+                    failures.append({"file": t.file if t else None, "line": line, "column": "checkout_session_id",
+                                     "value": item.session_id, "rule": "not_found", "severity": "warning",
+                                     "checkout_session_id": item.session_id,
+                                     "message": f"session {item.session_id} was not found or has expired: it "
+                                                "cannot be updated (it will be reported as failed)"})
             frames = [f for f in (upload.problems, changes.problems, pd.DataFrame(failures)) if len(f)]
             if frames:
                 plan.problems = pd.concat(frames, ignore_index=True)

@@ -285,10 +285,15 @@ def test_plan_with_errors_or_changed_inputs_or_another_target_is_refused(tmp_pat
     assert sum(sandbox_clean.stats()["writes"].values()) == 0
 
 
-def test_saved_plan_applies_like_the_original(tmp_path, client, sandbox_clean):
+def test_saved_plan_applies_like_the_original_and_a_tampered_one_is_refused(tmp_path, client, sandbox_clean):
     plan = plan_updates(tag_upload(tmp_path / "up", IDS[:3]), client=client)
     loaded = Plan.load(plan.save(tmp_path / "plan.json"))
-    run = apply_plan(loaded, client=client, journal=tmp_path / "my-run.sqlite")
+    loaded.changes[1].body["amount"] = -1  # as if the JSON had been edited by hand
+    with pytest.raises(InputError, match="refused by the update schema") as exc:
+        apply_plan(loaded, client=client, journal=tmp_path / "bad.sqlite")
+    assert exc.value.problems.iloc[0]["column"] == "amount"
+    assert sum(sandbox_clean.stats()["writes"].values()) == 0
+    run = apply_plan(Plan.load(tmp_path / "plan.json"), client=client, journal=tmp_path / "my-run.sqlite")
     assert run.counts["succeeded"] == 3
     assert run.journal == tmp_path / "my-run.sqlite" and run.results_dir == tmp_path / "my-run"
 

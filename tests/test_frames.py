@@ -341,3 +341,13 @@ def test_twenty_legs_fit_and_round_trip(x):
     frames = flatten_sessions([x])
     assert frames.legs["leg_index"].tolist() == list(range(20))
     assert unflatten_sessions(frames) == [normalize_session(x)]
+
+
+def test_date_like_metadata_stays_text_on_the_fast_path():
+    xs = [_session(metadata={"shipped": "2024-05-01", "at": "2024-05-01T10:00:00"}),
+          {**_session(metadata={"other": "x"}), "id": SID2}]
+    arr = _flatten._fast_chunk(b"\n".join(orjson.dumps(x) for x in xs))  # no fallback to the slow path
+    assert pa.types.is_large_string(arr.type.field("metadata").type.field("shipped").type)
+    assert unflatten_sessions(flatten_sessions(xs)) == [normalize_session(x) for x in xs]
+    with pytest.raises(_flatten._Fallback):
+        _flatten._fast_chunk(orjson.dumps(_session(metadata={"n": 5})))

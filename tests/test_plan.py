@@ -20,6 +20,9 @@ MISSING = "00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture(scope="module")
 def client(sandbox):
+    # The sandbox is shared by the whole session: start this module from the seed, whatever ran before.
+    sandbox.clear_faults()
+    sandbox.reset(reseed=True)
     with Gr4vyClient(Settings.for_sandbox(sandbox), workers=4) as c:
         yield c
 
@@ -80,5 +83,5 @@ def test_changed_inputs_are_detected(plan, tmp_path):
 
 
 def test_nothing_to_plan(tmp_path, client):
-    with pytest.raises(InputError, match="no sessions.csv"):
+    with pytest.raises(InputError, match=r"no sessions\.csv"):
         plan_updates(tmp_path, client=client)
