@@ -357,7 +357,11 @@ def parse_cells(table: str, frame: pd.DataFrame, *, file: str | None = None, cle
                severity: str = "error") -> None:
         line = int(lines[position]) if position is not None and len(lines) else (1 if column else None)
         if mask and column is not None and value is not None:
-            value = mask_value(column, value, table)
+            masked = mask_value(column, value, table)
+            if masked != value:
+                # Messages quote the offending value: a personal one must not survive there either.
+                message = message.replace(repr(value), repr(masked)).replace(str(value), str(masked))
+            value = masked
         problems.append({"file": file, "line": line, "column": column, "value": value, "rule": rule,
                          "message": message, "severity": severity})
 

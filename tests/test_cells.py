@@ -161,3 +161,16 @@ def test_cleared_cells_are_skipped():
 def test_a_child_table_without_key_column_is_reported():
     problems = parse_cells("legs", _text({"departure_airport": ["LHR"]})).problems
     assert problems[["column", "rule"]].values.tolist() == [["checkout_session_id", "required"]]
+
+
+def test_masked_problems_do_not_quote_personal_values_in_their_message() -> None:
+    import pandas as pd
+
+    from gr4vy_nb.cells import parse_cells
+
+    frame = pd.DataFrame({"checkout_session_id": ["8d3fe99b-1422-42e6-bbb3-932d95ae5f79"], "passenger_index": ["0"],
+                          "phone_number": ["0044-CANARY-PHONE"]}, index=[2]).astype("string")
+    masked = parse_cells("passengers", frame).problems
+    assert len(masked) == 1 and "CANARY" not in masked.to_string()
+    raw = parse_cells("passengers", frame, mask=False).problems
+    assert "0044-CANARY-PHONE" in raw["message"].iloc[0]
