@@ -17,8 +17,8 @@ Against the local sandbox in its own process with 50 ms of added latency per req
 
 Usage::
 
-    .venv/bin/python bench/bulk.py                # N=10,000, M=100,000 (~6 minutes)
-    .venv/bin/python bench/bulk.py --quick        # N=2,000, M=20,000 (~1.5 minutes)
+    .venv/bin/python bench/bulk.py                # N=10,000, M=100,000 (~12 minutes)
+    .venv/bin/python bench/bulk.py --quick        # N=2,000, M=20,000 (~3 minutes)
     .venv/bin/python bench/bulk.py --json bench/results/bulk.json
 
 Exits 1 when a target is missed.

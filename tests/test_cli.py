@@ -172,7 +172,7 @@ def test_credentials_refused_mid_run_exit_3(env, tmp_path, capsys):
 
 def test_two_processes_on_one_journal_one_is_refused_and_ctrl_c_cancels_cleanly(tmp_path, sandbox_clean):
     env = _subprocess_env(sandbox_clean)
-    tag_upload(tmp_path / "up", IDS[:40])
+    tag_upload(tmp_path / "up", IDS[:100])
     assert subprocess.run([sys.executable, "-m", "gr4vy_nb.cli", "apply", "up", "--first", "0"], cwd=tmp_path,
                           env=env, capture_output=True, timeout=120).returncode == 1
     journal = next((tmp_path / "runs").glob("*.sqlite"))
@@ -198,7 +198,7 @@ def test_two_processes_on_one_journal_one_is_refused_and_ctrl_c_cancels_cleanly(
     with Journal.open(journal) as j:
         counts = j.counts()
         assert j.meta["state"] == "cancelled" and counts["sending"] == counts["planned"] == 0
-        assert counts["succeeded"] + counts["unprocessed"] == 40 and 0 < counts["succeeded"] < 40
+        assert counts["succeeded"] + counts["unprocessed"] == 100 and 0 < counts["succeeded"] < 100
     assert sum(sandbox_clean.stats()["writes"].values()) == counts["succeeded"]
 
 
@@ -221,7 +221,7 @@ def _subprocess_env(sandbox) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def process_sandbox():
-    with start_sandbox(mode="process", latency_ms=15, fail_rate=0.1, random_seed=11) as running:
+    with start_sandbox(mode="process", latency_ms=30, fail_rate=0.1, random_seed=11) as running:
         yield running
 
 
