@@ -8,7 +8,7 @@ matplotlib :class:`~matplotlib.figure.Figure` and never calls ``plt.show()``. Th
 
     from gr4vy_nb import report
     report.expiry_timeline(frames, now=datetime.now(UTC))
-    report.plot_routes(frames)                      # a Figure: a notebook shows it inline
+    report.plot_routes(frames)                      # a Figure: shown inline under %matplotlib inline
     report.build_report(frames, run="runs/x.sqlite", path="report.html")
     display(HTML(report.inline_html(frames)))       # the whole report in a notebook cell
 

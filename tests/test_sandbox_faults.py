@@ -279,6 +279,17 @@ def test_scripted_body_kinds(sandbox_clean: Sandbox, http: requests.Session, aut
     assert sandbox_clean.faults() == []
 
 
+def test_scripted_gr4vy_400_carries_details_with_pointers(sandbox_clean: Sandbox, http: requests.Session,
+                                                          auth_headers: Headers, sid: str) -> None:
+    detail = {"location": "body", "pointer": "/cart_items/1/tax_amount", "message": "too high", "type": "value_error"}
+    sandbox_clean.set_faults([{"method": "PUT", "action": "status", "status": 400, "details": [detail]}])
+    r = http.put(session_url(sandbox_clean, sid), json={"amount": 1}, headers=auth_headers(), timeout=10)
+    assert assert_gr4vy(r, 400)["details"] == [detail]
+    assert sandbox_clean.stats()["writes"] == {}
+    with pytest.raises(ValueError):
+        sandbox_clean.set_faults([{"action": "status", "status": 400, "details": [{"pointer": "/x"}]}])
+
+
 def test_rules_match_method_and_session_and_are_consumed_in_order(sandbox_clean: Sandbox, http: requests.Session,
                                                                   auth_headers: Headers, sid: str) -> None:
     other = a_session()

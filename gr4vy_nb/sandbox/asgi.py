@@ -114,7 +114,8 @@ class SandboxASGI:
         if rule.action == "status":
             assert rule.status is not None
             headers = {"retry-after": rule.retry_after} if rule.retry_after is not None else {}
-            body, ctype = render_body(rule.body, rule.status, rule.message, unknown)
+            details = [d.model_dump(mode="json") for d in rule.details] if rule.details else None
+            body, ctype = render_body(rule.body, rule.status, rule.message, unknown, details)
             await _send_raw(counted, rule.status, body, ctype, headers)
         elif rule.action == "reset":
             self.state.stats.record(scope["method"], "reset")

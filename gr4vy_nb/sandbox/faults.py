@@ -28,7 +28,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..schema import error_body
+from ..schema import ErrorDetail, error_body
 
 __all__ = [
     "BODY_KINDS",
@@ -113,7 +113,9 @@ class FaultRule(BaseModel):
       - ``status``: answer ``status`` at once, nothing applied; ``body`` is ``gr4vy``
         (default), ``fastapi`` (FastAPI's ``{"detail": ...}``), ``html`` (a proxy page),
         ``empty`` or ``truncated`` (JSON cut in half); ``retry_after`` sets that header;
-        ``message`` overrides the Gr4vy message;
+        ``message`` overrides the Gr4vy message; ``details`` (a list of
+        ``{location, pointer, message, type}``) fills the Gr4vy body's ``details``, e.g. a
+        400 locating a bad field the way the real API would;
       - ``reset``: drop the TCP connection without any response, nothing applied;
       - ``stall``: wait ``seconds`` before handling, then answer 504 without applying
         anything (a client whose read timeout is shorter sees a timeout);
@@ -131,6 +133,7 @@ class FaultRule(BaseModel):
     retry_after: str | None = Field(None, max_length=100)
     body: Literal["gr4vy", "fastapi", "html", "empty", "truncated"] = "gr4vy"
     message: str | None = Field(None, max_length=1000)
+    details: list[ErrorDetail] | None = Field(None, max_length=100)
     seconds: float = Field(0.0, ge=0.0, le=600.0)
 
     @field_validator("method", mode="before")
@@ -224,7 +227,7 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
 
 
 def render_body(kind: str, status: int, message: str | None = None,
-                unknown_fields: bool = False) -> tuple[bytes, str | None]:
+                unknown_fields: bool = False, details: list[dict[str, Any]] | None = None) -> tuple[bytes, str | None]:
     """The bytes and content type of a fault's body of ``kind`` (see :data:`BODY_KINDS`)."""
     if kind == "empty":
         return b"", None
@@ -237,7 +240,7 @@ def render_body(kind: str, status: int, message: str | None = None,
         else:
             detail = message or _REASONS.get(status, "Error")
         return orjson.dumps({"detail": detail}), "application/json"
-    body = error_body(status, message)
+    body = error_body(status, message, details=details)
     if unknown_fields:
         body[UNKNOWN_FIELD] = "added by the sandbox"
     data = orjson.dumps(body)
