@@ -61,6 +61,7 @@ from .errors import (
     ValidationFailed,
 )
 from .journal import Journal
+from .masking import mask_value
 from .schema import CheckoutSessionUpdate
 
 __all__ = [
@@ -243,6 +244,25 @@ def _details_text(details: list[dict[str, Any]]) -> str:
         parts.append(f"{at}: {d.get('message') or d.get('type') or 'refused'}")
     more = f"; +{len(details) - 10} more" if len(details) > 10 else ""
     return "; ".join(parts) + more
+
+
+def _shown(path: str, value: Any) -> Any:
+    """A value of a difference as it may be displayed: masked where its path is personal.
+
+    ``path`` is a :func:`~gr4vy_nb.changes.leaf_diff` path (``airline.passengers[0].first_name``);
+    an object or list of objects (a whole element sent but not kept) is masked member by member.
+    """
+    if isinstance(value, dict):
+        return {k: _shown(f"{path}.{k}", v) for k, v in value.items()}
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return [_shown(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    return mask_value(re.sub(r"\[(\d+)\]", r".\1", path), value)
+
+
+def _difference_text(d: Mapping[str, Any], *, colon: bool = False) -> str:
+    """One difference (``path``, ``sent``, ``got``) in words, personal values masked: ``path sent 'a', kept 'b'``."""
+    path = d["path"]
+    return f"{path}{':' if colon else ''} sent {_shown(path, d['sent'])!r}, kept {_shown(path, d['got'])!r}"
 
 
 def _differences(desired: Mapping[str, Any], response: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -428,9 +448,8 @@ class _Engine:
         diffs = _differences(desired, response)
         message = None
         if diffs:
-            message = "applied with differences: " + "; ".join(
-                f"{d['path']} sent {d['sent']!r}, kept {d['got']!r}" for d in diffs[:5]
-            ) + (f"; +{len(diffs) - 5} more" if len(diffs) > 5 else "")
+            message = "applied with differences: " + "; ".join(_difference_text(d) for d in diffs[:5]) + (
+                f"; +{len(diffs) - 5} more" if len(diffs) > 5 else "")
         self._mark(sid, "succeeded", attempts=attempts, http_status=200, response=response,
                    differences=diffs, message=message)
         return "succeeded"
@@ -658,7 +677,7 @@ def results_frame(journal: Journal) -> pd.DataFrame:
         out["fields"].append(r["fields"] or "")
         out["applied_with_differences"].append(bool(r["differences"]) if status == "succeeded" else False)
         out["differences"].append(
-            "; ".join(f"{d['path']}: sent {d['sent']!r}, kept {d['got']!r}" for d in r["differences"] or []) or None)
+            "; ".join(_difference_text(d, colon=True) for d in r["differences"] or []) or None)
         out["attempts"].append(r["attempts"])
         out["http_status"].append(r["http_status"])
         out["error_code"].append(r["error_code"])

@@ -58,6 +58,10 @@ _INT_RE = r"^[+-]?\d+$"
 _SCIENTIFIC_RE = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
 _DECIMAL_RE = r"^[+-]?\d*[.,]\d+$"
 
+_TEXT_KINDS = frozenset({"str", "enum", "json"})
+# What Python's str.strip() removes from ASCII text (decode_list strips items with it).
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
 _PATTERN_HINTS = {
     r"^[A-Z]{2}$": "a two-letter country code in capitals, e.g. GB",
     r"^[A-Z]{3}$": "a three-letter currency code in capitals, e.g. EUR",
@@ -129,7 +133,9 @@ def typed_array(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
     """Parse one column of text for field ``f``: the typed array and ``(position, rule, message)`` problems."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    text = text.cast(pa.string()) if not pa.types.is_string(text.type) else text
+    # Text kinds come back as they went in: keeping a large_string column spares two copies of it.
+    if not pa.types.is_string(text.type) and not (pa.types.is_large_string(text.type) and f.kind in _TEXT_KINDS):
+        text = text.cast(pa.string())
     parser = _PARSERS[f.kind]
     typed, problems = parser(f, text)
     if f.kind in ("str", "enum"):
@@ -265,31 +271,40 @@ def _parse_date(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
 
 def _parse_list(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     assert f.item is not None
-    values: list[list[str] | None] = []
     out: list[tuple[int, str, str]] = []
-    owners: list[int] = []  # the row of each item, to check all items in one vectorised pass
-    numbers: list[int] = []
-    items_flat: list[str] = []
-    for i, v in enumerate(text.to_pylist()):
-        if v is None:
-            values.append(None)
-            continue
-        try:
-            items = decode_list(v)
-        except ValueError as exc:
-            out.append((i, "list_format", f"{v!r} {exc}"))
-            values.append(None)
-            continue
-        if f.max_items is not None and len(items) > f.max_items:
-            out.append((i, "max_items", f"{len(items)} items; at most {f.max_items} allowed"))
-        owners.extend([i] * len(items))
-        numbers.extend(range(1, len(items) + 1))
-        items_flat.extend(items)
-        values.append(items)
-    if items_flat:
-        for j, rule, message in _check_text(f.item, pa.array(items_flat, pa.string())):
-            out.append((owners[j], rule, f"item {numbers[j]}: {message}"))
-    return pa.array(values, pa.list_(pa.string())), out
+    # The common cell (ASCII, no escape, not JSON) is split and stripped column-wise, exactly as
+    # decode_list does it; the others are decoded one by one.
+    valid = pc.is_valid(text)
+    simple = pc.and_(pc.and_(pc.string_is_ascii(text), pc.invert(pc.starts_with(text, "["))),
+                     pc.invert(pc.match_substring(text, "\\")))
+    odd = _positions(pc.and_(valid, pc.invert(pc.fill_null(simple, False))))
+    split = pc.split_pattern(text, "|")
+    typed: pa.Array = pa.ListArray.from_arrays(split.offsets, pc.utf8_trim(split.flatten(), _ASCII_SPACE),
+                                               mask=pc.invert(valid))
+    if len(odd):
+        values: list[list[str] | None] = typed.to_pylist()
+        for i in odd.tolist():
+            v = text[i].as_py()
+            try:
+                values[i] = decode_list(v)
+            except ValueError as exc:
+                out.append((i, "list_format", f"{v!r} {exc}"))
+                values[i] = None
+        typed = pa.array(values, pa.list_(pa.string()))
+    if typed.type != pa.list_(pa.string()):
+        typed = typed.cast(pa.list_(pa.string()))
+    if f.max_items is not None:
+        counts = pc.list_value_length(typed)
+        for i in _positions(pc.greater(counts, f.max_items)):
+            out.append((int(i), "max_items", f"{counts[int(i)].as_py()} items; at most {f.max_items} allowed"))
+        out.sort(key=lambda p: p[0])  # row order, as the cells are read
+    items = typed.flatten()
+    if len(items):
+        owners = np.asarray(pc.list_parent_indices(typed), dtype=np.int64)
+        numbers = np.arange(len(owners)) - np.searchsorted(owners, owners) + 1
+        for j, rule, message in _check_text(f.item, items):
+            out.append((int(owners[j]), rule, f"item {int(numbers[j])}: {message}"))
+    return typed, out
 
 
 def _parse_json(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
@@ -310,28 +325,43 @@ _PARSERS = {"str": _parse_str, "enum": _parse_enum, "int": _parse_int, "float": 
             "datetime": _parse_datetime, "date": _parse_date, "list": _parse_list, "json": _parse_json}
 
 
+def _min_max(values: pa.Array) -> tuple[Any, Any]:
+    both = pc.min_max(values)
+    return both["min"].as_py(), both["max"].as_py()
+
+
 def _check_text(f: F.Field, text: pa.Array) -> list[tuple[int, str, str]]:
     """Length and pattern checks of a text column (lengths in characters, as the API counts them)."""
     out: list[tuple[int, str, str]] = []
     if f.min_length is not None or f.max_length is not None:
-        lengths = pc.utf8_length(text)
-        if f.min_length is not None:
+        # Lengths in bytes settle most columns at once (a character is at least one byte; only an
+        # empty text has zero bytes); characters are counted only when bytes cannot decide.
+        lengths = pc.binary_length(text)
+        low, high = _min_max(lengths)
+        if low is not None and ((f.min_length is not None and f.min_length > 1)
+                                or (f.max_length is not None and high > f.max_length)):
+            lengths = pc.utf8_length(text)
+            low, high = _min_max(lengths)
+        if low is not None and f.min_length is not None and low < f.min_length:
             for i in _positions(pc.less(lengths, f.min_length)):
                 out.append((int(i), "min_length", f"must be at least {f.min_length} characters long"
                             if f.min_length > 1 else "must not be empty"))
-        if f.max_length is not None:
+        if high is not None and f.max_length is not None and high > f.max_length:
             for i in _positions(pc.greater(lengths, f.max_length)):
                 out.append((int(i), "max_length", f"is {lengths[int(i)].as_py()} characters long; "
                             f"at most {f.max_length} allowed"))
     if f.pattern is not None:
-        for i in _positions(pc.invert(pc.match_substring_regex(text, f.pattern))):
-            v = text[int(i)].as_py()
-            if f.is_uuid:
-                out.append((int(i), "uuid", f"{v!r} is not a UUID (8-4-4-4-12 hexadecimal digits, "
-                            "e.g. 4d645fa6-d13c-413a-82f8-eda197b1165f)"))
-            else:
-                hint = _PATTERN_HINTS.get(f.pattern)
-                out.append((int(i), "pattern", f"{v!r} is not {hint}" if hint else f"{v!r} does not match {f.pattern}"))
+        matched = pc.match_substring_regex(text, f.pattern)
+        if matched.false_count:
+            for i in _positions(pc.invert(matched)):
+                v = text[int(i)].as_py()
+                if f.is_uuid:
+                    out.append((int(i), "uuid", f"{v!r} is not a UUID (8-4-4-4-12 hexadecimal digits, "
+                                "e.g. 4d645fa6-d13c-413a-82f8-eda197b1165f)"))
+                else:
+                    hint = _PATTERN_HINTS.get(f.pattern)
+                    out.append((int(i), "pattern",
+                                f"{v!r} is not {hint}" if hint else f"{v!r} does not match {f.pattern}"))
     return out
 
 
@@ -401,35 +431,53 @@ def _unknown_column_message(table: str, name: str) -> str:
     return f"{name!r} is not a column of {table}.csv"
 
 
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """For each row, the position of the first row with the same code (``-1`` where the code is ``-1``)."""
+    n = len(codes)
+    valid = codes >= 0
+    first = np.full(int(codes.max()) + 1 if n and valid.any() else 0, n, dtype=np.int64)
+    np.minimum.at(first, codes[valid], np.flatnonzero(valid))
+    return np.where(valid, first[np.maximum(codes, 0)] if len(first) else -1, -1)
+
+
 def _check_keys(table: str, frame: pd.DataFrame, report: Any) -> None:
     if F.KEY not in frame.columns:
         if len(frame.columns):
             report(None, F.KEY, None, "required", f"{table}.csv needs a {F.KEY} column")
         return
     ids = frame[F.KEY]
+    # Keys are compared as codes (one hash pass each); only the duplicates found go through Python.
+    codes = pd.factorize(ids, use_na_sentinel=True)[0].astype(np.int64) if len(ids) else np.array([], np.int64)
+    positions = np.arange(len(ids))
+    lines = frame.index
     if table == "sessions":
-        dup = ids.notna() & ids.duplicated(keep="first")
-        if not dup.any():
-            return
-        first = {v: i for i, v in reversed(list(enumerate(ids.tolist())))}
-        for position in np.flatnonzero(dup.to_numpy()):
+        first = _first_rows(codes)
+        for position in np.flatnonzero((first >= 0) & (first != positions)).tolist():
             value = ids.iloc[position]
             report(int(position), F.KEY, value, "duplicate_key",
-                   f"session {value} is already on line {frame.index[first[value]]}")
+                   f"session {value} is already on line {lines[first[position]]}")
         return
     child = F.CHILD_TABLES[table]
     if child.index in frame.columns:
-        keyed = frame[[F.KEY, child.index]]
-        dup = keyed.notna().all(axis=1) & keyed.duplicated(keep="first")
-        for position in np.flatnonzero(dup.to_numpy()):
-            sid, idx = keyed.iloc[position]
-            first_line = frame.index[(keyed[F.KEY] == sid) & (keyed[child.index] == idx)][0]
+        index_codes = pd.factorize(frame[child.index], use_na_sentinel=True)[0].astype(np.int64) if len(ids) \
+            else np.array([], np.int64)
+        both = np.where((codes >= 0) & (index_codes >= 0), codes * (int(index_codes.max(initial=0)) + 1) + index_codes,
+                        -1)
+        first = _first_rows(both)
+        for position in np.flatnonzero((first >= 0) & (first != positions)).tolist():
+            sid, idx = ids.iloc[position], frame[child.index].iloc[position]
             report(int(position), child.index, idx, "duplicate_key",
-                   f"session {sid} already has {child.index} {idx} on line {first_line}")
+                   f"session {sid} already has {child.index} {idx} on line {lines[first[position]]}")
     if child.max_items is not None and len(ids):
-        rank = ids.groupby(ids, sort=False).cumcount()
-        for position in np.flatnonzero((ids.notna() & (rank >= child.max_items)).to_numpy()):
-            count = int((ids == ids.iloc[position]).sum())
-            if rank.iloc[position] == child.max_items:  # report each session once, on its first excess row
-                report(int(position), F.KEY, ids.iloc[position], "max_items",
-                       f"session {ids.iloc[position]} has {count} {table}; at most {child.max_items} are allowed")
+        valid = codes >= 0
+        order = np.argsort(np.where(valid, codes, -1), kind="stable")
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        rank = np.empty(len(codes), dtype=np.int64)
+        rank[order] = positions - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+        counts = np.bincount(codes[valid], minlength=int(codes.max(initial=-1)) + 1)
+        for position in np.flatnonzero(valid & (rank == child.max_items)).tolist():
+            # each session once, on its first excess row
+            report(int(position), F.KEY, ids.iloc[position], "max_items",
+                   f"session {ids.iloc[position]} has {int(counts[codes[position]])} {table}; "
+                   f"at most {child.max_items} are allowed")

@@ -366,3 +366,42 @@ def test_results_frame_counts_unfinished_rows_as_unprocessed(tmp_path, client, s
     done = resume_run(run.journal, client=client)
     assert done.counts["succeeded"] == 3
     assert isinstance(done.results, pd.DataFrame)
+
+
+def test_differences_never_show_personal_values_in_clear(tmp_path, sandbox_clean):
+    """D7: a passenger name the server did not keep as sent is masked in the message and results.csv."""
+    from gr4vy_nb.bulk import _difference_text
+
+    assert _difference_text({"path": "airline.passengers[0].first_name", "sent": "Alice", "got": "ALICE"}) \
+        .startswith("airline.passengers[0].first_name sent 'A*** #")
+    whole = _difference_text({"path": "buyer", "sent": {"billing_details": {"first_name": "Bob"}}, "got": None},
+                             colon=True)
+    assert "Bob" not in whole and whole.startswith("buyer: sent {'billing_details': {'first_name': 'B*** #")
+    assert _difference_text({"path": "metadata.tag", "sent": "q4", "got": "Q4"}) == "metadata.tag sent 'q4', kept 'Q4'"
+
+    session = next(s for s in SEED if (s.get("airline") or {}).get("passengers"))
+
+    class Normalising(Gr4vyClient):
+        """A server that keeps passenger first names in capitals."""
+
+        def update_checkout_session(self, session_id, body):
+            response = super().update_checkout_session(session_id, body)
+            for p in (response.get("airline") or {}).get("passengers") or []:
+                p["first_name"] = p["first_name"].upper()
+            return response
+
+    folder = tmp_path / "up"
+    folder.mkdir()
+    (folder / "passengers.csv").write_text(
+        f"checkout_session_id,passenger_index,first_name\n{session['id']},0,Zebedee\n", encoding="utf-8")
+    with Normalising(Settings.for_sandbox(sandbox_clean), workers=2) as client:
+        plan = plan_updates(folder, client=client)
+        assert plan.ok, plan.problems
+        run = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", conflict_check=False)
+    row = run.results.iloc[0]
+    assert row["status"] == "succeeded" and bool(row["applied_with_differences"])
+    assert "airline.passengers[0].first_name sent 'Z*** #" in row["message"]
+    assert "Zebedee" not in row["message"] and "ZEBEDEE" not in row["message"]
+    assert "Zebedee" not in row["differences"] and "ZEBEDEE" not in row["differences"]
+    written = (Path(run.results_dir) / "results.csv").read_text(encoding="utf-8")
+    assert "first_name sent 'Z*** #" in written and "Zebedee" not in written and "ZEBEDEE" not in written

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gr4vy_nb.cells import parse_cells
 from gr4vy_nb.csvio import read_table
@@ -174,3 +178,84 @@ def test_masked_problems_do_not_quote_personal_values_in_their_message() -> None
     assert len(masked) == 1 and "CANARY" not in masked.to_string()
     raw = parse_cells("passengers", frame, mask=False).problems
     assert "0044-CANARY-PHONE" in raw["message"].iloc[0]
+
+
+# ----------------------------------------------------------------------------- fast paths = reference
+
+
+def _reference_list(f, text):
+    """The per-cell way (decode_list on every cell): what the column-wise list parser must equal."""
+    import pyarrow as pa
+
+    from gr4vy_nb.cells import _check_text
+    from gr4vy_nb.csvio import decode_list
+
+    values, out, owners, numbers, flat = [], [], [], [], []
+    for i, v in enumerate(text.to_pylist()):
+        if v is None:
+            values.append(None)
+            continue
+        try:
+            items = decode_list(v)
+        except ValueError as exc:
+            out.append((i, "list_format", f"{v!r} {exc}"))
+            values.append(None)
+            continue
+        if f.max_items is not None and len(items) > f.max_items:
+            out.append((i, "max_items", f"{len(items)} items; at most {f.max_items} allowed"))
+        owners += [i] * len(items)
+        numbers += range(1, len(items) + 1)
+        flat += items
+        values.append(items)
+    if flat:
+        out += [(owners[j], rule, f"item {numbers[j]}: {m}") for j, rule, m in _check_text(f.item, pa.array(flat))]
+    return values, out
+
+
+_CELL = st.one_of(
+    st.none(),
+    st.lists(st.sampled_from([*"ab |\\[]\",\t\x1c\x85\u00a0\u3000é", "x" * 49]), max_size=12).map("".join),
+    st.lists(st.text(max_size=4), max_size=3).map(json.dumps),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CELL, max_size=12))
+def test_list_cells_parse_column_wise_exactly_as_cell_by_cell(cells):
+    import pyarrow as pa
+
+    from gr4vy_nb import fields as F
+    from gr4vy_nb.cells import _parse_list
+
+    f = F.field_for("cart_items", "categories")
+    for arrow_type in (pa.string(), pa.large_string()):
+        typed, found = _parse_list(f, pa.array(cells, pa.string()).cast(arrow_type))
+        values, expected = _reference_list(f, pa.array(cells, pa.string()))
+        assert typed.to_pylist() == values
+        assert found == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from([*"aZ-é€ ", "\U0001f600"]),
+                                               max_size=8)), max_size=10),
+       st.sampled_from([(None, None), (1, None), (1, 3), (2, 5), (None, 4), (3, 3)]))
+def test_text_lengths_are_counted_in_characters(cells, bounds):
+    import pyarrow as pa
+
+    from gr4vy_nb import fields as F
+    from gr4vy_nb.cells import _check_text
+
+    base = F.field_for("cart_items", "name")
+    field = dataclasses.replace(base, min_length=bounds[0], max_length=bounds[1], pattern=None)
+    found = _check_text(field, pa.array(cells, pa.string()))
+    expected = []
+    for i, v in enumerate(cells):
+        if v is not None and bounds[0] is not None and len(v) < bounds[0]:
+            expected.append((i, "min_length"))
+    for i, v in enumerate(cells):
+        if v is not None and bounds[1] is not None and len(v) > bounds[1]:
+            expected.append((i, "max_length"))
+    assert [(i, rule) for i, rule, _ in found] == expected
+    for i, rule, message in found:
+        if rule == "max_length":
+            assert message.startswith(f"is {len(cells[i])} characters long")

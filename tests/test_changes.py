@@ -415,3 +415,59 @@ def test_fields_unknown_to_this_version_are_kept_out_of_bodies_and_reported(tmp_
     assert all("sandbox_future_field" not in leg for leg in airline["legs"])
     warning = plan.warnings.set_index("rule").loc["unknown_fields_dropped"]
     assert "sandbox_future_field" in warning["message"] and warning["file"] == "sessions.csv"
+
+
+# ----------------------------------------------------------------------------- fast paths = reference
+
+_DAMAGE_CELL = st.one_of(
+    st.none(),
+    st.tuples(st.sampled_from(["", " ", "\t", "\u3000", "\x85", "\u00a0", "\x1c"]),
+              st.sampled_from(["1.23E+12", "8.16018E+11", "1234567890123450000", "123456789012345", "45123",
+                               "45123.5", "2024-01-02", "abc", "1e5", "-2,5e-3", "0000000000000000"]),
+              st.sampled_from(["", " ", "\u2003", "\x0b", "\u00a0"])).map("".join),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_DAMAGE_CELL, _DAMAGE_CELL), min_size=1, max_size=8))
+def test_spreadsheet_damage_found_column_wise_exactly_as_trimming_every_cell(rows):
+    """The loose one-pass pre-filter finds every cell the exact (trim, then match) rules find."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from gr4vy_nb.changes import _LONG_ZEROS, _SCIENTIFIC, _SERIAL, check_upload
+
+    sid = "4d645fa6-d13c-413a-82f8-eda197b1165f"
+    cart = pd.DataFrame({"checkout_session_id": [sid] * len(rows), "item_index": [str(i) for i in range(len(rows))],
+                         "sku": pd.array([r[0] for r in rows], dtype="string")})
+    people = pd.DataFrame({"checkout_session_id": [sid] * len(rows),
+                           "passenger_index": [str(i) for i in range(len(rows))],
+                           "date_of_birth": pd.array([r[1] for r in rows], dtype="string")})
+    upload = check_upload(read_upload({"cart_items": cart, "passengers": people}))
+    rules = {"scientific_notation", "precision_loss", "excel_date_serial"}
+    found = {(p.file, p.line, p.column, p.rule) for p in upload.problems.itertuples() if p.rule in rules}
+    expected = set()
+    for table, column, patterns in (("cart_items", "sku", [("scientific_notation", _SCIENTIFIC),
+                                                             ("precision_loss", _LONG_ZEROS)]),
+                                    ("passengers", "date_of_birth", [("excel_date_serial", _SERIAL)])):
+        t = upload.tables[table]
+        trimmed = pc.utf8_trim_whitespace(pa.array(t.text[column].array).cast(pa.string())).to_pylist()
+        for line, value, cleared in zip(t.text.index, trimmed, t.cleared[column], strict=True):
+            for rule, pattern in patterns:
+                # RE2's \d is ASCII only; re.ASCII makes Python's the same.
+                if value is not None and not cleared and re.match(pattern.pattern, value, re.ASCII):
+                    expected.add((t.file, int(line), column, rule))
+    assert found == expected
+
+
+def test_a_child_table_without_its_session_column_is_reported_not_a_crash(tmp_path, client):
+    plan = plan_of(tmp_path, client, sessions=f"""\
+        checkout_session_id,metadata.tag
+        {S0},x
+    """, legs="""\
+        leg_index,flight_number
+        0,BA1
+    """)
+    assert ["legs.csv", 1, "checkout_session_id", "required"] in errors_of(plan)
