@@ -49,16 +49,16 @@ sys.path.insert(0, str(ROOT / "data"))
 
 from generate_sample_sessions import generate  # noqa: E402
 
-from gr4vy_nb import fields as F  # noqa: E402
-from gr4vy_nb.auth import WRITE_SCOPE, TokenSigner, load_private_key  # noqa: E402
-from gr4vy_nb.bulk import apply_plan  # noqa: E402
-from gr4vy_nb.changes import build_changes, check_upload, read_upload  # noqa: E402
-from gr4vy_nb.client import Gr4vyClient  # noqa: E402
+from gr4vy_nb.api.auth import WRITE_SCOPE, TokenSigner, load_private_key  # noqa: E402
+from gr4vy_nb.api.client import Gr4vyClient  # noqa: E402
 from gr4vy_nb.config import Settings  # noqa: E402
-from gr4vy_nb.csvio import read_table  # noqa: E402
-from gr4vy_nb.frames import flatten_sessions  # noqa: E402
-from gr4vy_nb.plan import plan_updates  # noqa: E402
 from gr4vy_nb.sandbox import start_sandbox  # noqa: E402
+from gr4vy_nb.tables import spec as F  # noqa: E402
+from gr4vy_nb.tables.files import read_table  # noqa: E402
+from gr4vy_nb.tables.frames import flatten_sessions  # noqa: E402
+from gr4vy_nb.updates.merge import build_changes, check_upload, read_upload  # noqa: E402
+from gr4vy_nb.updates.plan import plan_updates  # noqa: E402
+from gr4vy_nb.updates.runs import apply_plan  # noqa: E402
 
 
 def _tag_upload(folder: Path, ids: list[str], tag: str) -> Path:

@@ -39,10 +39,10 @@ import urllib3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gr4vy_nb.auth import WRITE_SCOPE  # noqa: E402
-from gr4vy_nb.client import Gr4vyClient  # noqa: E402
+from gr4vy_nb.api.auth import WRITE_SCOPE  # noqa: E402
+from gr4vy_nb.api.client import Gr4vyClient  # noqa: E402
+from gr4vy_nb.api.retry import RetryPolicy  # noqa: E402
 from gr4vy_nb.config import Settings  # noqa: E402
-from gr4vy_nb.retry import RetryPolicy  # noqa: E402
 from gr4vy_nb.sandbox import start_sandbox  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample_sessions.jsonl"

@@ -100,8 +100,8 @@ def _phase(name: str, path: Path, tmp: Path) -> tuple[Callable[[], Any], Callabl
     """(setup, make_run): ``make_run(file)`` returns the timed call for a JSONL file (full or warm-up slice)."""
     import pyarrow.json as pj
 
-    from gr4vy_nb.csvio import Limits
-    from gr4vy_nb.frames import SessionFrames, flatten_sessions, unflatten_sessions
+    from gr4vy_nb.tables.files import Limits
+    from gr4vy_nb.tables.frames import SessionFrames, flatten_sessions, unflatten_sessions
 
     big = Limits(max_bytes=64 * GIB, max_rows=100_000_000)
     if name == "parse_orjson":

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 import generate_sample_sessions  # noqa: E402
 
 from gr4vy_nb import report  # noqa: E402
-from gr4vy_nb.frames import flatten_sessions  # noqa: E402
+from gr4vy_nb.tables.frames import flatten_sessions  # noqa: E402
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 

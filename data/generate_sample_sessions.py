@@ -1,4 +1,6 @@
-"""Generate ``data/sample_sessions.jsonl``: ~200 realistic, obviously fictitious checkout sessions.
+"""Generate the sample sessions: ~200 realistic, obviously fictitious checkout sessions.
+
+The file is package data, ``gr4vy_nb/_data/sample_sessions.jsonl``, linked as ``data/sample_sessions.jsonl``.
 
 Deterministic (a fixed seed): running it again rewrites the same file byte for byte.
 
@@ -14,7 +16,7 @@ Deterministic (a fixed seed): running it again rewrites the same file byte for b
 Every session validates against :class:`gr4vy_nb.schema.CheckoutSession`.  Expiry dates are
 set far in the future (2099) so the sandbox keeps serving them whatever today's date is.
 
-Usage: ``python data/generate_sample_sessions.py [--n 200] [--out data/sample_sessions.jsonl]``
+Usage: ``python data/generate_sample_sessions.py [--n 200] [--out FILE]`` (default: the package data)
 """
 
 from __future__ import annotations
@@ -298,6 +300,9 @@ def make_session(rng: random.Random, n: int) -> dict[str, Any]:
     return session
 
 
+PACKAGE_DATA = Path(__file__).resolve().parent.parent / "gr4vy_nb" / "_data"
+
+
 def generate(n: int = 200, seed: int = SEED) -> list[dict[str, Any]]:
     """``n`` sessions, the same for the same ``seed``."""
     rng = random.Random(seed)
@@ -308,7 +313,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("sample_sessions.jsonl"))
+    parser.add_argument("--out", type=Path, default=PACKAGE_DATA / "sample_sessions.jsonl")
     args = parser.parse_args()
     sessions = generate(args.n, args.seed)
     with args.out.open("w", encoding="utf-8", newline="\n") as fh:

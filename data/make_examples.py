@@ -1,6 +1,8 @@
-"""Generate ``data/examples/``: example edit folders for ``make demo``, the notebooks and the docs.
+"""Generate the example edit folders for ``make demo``, the notebooks and the docs.
 
-Deterministic: built from ``data/sample_sessions.jsonl`` (the sandbox's default seed) with
+They are package data, ``gr4vy_nb/_data/examples/``, linked as ``data/examples/``.
+
+Deterministic: built from ``gr4vy_nb/_data/sample_sessions.jsonl`` (the sandbox's default seed) with
 fixed rules, so running it again rewrites the same files byte for byte.
 
 * ``01_metadata_tag/sessions.csv``: tags every session that belongs to a campaign with
@@ -17,7 +19,7 @@ fixed rules, so running it again rewrites the same files byte for byte.
   scientific notation). Planning it reports every problem with file, line and column; nothing
   can be sent.
 
-Usage: ``python data/make_examples.py [--seed data/sample_sessions.jsonl] [--out data/examples]``
+Usage: ``python data/make_examples.py [--seed SESSIONS.jsonl] [--out DIR]`` (defaults: the package data)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+PACKAGE_DATA = HERE.parent / "gr4vy_nb" / "_data"
 EXPIRED_ID = "0f0e0d0c-0b0a-4909-8807-060504030201"  # not in the sample data: "expired" in the demo
 
 
@@ -94,8 +97,8 @@ def with_errors(sessions: list[dict[str, Any]], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seed", type=Path, default=HERE / "sample_sessions.jsonl")
-    p.add_argument("--out", type=Path, default=HERE / "examples")
+    p.add_argument("--seed", type=Path, default=PACKAGE_DATA / "sample_sessions.jsonl")
+    p.add_argument("--out", type=Path, default=PACKAGE_DATA / "examples")
     args = p.parse_args(argv)
     sessions = [json.loads(line) for line in args.seed.read_text(encoding="utf-8").splitlines() if line.strip()]
     metadata_tag(sessions, args.out)

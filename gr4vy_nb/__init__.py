@@ -20,23 +20,23 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY: dict[str, str] = {
     "Settings": "config",
     "Timeouts": "config",
-    "RetryPolicy": "retry",
-    "Gr4vyClient": "client",
-    "CallInfo": "client",
-    "SessionFrames": "frames",
-    "flatten_sessions": "frames",
-    "unflatten_sessions": "frames",
-    "Plan": "plan",
-    "plan_updates": "plan",
-    "Run": "bulk",
-    "apply_plan": "bulk",
-    "resume_run": "bulk",
-    "rollback_run": "bulk",
+    "RetryPolicy": "api.retry",
+    "Gr4vyClient": "api.client",
+    "CallInfo": "api.client",
+    "SessionFrames": "tables.frames",
+    "flatten_sessions": "tables.frames",
+    "unflatten_sessions": "tables.frames",
+    "Plan": "updates.plan",
+    "plan_updates": "updates.plan",
+    "Run": "updates.runs",
+    "apply_plan": "updates.runs",
+    "resume_run": "updates.runs",
+    "rollback_run": "updates.runs",
     "build_report": "report",
     "start_sandbox": "sandbox",
     "Gr4vyError": "errors",

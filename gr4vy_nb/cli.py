@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .errors import (
     ApiError,
     AuthError,
@@ -127,7 +127,7 @@ class _Bar:
 
 def _client(args: argparse.Namespace, workers: int | None = None) -> Any:
     """A client for the configured target; ConfigError (exit 3) with how-to when there is none."""
-    from .client import Gr4vyClient
+    from .api.client import Gr4vyClient
     from .config import Settings
 
     settings = Settings.from_env(required=True)
@@ -172,7 +172,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _make_plan(args: argparse.Namespace, client: Any) -> Any:
-    from .plan import Plan, plan_updates
+    from .updates.plan import Plan, plan_updates
 
     source = Path(args.source)
     if source.is_file() and source.suffix.lower() == ".json":
@@ -209,7 +209,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.save:
         _out(f"plan saved to {plan.save(args.save)}")
     if args.problems and len(plan.problems):
-        from .csvio import write_table
+        from .tables.files import write_table
 
         write_table(plan.problems, args.problems)
         _out(f"problems written to {args.problems}")
@@ -250,7 +250,7 @@ def _run_with_bar(desc: str, call: Callable[..., Any], **kw: Any) -> Any:
 
 
 def _cmd_apply(args: argparse.Namespace) -> int:
-    from .bulk import apply_plan
+    from .updates.runs import apply_plan
 
     with _client(args) as client:
         _say_target(client)
@@ -273,7 +273,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from .bulk import resume_run
+    from .updates.runs import resume_run
 
     with _client(args) as client:
         _say_target(client)
@@ -284,7 +284,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    from .bulk import rollback_run
+    from .updates.runs import rollback_run
 
     with _client(args) as client:
         _say_target(client)
@@ -298,7 +298,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .journal import list_runs
+    from .updates.journal import list_runs
 
     runs = list_runs(args.dir)
     if runs.empty:

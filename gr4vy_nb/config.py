@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .auth import TokenSigner, load_private_key, thumbprint
+from .api.auth import TokenSigner, load_private_key, thumbprint
+from .api.retry import RetryPolicy
 from .errors import ConfigError
-from .retry import RetryPolicy
 
 __all__ = ["ENV_VARS", "HOW_TO_CONFIGURE", "Settings", "Timeouts"]
 
@@ -105,7 +105,7 @@ class Settings:
         private_key: the same key as PEM text (instead of the file).
         token: a ready bearer token, used as is for every call (no key needed).
         timeouts: a :class:`Timeouts` or a ``(connect, read)`` pair in seconds.
-        retry: the :class:`~gr4vy_nb.retry.RetryPolicy` for every call.
+        retry: the :class:`~gr4vy_nb.api.retry.RetryPolicy` for every call.
 
     Raises:
         ConfigError: a value is invalid, or the key cannot be used (the message names the

@@ -2,7 +2,7 @@
 
 1. start the local sandbox emulator, seeded with the sample sessions;
 2. export every session to the four CSV files;
-3. plan and apply the example edits of ``data/examples/`` (a metadata tag on many sessions,
+3. plan and apply the example edits (``data/examples/``, shipped in the package) (a metadata tag on many sessions,
    a tax fix in cart items, a passenger name correction), showing the diff, the results and
    the error file; then plan the folder with deliberate mistakes and show that every problem
    is reported with file, line and column, and that nothing was sent;
@@ -23,17 +23,16 @@ from typing import Any
 
 import pandas as pd
 
-from .bulk import apply_plan, rollback_run
-from .client import Gr4vyClient
+from ._data import examples_dir, sample_session_ids
+from .api.client import Gr4vyClient
 from .config import Settings
-from .csvio import read_table
 from .export import export_sessions
-from .journal import list_runs
-from .plan import plan_updates
 from .sandbox import start_sandbox
-from .sandbox.seeding import default_seed_path
+from .tables.files import read_table
+from .updates.journal import list_runs
+from .updates.plan import plan_updates
+from .updates.runs import apply_plan, rollback_run
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
 _WIDTH = 100
 
 
@@ -60,7 +59,7 @@ def _writes(sandbox: Any) -> int:
 
 
 def _apply_example(name: str, client: Any, sandbox: Any, runs: Path) -> Any:
-    folder = EXAMPLES / name
+    folder = examples_dir() / name
     files = ", ".join(p.name for p in sorted(folder.glob("*.csv")))
     _heading(f"Example {name}  ({files})")
     plan = plan_updates(folder, client=client)
@@ -86,8 +85,8 @@ def _apply_example(name: str, client: Any, sandbox: Any, runs: Path) -> Any:
 def run_demo(out: Path) -> int:
     """Run the demo, writing its files under ``out``; returns 0 when everything went as expected."""
     started = time.monotonic()
-    if not EXAMPLES.is_dir():
-        print(f"the example edits are missing ({EXAMPLES}); run python data/make_examples.py", file=sys.stderr)
+    if not examples_dir().is_dir():
+        print(f"the example edits are missing ({examples_dir()}); run python data/make_examples.py", file=sys.stderr)
         return 2
     if out.exists():
         shutil.rmtree(out)
@@ -102,8 +101,7 @@ def run_demo(out: Path) -> int:
         print(f"  {settings}")
         with Gr4vyClient(settings, workers=8) as client:
             _heading("2. Export the sessions to CSV")
-            ids = [line.split('"id":"', 1)[1].split('"', 1)[0]
-                   for line in default_seed_path().read_text(encoding="utf-8").splitlines() if '"id":"' in line]
+            ids = sample_session_ids()
             export = export_sessions(ids, client, out / "export")
             for table, df in export.frames.tables().items():
                 print(f"  {table + '.csv':<16} {len(df):>4} rows, {df.shape[1]} columns")
@@ -118,7 +116,7 @@ def run_demo(out: Path) -> int:
 
             _heading("Example 04_with_errors: a file with mistakes")
             before = _writes(sandbox)
-            bad = plan_updates(EXAMPLES / "04_with_errors", client=client)
+            bad = plan_updates(examples_dir() / "04_with_errors", client=client)
             _show_problems(bad.problems)
             try:
                 apply_plan(bad, client=client, runs_dir=runs)

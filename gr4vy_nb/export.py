@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import fields as F
-from .csvio import DEFAULT_LIMITS, Limits, problems_frame, read_table, read_text, write_table
 from .errors import ApiError, AuthError, InputError, PermissionDenied
-from .frames import SessionFrames, flatten_sessions
 from .schema import UUID_PATTERN
+from .tables import spec as F
+from .tables.files import DEFAULT_LIMITS, Limits, problems_frame, read_table, read_text, write_table
+from .tables.frames import SessionFrames, flatten_sessions
 
 __all__ = ["NOT_FOUND_COLUMNS", "ExportResult", "export_sessions", "read_ids", "write_export"]
 

@@ -94,9 +94,9 @@ update. Each update also resets the session's expiry (`expires_in`, one hour unl
 Every run keeps a journal under `runs/`, so it can be resumed or rolled back; uploads are kept there too.
 
 {_TARGET} Writes to PRODUCTION need an explicit confirmation: typing the merchant account id."""),
-    ("code", """from gr4vy_nb.bulk import apply_plan, resume_run, rollback_run
+    ("code", """from gr4vy_nb.updates.runs import apply_plan, resume_run, rollback_run
 from gr4vy_nb.notebook_support import confirm_writes, connect, examples_dir
-from gr4vy_nb.plan import plan_updates
+from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.widgets import BulkUpdateApp
 
 conn = connect()"""),
@@ -157,7 +157,7 @@ does that on a real Gr4vy instance.
 {_TARGET}"""),
     ("code", """%matplotlib inline
 from gr4vy_nb import report
-from gr4vy_nb.bulk import rollback_run
+from gr4vy_nb.updates.runs import rollback_run
 from gr4vy_nb.notebook_support import InlineHTML, confirm_writes, connect, fetch_frames, latest_run
 from gr4vy_nb.widgets import RunsBrowser
 

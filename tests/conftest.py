@@ -16,7 +16,7 @@ start-up options):
     whenever a test writes, counts requests, or sets faults.
 
 ``signer`` (session scope)
-    A :class:`gr4vy_nb.auth.TokenSigner` for the sandbox key:
+    A :class:`gr4vy_nb.api.auth.TokenSigner` for the sandbox key:
     ``{"Authorization": f"Bearer {signer.token([READ_SCOPE])}"}``.
 
 ``auth_headers`` (session scope)
@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from gr4vy_nb.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key
+from gr4vy_nb.api.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
 
 

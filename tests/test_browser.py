@@ -27,11 +27,12 @@ from typing import Any
 
 import pytest
 
-from gr4vy_nb.client import Gr4vyClient
+from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
-from gr4vy_nb.notebook_support import examples_dir, repo_root
-from gr4vy_nb.plan import plan_updates
+from gr4vy_nb.notebook_support import examples_dir
 from gr4vy_nb.sandbox import Sandbox
+from gr4vy_nb.updates.plan import plan_updates
+from tests.paths import REPO
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +41,7 @@ NOTEBOOK = "02_bulk_update_from_csv.ipynb"
 UPLOAD = Path("01_metadata_tag") / "sessions.csv"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"]
-SCREENSHOT = repo_root() / "build" / "browser-02-bulk-update.png"
+SCREENSHOT = REPO / "build" / "browser-02-bulk-update.png"
 _LAB_SETTINGS = {
     # No news or update checks (there is no network), and every cell kept in the page.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
@@ -148,7 +149,7 @@ class Lab:
 def lab(sandbox_clean: Sandbox, tmp_path: Path, browser_path: str) -> Iterator[Lab]:
     root = tmp_path / "notebooks"
     root.mkdir()
-    shutil.copy(repo_root() / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    shutil.copy(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GR4VY_")}
     env.update(GR4VY_BASE_URL=sandbox_clean.base_url, GR4VY_PRIVATE_KEY_FILE=str(sandbox_clean.private_key_file))
     server = Lab(root, env)

@@ -18,17 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from gr4vy_nb.bulk import resume_run
-from gr4vy_nb.changes import same_fields
+from gr4vy_nb.api.client import Gr4vyClient
+from gr4vy_nb.api.retry import RetryPolicy
 from gr4vy_nb.cli import main
-from gr4vy_nb.client import Gr4vyClient
 from gr4vy_nb.config import Settings
-from gr4vy_nb.csvio import read_table
-from gr4vy_nb.journal import Journal, list_runs
-from gr4vy_nb.plan import plan_updates
-from gr4vy_nb.retry import RetryPolicy
 from gr4vy_nb.sandbox import start_sandbox
 from gr4vy_nb.sandbox.seeding import default_seed_path
+from gr4vy_nb.tables.files import read_table
+from gr4vy_nb.updates.journal import Journal, list_runs
+from gr4vy_nb.updates.merge import same_fields
+from gr4vy_nb.updates.plan import plan_updates
+from gr4vy_nb.updates.runs import resume_run
+from tests.paths import REPO
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
 IDS = [s["id"] for s in SEED]
@@ -203,7 +204,7 @@ def test_two_processes_on_one_journal_one_is_refused_and_ctrl_c_cancels_cleanly(
 
 
 def _lock_held(journal: Path) -> bool:
-    from gr4vy_nb.journal import _Lock
+    from gr4vy_nb.updates.journal import _Lock
 
     return _Lock.held(journal)
 
@@ -212,7 +213,7 @@ def _subprocess_env(sandbox) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     env["GR4VY_BASE_URL"] = sandbox.base_url
     env["GR4VY_PRIVATE_KEY_FILE"] = str(sandbox.private_key_file)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(REPO)
     return env
 
 

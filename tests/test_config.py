@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gr4vy_nb.auth import READ_SCOPE, TokenSigner, generate_private_key_pem, load_private_key, thumbprint
+from gr4vy_nb.api.auth import READ_SCOPE, TokenSigner, generate_private_key_pem, load_private_key, thumbprint
+from gr4vy_nb.api.retry import RetryPolicy
 from gr4vy_nb.config import HOW_TO_CONFIGURE, Settings, Timeouts
 from gr4vy_nb.errors import ConfigError
-from gr4vy_nb.retry import RetryPolicy
 
 
 @pytest.fixture(scope="module")

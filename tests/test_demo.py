@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import EXAMPLES, REPO
+
+ROOT = REPO
 
 
 def test_demo_runs_end_to_end(tmp_path):
@@ -35,7 +36,7 @@ def test_demo_runs_end_to_end(tmp_path):
 def test_examples_are_what_make_examples_writes(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "data" / "make_examples.py"), "--out", str(tmp_path)], check=True,
                    capture_output=True, timeout=60)
-    shipped = sorted(p.relative_to(ROOT / "data" / "examples") for p in (ROOT / "data" / "examples").rglob("*.csv"))
+    shipped = sorted(p.relative_to(EXAMPLES) for p in EXAMPLES.rglob("*.csv"))
     assert shipped == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.csv"))
     for rel in shipped:
-        assert (tmp_path / rel).read_bytes() == (ROOT / "data" / "examples" / rel).read_bytes(), rel
+        assert (tmp_path / rel).read_bytes() == (EXAMPLES / rel).read_bytes(), rel

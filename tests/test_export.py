@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from gr4vy_nb.auth import generate_private_key_pem
-from gr4vy_nb.client import Gr4vyClient
+from gr4vy_nb.api.auth import generate_private_key_pem
+from gr4vy_nb.api.client import Gr4vyClient
+from gr4vy_nb.api.retry import RetryPolicy
 from gr4vy_nb.config import Settings
-from gr4vy_nb.csvio import read_table
 from gr4vy_nb.errors import AuthError, InputError, NotFound
 from gr4vy_nb.export import export_sessions, read_ids, write_export
-from gr4vy_nb.frames import SessionFrames, flatten_sessions, normalize_session, unflatten_sessions
-from gr4vy_nb.retry import RetryPolicy
 from gr4vy_nb.sandbox import UNKNOWN_FIELD
+from gr4vy_nb.tables.files import read_table
+from gr4vy_nb.tables.frames import SessionFrames, flatten_sessions, normalize_session, unflatten_sessions
+from tests.paths import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_sessions.jsonl"
 FAST = RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_cap=0.002)
 ABSENT = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]
 

@@ -21,9 +21,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from gr4vy_nb.notebook_support import NOTEBOOKS, read_sessions_jsonl, render_notebooks, repo_root
+from gr4vy_nb.notebook_support import NOTEBOOKS, read_sessions_jsonl, render_notebooks
+from tests.paths import REPO, SAMPLE
 
-NOTEBOOKS_DIR = repo_root() / "notebooks"
+NOTEBOOKS_DIR = REPO / "notebooks"
 
 # Statements a notebook cell may hold: imports, assignments and expressions (calls, names).
 _ALLOWED = (ast.Module, ast.Import, ast.ImportFrom, ast.alias, ast.Assign, ast.Expr, ast.Call, ast.Name,
@@ -34,7 +35,7 @@ _ALLOWED = (ast.Module, ast.Import, ast.ImportFrom, ast.alias, ast.Assign, ast.E
 def _personal_values() -> set[str]:
     """Emails, phone numbers, passport numbers and surnames of the sample data: never shown raw."""
     values: set[str] = set()
-    for s in read_sessions_jsonl(repo_root() / "data" / "sample_sessions.jsonl"):
+    for s in read_sessions_jsonl(SAMPLE):
         for p in (s.get("airline") or {}).get("passengers") or []:
             for key in ("email_address", "passport_number", "phone_number"):
                 if p.get(key):

@@ -26,15 +26,14 @@ Also here, so that notebook cells stay one call each:
 Nothing here imports ipywidgets: the widgets in :mod:`gr4vy_nb.widgets` are a shell over it.
 """
 
+from .._data import examples_dir
 from ._connection import (
     CLOCK_SKEW_WARN_SECONDS,
     Connection,
     ConnectionCheck,
     check_connection,
     connect,
-    examples_dir,
     needs_confirmation,
-    repo_root,
     target_style,
 )
 from ._data import (
@@ -70,7 +69,6 @@ __all__ = [
     "parse_session_ids",
     "read_sessions_jsonl",
     "render_notebooks",
-    "repo_root",
     "run_lab",
     "runs_for_target",
     "sample_session_ids",

@@ -9,12 +9,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
 
-from ..client import Gr4vyClient
+from ..api.client import Gr4vyClient
 from ..config import Settings
 from ..errors import ApiError, AuthError, ConfigError, NotFound, PermissionDenied, TransportError
 
@@ -24,9 +23,7 @@ __all__ = [
     "ConnectionCheck",
     "check_connection",
     "connect",
-    "examples_dir",
     "needs_confirmation",
-    "repo_root",
     "target_style",
 ]
 
@@ -35,16 +32,6 @@ CLOCK_SKEW_WARN_SECONDS = 30
 
 _EMBEDDED_LOCK = threading.Lock()
 _EMBEDDED: Any = None  # the embedded sandbox of this process, started at most once
-
-
-def repo_root() -> Path:
-    """The repository this package sits in (where ``data/`` and ``notebooks/`` are)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def examples_dir() -> Path:
-    """``data/examples`` of the repository: the example update CSVs the notebooks use."""
-    return repo_root() / "data" / "examples"
 
 
 def needs_confirmation(settings: Settings) -> bool:

@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from ..client import Gr4vyClient
+from .._data import sample_session_ids
+from ..api.client import Gr4vyClient
 from ..errors import ConfigError, Gr4vyError, InputError, RunError
-from ._connection import Connection, needs_confirmation, repo_root
+from ._connection import Connection, needs_confirmation
 
 __all__ = [
     "InlineHTML",
@@ -88,7 +89,7 @@ def read_sessions_jsonl(source: str | os.PathLike[str] | bytes) -> list[dict[str
 
 
 def open_run(journal: str | os.PathLike[str]) -> Any:
-    """A past run as a :class:`~gr4vy_nb.bulk.Run`, read from its journal without changing it.
+    """A past run as a :class:`~gr4vy_nb.updates.runs.Run`, read from its journal without changing it.
 
     The journal is opened read-only (a run in progress elsewhere is shown as it stands, and is
     not disturbed); ``files`` lists the result CSVs its last invocation wrote, if any.
@@ -96,8 +97,8 @@ def open_run(journal: str | os.PathLike[str]) -> Any:
     Raises:
         RunError: the file is not a run journal.
     """
-    from ..bulk import Run, results_frame
-    from ..journal import Journal
+    from ..updates.journal import Journal
+    from ..updates.runs import Run, results_frame
 
     with Journal.open(journal, readonly=True) as j:
         meta = j.meta
@@ -111,23 +112,13 @@ def open_run(journal: str | os.PathLike[str]) -> Any:
                requests={}, elapsed=0.0)
 
 
-def sample_session_ids(n: int | None = None) -> list[str]:
-    """Ids of the sample sessions the embedded sandbox is seeded with (the first ``n``).
-
-    For trying things on the sandbox; on a real instance, read your own list of ids with
-    :func:`parse_session_ids`.
-    """
-    ids = [str(s["id"]).lower() for s in read_sessions_jsonl(repo_root() / "data" / "sample_sessions.jsonl")]
-    return ids if n is None else ids[:n]
-
-
 def fetch_frames(client: Gr4vyClient, ids: Any, *, progress: bool = True) -> tuple[Any, pd.DataFrame]:
-    """Fetch sessions by id into :class:`~gr4vy_nb.frames.SessionFrames`: ``(frames, not_found)``.
+    """Fetch sessions by id into :class:`~gr4vy_nb.tables.frames.SessionFrames`: ``(frames, not_found)``.
 
     ``not_found`` lists each id that could not be read (``checkout_session_id``, ``error``).
     With ``progress`` a tqdm bar shows the fetch (in a notebook, as a widget if available).
     """
-    from ..frames import flatten_sessions
+    from ..tables.frames import flatten_sessions
 
     ids = list(dict.fromkeys(str(i) for i in ids))
     bar = _progress_bar(len(ids), "fetching") if progress else None
@@ -169,7 +160,7 @@ def confirm_writes(conn: Connection, typed_merchant_id: str | None) -> None:
 
 def runs_for_target(conn: Connection, runs_dir: str | os.PathLike[str] = "runs") -> pd.DataFrame:
     """The runs under ``runs_dir`` made against this connection's target (newest first)."""
-    from ..journal import Journal, list_runs
+    from ..updates.journal import Journal, list_runs
 
     runs = list_runs(runs_dir)
     keep = []
@@ -187,7 +178,7 @@ def runs_for_target(conn: Connection, runs_dir: str | os.PathLike[str] = "runs")
 
 def latest_run(conn: Connection, runs_dir: str | os.PathLike[str] = "runs", *, kind: str | None = "apply",
                example_on_sandbox: bool = True) -> Any:
-    """The newest run made against this connection's target, as a :class:`~gr4vy_nb.bulk.Run`.
+    """The newest run made against this connection's target, as a :class:`~gr4vy_nb.updates.runs.Run`.
 
     On a local sandbox with no run yet (``example_on_sandbox``), an example run is made first
     (see :func:`example_run`), so that a review notebook has something to show; a real Gr4vy
@@ -213,8 +204,8 @@ def example_run(conn: Connection, runs_dir: str | os.PathLike[str] = "runs", n: 
     Raises:
         ConfigError: the target is not a local sandbox (an example never touches real data).
     """
-    from ..bulk import apply_plan
-    from ..plan import plan_updates
+    from ..updates.plan import plan_updates
+    from ..updates.runs import apply_plan
 
     if not conn.settings.is_local:
         raise ConfigError(f"an example run is made on a local sandbox only, not on {conn.settings.target}")

@@ -47,7 +47,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from .. import __version__
+from .._version import __version__
 from ..schema import EXPIRES_IN_DEFAULT, UUID_PATTERN, CheckoutSessionUpdate
 from .asgi import SandboxASGI, is_loopback_address
 from .faults import FaultConfig, FaultRule

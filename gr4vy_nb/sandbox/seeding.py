@@ -6,8 +6,9 @@ answers 404 like an expired session).  Top-level keys the API does not document 
 dropped; everything else is validated strictly against :class:`~gr4vy_nb.schema.CheckoutSession`
 (unknown nested keys are an error), so what is seeded is what a GET returns.
 
-The default seed is ``data/sample_sessions.jsonl`` of the repository; an installed
-package has no such file, and then nothing is seeded (the health endpoint says so).
+The default seed is the package's ``sample_sessions.jsonl`` (package data, so an
+installed wheel has it too); were it missing, nothing would be seeded and the health
+endpoint would say so.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from .._data import sample_sessions_path
 from ..errors import ConfigError
 from ..schema import CheckoutSession
 from .store import RESPONSE_FIELDS
@@ -45,7 +47,7 @@ class _DefaultSeed:
 
 
 DEFAULT_SEED: Any = _DefaultSeed()
-"""Seed from the repository's ``data/sample_sessions.jsonl`` when it exists (else seed nothing)."""
+"""Seed from the package's ``sample_sessions.jsonl`` (see :func:`default_seed_path`)."""
 
 
 class SeedError(ValueError):
@@ -58,8 +60,8 @@ class SeedError(ValueError):
 
 
 def default_seed_path() -> Path:
-    """``data/sample_sessions.jsonl`` of the repository this package sits in (may not exist)."""
-    return Path(__file__).resolve().parents[2] / "data" / "sample_sessions.jsonl"
+    """The package's ``sample_sessions.jsonl`` (missing only from a broken install)."""
+    return sample_sessions_path()
 
 
 def pointer(loc: Iterable[Any]) -> str:
@@ -158,7 +160,7 @@ def resolve_seed(seed: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         path = default_seed_path()
         if not path.is_file():
             return [], {"source": str(path), "loaded": 0,
-                        "note": "the default seed file does not exist (installed package?); nothing seeded"}
+                        "note": "the default seed file is missing (a broken install?); nothing seeded"}
     else:
         path = Path(seed)
         if not path.is_file():

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from ..auth import load_private_key, public_jwk, write_new_private_key
+from ..api.auth import load_private_key, public_jwk, write_new_private_key
 from ..schema import error_body
 from .faults import UNKNOWN_FIELD, FaultConfig, FaultQueue, RandomFaults, add_unknown_fields
 from .store import SessionStore, session_response

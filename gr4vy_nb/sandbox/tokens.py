@@ -24,7 +24,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..auth import READ_SCOPE, WRITE_SCOPE, thumbprint
+from ..api.auth import READ_SCOPE, WRITE_SCOPE, thumbprint
 
 __all__ = ["LEEWAY_SECONDS", "AuthProblem", "TokenVerifier", "required_scope"]
 

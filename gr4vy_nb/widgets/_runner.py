@@ -30,7 +30,7 @@ class RunPanel:
     """A progress bar with succeeded/failed/retrying counters, a Cancel button and the worker thread.
 
     ``start(work, on_finished)`` runs ``work(progress=..., cancel=...)`` in a thread; its result
-    (a :class:`~gr4vy_nb.bulk.Run`) goes to ``on_finished`` (in that thread). A toolkit error is
+    (a :class:`~gr4vy_nb.updates.runs.Run`) goes to ``on_finished`` (in that thread). A toolkit error is
     shown in ``messages``; any other exception is shown with its traceback and kept in
     :attr:`error`, and :meth:`wait` re-raises it. ``on_state`` is called whenever a run starts or
     ends, so the owning app can enable or disable its buttons.

@@ -1,8 +1,8 @@
 """BulkUpdateApp: upload CSVs -> validate -> plan (diff) -> apply (progress, Cancel) -> results.
 
-A thin shell over :func:`~gr4vy_nb.changes.read_upload`, :func:`~gr4vy_nb.changes.check_upload`,
-:func:`~gr4vy_nb.plan.plan_updates`, :func:`~gr4vy_nb.bulk.apply_plan`,
-:func:`~gr4vy_nb.bulk.resume_run` and :func:`~gr4vy_nb.bulk.rollback_run`: every decision is
+A thin shell over :func:`~gr4vy_nb.updates.merge.read_upload`, :func:`~gr4vy_nb.updates.merge.check_upload`,
+:func:`~gr4vy_nb.updates.plan.plan_updates`, :func:`~gr4vy_nb.updates.runs.apply_plan`,
+:func:`~gr4vy_nb.updates.runs.resume_run` and :func:`~gr4vy_nb.updates.runs.rollback_run`: every decision is
 the engine's; the app gathers input, shows output and keeps the kernel responsive.
 """
 
@@ -233,7 +233,7 @@ class BulkUpdateApp:
 
     def on_validate(self, _button: Any = None) -> None:
         """Read and check the chosen files offline; show the problems (nothing is fetched or sent)."""
-        from ..changes import check_upload, read_upload
+        from ..updates.merge import check_upload, read_upload
 
         self.upload_obj = None
         self.plan = None
@@ -257,7 +257,7 @@ class BulkUpdateApp:
         return int((problems["severity"] == severity).sum()) if len(problems) else 0
 
     def _show_problems(self, problems: pd.DataFrame, tables: dict[str, Any] | None = None) -> None:
-        from ..csvio import write_table
+        from ..tables.files import write_table
 
         errors, warnings = self._count(problems, "error"), self._count(problems, "warning")
         files = ""
@@ -289,7 +289,7 @@ class BulkUpdateApp:
 
     def on_plan(self, _button: Any = None) -> None:
         """Fetch the current state of every session named, merge the upload, show the diff (GET only)."""
-        from ..plan import plan_updates
+        from ..updates.plan import plan_updates
 
         self.plan = None
         self._clear_plan_view()
@@ -378,7 +378,7 @@ class BulkUpdateApp:
         Refused, with nothing sent, when there is no valid plan with changes, when a run is
         already going, or when the target needs the PRODUCTION confirmation and it is missing.
         """
-        from ..bulk import apply_plan
+        from ..updates.runs import apply_plan
 
         with busy([], self.messages, on_done=self._refresh):
             if self.runner.running:
@@ -428,7 +428,7 @@ class BulkUpdateApp:
         self.runner.on_cancel()
 
     def wait(self, timeout: float = 120.0) -> Any:
-        """Block until the run in progress ends and return its :class:`~gr4vy_nb.bulk.Run` (scripts, tests)."""
+        """Block until the run in progress ends and return its :class:`~gr4vy_nb.updates.runs.Run` (scripts, tests)."""
         return self.runner.wait(timeout)
 
     # ------------------------------------------------------------------ 5: results
@@ -455,7 +455,7 @@ class BulkUpdateApp:
 
     def on_resume(self, _button: Any = None) -> None:
         """Resume the shown run in the background (sends what it has not sent yet)."""
-        from ..bulk import resume_run
+        from ..updates.runs import resume_run
 
         with busy([], self.messages, on_done=self._refresh):
             run = self._current_run()
@@ -469,7 +469,7 @@ class BulkUpdateApp:
 
     def on_rollback(self, _button: Any = None) -> None:
         """Roll the shown run back in the background (a new journaled run)."""
-        from ..bulk import rollback_run
+        from ..updates.runs import rollback_run
 
         with busy([], self.messages, on_done=self._refresh):
             run = self._current_run()

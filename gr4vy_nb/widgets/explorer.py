@@ -27,7 +27,7 @@ class SessionExplorer:
     The tables (``sessions``, ``cart_items``, ``legs``, ``passengers``, and the ids not found)
     are interactive: paged, sortable, searchable.  Personal data is masked unless "show personal
     data" is ticked.  After a fetch or load, :attr:`frames` holds the unmasked
-    :class:`~gr4vy_nb.frames.SessionFrames` and :attr:`not_found` the ids that failed, with why.
+    :class:`~gr4vy_nb.tables.frames.SessionFrames` and :attr:`not_found` the ids that failed, with why.
     Handlers (``on_fetch``, ``on_load``, ``on_upload``) may be called directly.
     """
 
@@ -137,7 +137,7 @@ class SessionExplorer:
             self.on_fetch()
 
     def _set(self, sessions: list[dict[str, Any]], missing: list[tuple[str, str]]) -> None:
-        from ..frames import flatten_sessions
+        from ..tables.frames import flatten_sessions
 
         self.frames = flatten_sessions(sessions)
         self.not_found = pd.DataFrame(missing, columns=["checkout_session_id", "error"])

@@ -22,7 +22,7 @@ _MAX_LINK_BYTES = 5 * 1024 * 1024
 
 
 class ResultsView:
-    """Shows a :class:`~gr4vy_nb.bulk.Run`: counts, the results table with a status filter, downloads.
+    """Shows a :class:`~gr4vy_nb.updates.runs.Run`: counts, the results table with a status filter, downloads.
 
     The owner wires :attr:`retry_button` and :attr:`rollback_button` (and :attr:`resume_button`)
     to its handlers; :meth:`show` enables them according to the run.
@@ -63,7 +63,7 @@ class ResultsView:
         return [self.retry_button, self.resume_button, self.rollback_button]
 
     def show(self, run: Any) -> None:
-        """Show ``run`` (a :class:`~gr4vy_nb.bulk.Run`) and enable the buttons that apply to it."""
+        """Show ``run`` (a :class:`~gr4vy_nb.updates.runs.Run`) and enable the buttons that apply to it."""
         self.run = run
         c = run.counts
         reason = f" — {html.escape(run.stop_reason)}" if run.stop_reason else ""

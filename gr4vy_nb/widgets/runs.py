@@ -81,7 +81,7 @@ class RunsBrowser:
 
     def on_refresh(self, _button: Any = None) -> None:
         """List the journals under the runs folder (newest first)."""
-        from ..journal import list_runs
+        from ..updates.journal import list_runs
 
         with busy(self._buttons(), self.messages, on_done=self._refresh):
             folder = Path(self.dir_box.value.strip() or "runs").expanduser()
@@ -105,7 +105,7 @@ class RunsBrowser:
 
     def on_resume(self, _button: Any = None) -> None:
         """Resume the run shown, in the background."""
-        from ..bulk import resume_run
+        from ..updates.runs import resume_run
 
         with busy([], self.messages, on_done=self._refresh):
             run = self._current()
@@ -115,7 +115,7 @@ class RunsBrowser:
 
     def on_rollback(self, _button: Any = None) -> None:
         """Roll the run shown back, in the background (a new journaled run)."""
-        from ..bulk import rollback_run
+        from ..updates.runs import rollback_run
 
         with busy([], self.messages, on_done=self._refresh):
             run = self._current()
@@ -129,7 +129,7 @@ class RunsBrowser:
         self.runner.on_cancel()
 
     def wait(self, timeout: float = 120.0) -> Any:
-        """Block until the run in progress ends; return its :class:`~gr4vy_nb.bulk.Run`."""
+        """Block until the run in progress ends; return its :class:`~gr4vy_nb.updates.runs.Run`."""
         return self.runner.wait(timeout)
 
     def _current(self) -> Any:

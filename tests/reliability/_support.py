@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import REPO, SAMPLE
+
 DATA = REPO / "data"
-SAMPLE = DATA / "sample_sessions.jsonl"
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 
 TIER = os.environ.get("GR4VY_NB_RELIABILITY", "fast").strip().lower() or "fast"

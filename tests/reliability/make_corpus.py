@@ -1,6 +1,6 @@
 """Write the bad-input corpus: ``tests/reliability/bad_inputs/<case>/`` (CSV files + ``expected.json``).
 
-Every case is built here from real session ids and values of ``data/sample_sessions.jsonl``,
+Every case is built here from real session ids and values of the sample sessions (package data),
 so the committed files are reviewable and reproducible: ``python -m tests.reliability.make_corpus``
 rewrites them byte for byte, and ``test_bad_inputs.py`` checks that the committed corpus is what
 this script writes.
@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.paths import SAMPLE
+
 ROOT = Path(__file__).resolve().parent / "bad_inputs"
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_sessions.jsonl"
 
 
 def _sessions() -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 For every case: the exit code of ``expected.json``; every expected problem printed on one line
 naming its file, line and column with the expected words; no traceback; zero writes seen by
 the sandbox.  Data that must survive (``accept``/``warn``) reaches the plan's diff exactly as
-written.  The same cases also go through :func:`gr4vy_nb.plan.plan_updates` to pin each problem
+written.  The same cases also go through :func:`gr4vy_nb.updates.plan.plan_updates` to pin each problem
 to its exact ``(severity, rule, file, line, column)``.
 
 The fast tier runs the CLI in this process (``gr4vy_nb.cli.main``) for every case and as a real
@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from gr4vy_nb.client import Gr4vyClient
+from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
-from gr4vy_nb.plan import plan_updates
+from gr4vy_nb.updates.plan import plan_updates
 
 from . import make_corpus
 from ._support import CORPUS, FULL, TRACEBACK, cli_env, put_count, record, run_cli, run_cli_in_process

@@ -32,11 +32,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from gr4vy_nb.bulk import RESULT_STATUSES
-from gr4vy_nb.client import Gr4vyClient
+from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
-from gr4vy_nb.journal import STATUSES, Journal
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
+from gr4vy_nb.updates.journal import STATUSES, Journal
+from gr4vy_nb.updates.runs import RESULT_STATUSES
 
 from ._support import REPO, TRACEBACK, cli_command, cli_env, generated_sessions, pick, put_count, record, run_cli
 
@@ -285,7 +285,7 @@ def test_kill_9_before_the_journal_exists_sends_nothing(crash_sandbox, tmp_path)
 
 _CREATE_AND_DIE = """
 import os, signal, sys
-from gr4vy_nb.journal import Journal
+from gr4vy_nb.updates.journal import Journal
 
 def items():
     for i in range(200):

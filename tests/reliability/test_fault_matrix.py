@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from gr4vy_nb.auth import write_new_private_key
-from gr4vy_nb.bulk import apply_plan, resume_run
-from gr4vy_nb.client import Gr4vyClient
+from gr4vy_nb.api.auth import write_new_private_key
+from gr4vy_nb.api.client import Gr4vyClient
+from gr4vy_nb.api.retry import RetryPolicy
 from gr4vy_nb.config import Settings
 from gr4vy_nb.errors import (
     ApiError,
@@ -45,10 +45,10 @@ from gr4vy_nb.errors import (
     TransportError,
     ValidationFailed,
 )
-from gr4vy_nb.journal import Journal
-from gr4vy_nb.plan import Plan, PlanItem
-from gr4vy_nb.retry import RetryPolicy
 from gr4vy_nb.sandbox import start_sandbox
+from gr4vy_nb.updates.journal import Journal
+from gr4vy_nb.updates.plan import Plan, PlanItem
+from gr4vy_nb.updates.runs import apply_plan, resume_run
 
 from ._support import (
     FULL,

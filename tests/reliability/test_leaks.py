@@ -36,8 +36,8 @@ from typing import Any
 
 import pytest
 
-from gr4vy_nb.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key, write_new_private_key
-from gr4vy_nb.client import Gr4vyClient
+from gr4vy_nb.api.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key, write_new_private_key
+from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
 from gr4vy_nb.errors import ConfigError, Gr4vyError
 from gr4vy_nb.sandbox import start_sandbox

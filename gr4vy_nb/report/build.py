@@ -1,0 +1,288 @@
+"""The whole report: its sections, the standalone HTML file, the notebook frame, the CLI command."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._version import __version__
+from .airline import (
+    age_groups,
+    airline_totals,
+    bookings,
+    carriers,
+    legs_out_of_order,
+    legs_per_booking,
+    passengers_per_booking,
+    plot_routes,
+    route_types,
+    routes,
+)
+from .carts import (
+    by_category,
+    by_product_type,
+    cart_lines,
+    cart_value_by_currency,
+    cart_values,
+    discount_tax_totals,
+    items_per_session,
+    plot_cart_values,
+    plot_categories,
+    plot_product_types,
+    seller_countries,
+    top_skus,
+)
+from .common import ID
+from .document import Section, figure_html, grid_html, note_html, render_document, table_html
+from .quality import (
+    duplicate_skus,
+    empty_fields,
+    mask_failures,
+    personal_data,
+    plot_empty_fields,
+    quality_overview,
+    schema_failure_counts,
+    schema_failures,
+    zero_amounts,
+)
+from .runs import (
+    plot_run_latency,
+    plot_run_throughput,
+    run_conflicts,
+    run_errors_by_code,
+    run_errors_by_field,
+    run_frame,
+    run_latency,
+    run_retries,
+    run_status_counts,
+    run_summary,
+    run_throughput,
+)
+from .sessions import (
+    card_countries,
+    card_issuers,
+    card_schemes,
+    card_types,
+    currencies,
+    expiry_timeline,
+    metadata_keys,
+    plot_expiry,
+    sessions_overview,
+)
+from .sources import load_frames
+
+__all__ = ["build_report", "inline_html", "render_report", "report_command"]
+
+SAMPLE_ROWS = 10
+"""Sessions shown in the report's sample table."""
+_DETAIL_ROWS = 50
+
+
+# --------------------------------------------------------------------------- the HTML report
+
+
+def _sections_for_sessions(frames: Any, now: pd.Timestamp, raw: bool) -> list[Section]:
+    overview = Section("Sessions")
+    overview.add(grid_html([table_html(sessions_overview(frames), caption="What the sessions carry"),
+                            table_html(expiry_timeline(frames, now=now),
+                                       caption=f"Expiry (as of {now.isoformat()}; 'within' rows are cumulative)")]))
+    overview.add(figure_html(plot_expiry(frames, now=now), alt="Histogram of time until expiry"))
+    overview.add(grid_html([table_html(currencies(frames), caption="Currencies (amounts in minor units)"),
+                            table_html(metadata_keys(frames), caption="Metadata keys", empty="no metadata")]))
+
+    # Computed once, used by several tables.
+    lines = cart_lines(frames)
+    values = cart_values(frames, lines=lines)
+    out_of_order = legs_out_of_order(frames)
+    duplicates = duplicate_skus(frames)
+
+    carts = Section("Carts")
+    if frames.cart_items.empty:
+        carts.add(note_html("No session has cart items."))
+    else:
+        per_session = items_per_session(frames)
+        product = by_product_type(frames, lines=lines)
+        category = by_category(frames, lines=lines)
+        carts.add(grid_html([table_html(per_session, caption="Cart items per session"),
+                             table_html(cart_value_by_currency(frames, values=values),
+                                        caption="Cart value per session, by currency (minor units)")]))
+        carts.add(figure_html(plot_cart_values(frames, values=values), alt="Box plots of cart value by currency"))
+        carts.add(table_html(discount_tax_totals(frames, lines=lines),
+                             caption="Gross, discount, tax and net totals (minor units)"))
+        carts.add(table_html(product, caption="By product type (value in minor units)"))
+        carts.add(figure_html(plot_product_types(frames, table=product), alt="Cart items by product type"))
+        carts.add(table_html(category, caption="By category (an item counts in each of its categories)",
+                             max_rows=30))
+        carts.add(figure_html(plot_categories(frames, table=category), alt="Cart items by category"))
+        carts.add(grid_html([table_html(top_skus(frames), caption="Top SKUs"),
+                             table_html(seller_countries(frames), caption="Seller countries")]))
+
+    airline = Section("Airline")
+    if bookings(frames).empty:
+        airline.add(note_html("No session has an airline addendum."))
+    else:
+        route_table = routes(frames)
+        legs_t, pax_t = legs_per_booking(frames), passengers_per_booking(frames)
+        airline.add(table_html(route_table, caption="Routes", max_rows=25))
+        airline.add(figure_html(plot_routes(frames, table=route_table), alt="Most flown routes"))
+        airline.add(grid_html([table_html(legs_t, caption="Legs per booking"),
+                               table_html(pax_t, caption="Passengers per booking"),
+                               table_html(carriers(frames), caption="Carriers"),
+                               table_html(age_groups(frames), caption="Passenger age groups"),
+                               table_html(route_types(frames), caption="Route types (legs)")]))
+        airline.add(table_html(airline_totals(frames), caption="Leg amounts by currency (minor units)"))
+        airline.add(table_html(out_of_order, caption="Legs out of time order", index=False,
+                               max_rows=_DETAIL_ROWS, empty="none: every booking's legs are in time order"))
+
+    payment = Section("Payment methods")
+    schemes = card_schemes(frames)
+    if schemes.empty:
+        payment.add(note_html("No session has a payment method."))
+    else:
+        payment.add(grid_html([table_html(schemes, caption="Card schemes"),
+                               table_html(card_types(frames), caption="Card types"),
+                               table_html(card_countries(frames), caption="Card countries"),
+                               table_html(card_issuers(frames), caption="Card issuers")]))
+
+    quality = Section("Data quality")
+    failures = schema_failures(frames)
+    empties = empty_fields(frames)
+    never = empties[empties["filled"] == 0]
+    read_problems = getattr(frames, "warnings", None)
+    if read_problems is not None and len(read_problems):
+        # Personal values in these problems were masked when read (report_sources._read_csv_folder).
+        quality.add(table_html(read_problems, caption="Problems found reading the files", index=False,
+                               max_rows=_DETAIL_ROWS))
+    overview_t = quality_overview(frames, failures=failures, values=values, out_of_order=out_of_order,
+                                  duplicates=duplicates)
+    quality.add(table_html(overview_t, caption="Sessions flagged"))
+    quality.add(table_html(schema_failure_counts(failures), caption="Schema rules broken", index=False,
+                           empty="none: every value follows the schema"))
+    shown = failures if raw else mask_failures(failures)
+    quality.add(table_html(shown, caption="Schema rule failures" + ("" if raw else " (personal values masked)"),
+                           index=False, max_rows=_DETAIL_ROWS, empty="none"))
+    partly = empties[empties["filled"] > 0]
+    quality.add(table_html(partly.head(25), caption="Fields most often empty (among fields used at least once)",
+                           index=False))
+    quality.add(note_html(f"{len(never):,} schema fields are empty in every row (not listed)."))
+    quality.add(figure_html(plot_empty_fields(frames, table=empties), alt="Fields most often empty"))
+    quality.add(grid_html([table_html(duplicates, caption="Duplicate SKUs within a cart", index=False,
+                                      max_rows=_DETAIL_ROWS),
+                           table_html(zero_amounts(frames), caption="Amounts of zero", index=False)]))
+    quality.add(table_html(personal_data(frames), caption="Personal and card data present (counts only)",
+                           index=False))
+
+    sample = Section("Sample of sessions")
+    sample.add(_sample_html(frames, raw))
+    return [overview, carts, airline, payment, quality, sample]
+
+
+def _sample_html(frames: Any, raw: bool) -> str:
+    ids = frames.sessions[ID].head(SAMPLE_ROWS).tolist()
+    if not ids:
+        return note_html("No sessions.")
+    part = frames.select(ids)
+    if not raw:
+        part = part.masked()
+    s = part.sessions
+    # Only the columns holding something in the sample: the rest would be a wall of blanks.
+    cols = [c for c in s.columns if c != "extra" and s[c].notna().any()]
+    note = ("Personal data masked." if not raw else "RAW values, personal data included.")
+    return table_html(s[cols], caption=f"First {len(ids)} sessions", index=False) + note_html(note)
+
+
+def _sections_for_run(run: Any) -> list[Section]:
+    df = run_frame(run)
+    section = Section("Run")
+    status = run_status_counts(df)
+    throughput = run_throughput(df)
+    section.add(grid_html([table_html(run_summary(df), caption="Summary"), table_html(status, caption="By status")]))
+    section.add(table_html(run_errors_by_code(df), caption="Errors by code", index=False, empty="no errors"))
+    section.add(table_html(run_errors_by_field(df), caption="Errors by field", index=False,
+                           empty="no error pointed at a field"))
+    section.add(grid_html([table_html(run_latency(df), caption="Seconds per session (first request to answer)"),
+                           table_html(run_retries(df), caption="Requests per session")]))
+    section.add(figure_html(plot_run_latency(df), alt="Histogram of time per session"))
+    section.add(figure_html(plot_run_throughput(df, table=throughput), alt="Sessions finished over time"))
+    section.add(table_html(run_conflicts(df), caption="Conflicts (changed since the plan, left alone)",
+                           index=False, max_rows=_DETAIL_ROWS, empty="none"))
+    return [section]
+
+
+def render_report(frames: Any = None, run: Any = None, *, raw: bool = False, now: datetime | None = None,
+                  title: str = "Checkout sessions report", notes: Sequence[str] = ()) -> str:
+    """The report as an HTML string (see :func:`build_report`)."""
+    if frames is None and run is None:
+        raise ValueError("nothing to report: pass session frames, a run, or both")
+    at = pd.Timestamp(now if now is not None else datetime.now(UTC))
+    if at.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    sections: list[Section] = []
+    if notes:
+        sections.append(Section("Notes").add(*(note_html(n) for n in notes)))
+    if frames is not None:
+        sections += _sections_for_sessions(frames, at.tz_convert("UTC"), raw)
+    if run is not None:
+        sections += _sections_for_run(run)
+    n = len(frames.sessions) if frames is not None else len(run_frame(run))
+    what = f"{n:,} sessions" if frames is not None else f"a run of {n:,} sessions"
+    subtitle = f"{what} · generated {at.tz_convert('UTC'):%Y-%m-%d %H:%M} UTC by gr4vy-nb {__version__} ·"
+    return render_document(title, sections, subtitle=subtitle, masked=not raw)
+
+
+def build_report(frames: Any = None, run: Any = None, path: str | os.PathLike[str] = "report.html", raw: bool = False,
+                 *, now: datetime | None = None, title: str = "Checkout sessions report",
+                 notes: Sequence[str] = ()) -> Path:
+    """Write one self-contained HTML report of ``frames`` (and of ``run``, if given) to ``path``.
+
+    Args:
+        frames: a :class:`~gr4vy_nb.tables.frames.SessionFrames` (``None`` for a run-only report).
+        run: a journal path, a :class:`~gr4vy_nb.updates.journal.Journal`, a ``Run``, or a DataFrame
+            following :data:`RUN_COLUMNS`; adds the run section.
+        path: where to write; parent folders are created. Returns the resolved path.
+        raw: show personal data unmasked (the page then says so in red). Counts are the same
+            either way.
+        now: the time the expiry timeline is measured from (default: the current time).
+        notes: lines shown at the top (e.g. ids that could not be fetched).
+    """
+    text = render_report(frames, run, raw=raw, now=now, title=title, notes=notes)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)  # a reader never sees half a report
+    return out.resolve()
+
+
+def inline_html(frames: Any = None, run: Any = None, *, raw: bool = False, now: datetime | None = None,
+                height: int = 900, title: str = "Checkout sessions report") -> str:
+    """The report as an ``<iframe>`` to show in a notebook: ``display(HTML(report.inline_html(frames)))``.
+
+    The page is given through ``srcdoc`` (escaped) to a sandboxed frame: its styles cannot
+    touch the notebook's, and it can run nothing. Masked unless ``raw=True``, as the file.
+    """
+    document = render_report(frames, run, raw=raw, now=now, title=title)
+    return (f'<iframe sandbox title="{html.escape(title)}" style="width:100%;height:{int(height)}px;'
+            f'border:1px solid #d0d7de" srcdoc="{html.escape(document, quote=True)}"></iframe>')
+
+
+# --------------------------------------------------------------------------- sources and the CLI
+
+
+def report_command(source: str, out: str, raw: bool = False, client: Any = None, *, run: str | None = None,
+                   now: datetime | None = None) -> Path:
+    """``gr4vy-nb report SOURCE --out FILE [--raw] [--run JOURNAL]``: load, build, return the file's path.
+
+    SOURCE is a folder of the four CSVs, a JSONL export or a file of ids to fetch (see
+    :func:`load_frames`). Raises :class:`~gr4vy_nb.errors.InputError` for a bad source
+    (exit 2) and :class:`~gr4vy_nb.errors.ConfigError` when ids must be fetched and no target
+    is configured (exit 3).
+    """
+    frames, notes = load_frames(source, client=client)
+    return build_report(frames, run=run, path=out, raw=raw, now=now, notes=notes)

@@ -1,0 +1,253 @@
+"""Cart summaries: items per session, cart values per currency, product types, categories, SKUs.
+
+A cart item's value is ``quantity * unit_amount - discount_amount + tax_amount`` (an empty
+discount or tax counts as 0), in the minor unit of its session's currency; values are only
+ever added up within one currency. Sessions without a currency are grouped as ``(missing)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .common import ID, MISSING, count_table, empty_mask, explode_list, item_currency
+from .figures import bar_figure, fit_margins, new_figure
+
+__all__ = [
+    "by_category",
+    "by_product_type",
+    "cart_lines",
+    "cart_value_by_currency",
+    "cart_values",
+    "discount_tax_totals",
+    "items_per_session",
+    "plot_cart_values",
+    "plot_categories",
+    "plot_items_per_session",
+    "plot_product_types",
+    "seller_countries",
+    "top_skus",
+]
+
+
+def _int(df: pd.DataFrame, col: str, fill: int | None = None) -> pd.Series:
+    values = pd.to_numeric(df[col]).astype("Int64") if col in df else pd.Series(pd.NA, index=df.index, dtype="Int64")
+    return values.fillna(fill) if fill is not None else values
+
+
+def cart_lines(frames: Any) -> pd.DataFrame:
+    """One row per cart item (index as ``cart_items``) with its session's currency and its money.
+
+    Columns ``checkout_session_id``, ``currency``, ``quantity``, ``gross`` (quantity x unit
+    amount), ``discount``, ``tax`` and ``value`` (gross - discount + tax), all ``Int64``
+    minor units. The other cart summaries accept it as ``lines=`` so a report computes it once.
+    """
+    items = frames.cart_items
+    quantity, unit = _int(items, "quantity"), _int(items, "unit_amount")
+    discount, tax = _int(items, "discount_amount", 0), _int(items, "tax_amount", 0)
+    gross = quantity * unit
+    # Series, not .to_numpy(): text columns stay in Arrow instead of becoming Python strings.
+    return pd.DataFrame({ID: items[ID], "currency": item_currency(frames, items), "quantity": quantity,
+                         "gross": gross, "discount": discount, "tax": tax, "value": gross - discount + tax})
+
+
+def items_per_session(frames: Any) -> pd.DataFrame:
+    """How many sessions have 0, 1, 2, ... cart items (lines, not units); index ``items``."""
+    per_session = frames.cart_items.groupby(ID, sort=False).size()
+    counts = per_session.reindex(frames.sessions[ID].drop_duplicates(), fill_value=0).value_counts().sort_index()
+    out = pd.DataFrame({"sessions": counts.to_numpy(dtype="int64")},
+                       index=pd.Index(counts.index.astype("int64"), name="items"))
+    out["share"] = out["sessions"] / max(int(out["sessions"].sum()), 1)
+    return out
+
+
+def cart_values(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per session with cart items: items, units, gross, discount, tax and cart value.
+
+    ``amount`` is the session's own amount, and ``matches_amount`` says whether it equals
+    the cart value (NA when the session has no amount) — a quick check of cart arithmetic.
+    """
+    lines = cart_lines(frames) if lines is None else lines
+    g = lines.groupby(ID, sort=False)
+    out = pd.DataFrame({
+        "currency": g["currency"].first(),
+        "items": g.size().astype("int64"),
+        "units": g["quantity"].sum(min_count=1),
+        "gross": g["gross"].sum(min_count=1),
+        "discount": g["discount"].sum(),
+        "tax": g["tax"].sum(),
+        "cart_value": g["value"].sum(min_count=1),
+    })
+    amount = _int(frames.sessions, "amount")
+    amount = pd.Series(amount.array, index=pd.Index(frames.sessions[ID]))
+    out["amount"] = amount[~amount.index.duplicated()].reindex(out.index).astype("Int64")
+    out["matches_amount"] = (out["amount"] == out["cart_value"]).astype("boolean")
+    out.index.name = ID
+    return out.reset_index()
+
+
+def cart_value_by_currency(frames: Any, values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per currency: sessions with cart items and their cart value's total, mean, median, min and max.
+
+    ``values`` may be a precomputed :func:`cart_values` to avoid computing it twice.
+    """
+    v = cart_values(frames) if values is None else values
+    g = v.groupby("currency", sort=True)["cart_value"]
+    out = pd.DataFrame({
+        "sessions": g.size().astype("int64"),
+        "total": g.sum(min_count=1).astype("Int64"),
+        "mean": g.mean().astype("Float64").round(1),
+        "median": g.median().astype("Float64"),
+        "min": g.min().astype("Int64"),
+        "max": g.max().astype("Int64"),
+    })
+    bad = v["matches_amount"].eq(False).fillna(False).astype(bool)
+    out["not_matching_amount"] = bad.groupby(v["currency"]).sum().reindex(out.index, fill_value=0).astype("int64")
+    return out.sort_values("sessions", ascending=False, kind="stable")
+
+
+def discount_tax_totals(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per currency: items, units, gross (quantity x unit amount), discount, tax and net value totals."""
+    lines = cart_lines(frames) if lines is None else lines
+    g = lines.groupby("currency", sort=True)
+    out = pd.DataFrame({
+        "items": g.size().astype("int64"),
+        "units": g["quantity"].sum().astype("Int64"),
+        "gross": g["gross"].sum().astype("Int64"),
+        "discount": g["discount"].sum().astype("Int64"),
+        "tax": g["tax"].sum().astype("Int64"),
+        "net": g["value"].sum().astype("Int64"),
+    })
+    return out
+
+
+def _sessions_per(df: pd.DataFrame, label: str) -> pd.Series:
+    """Distinct sessions per ``label`` value, counted on integer codes (no string pairs built)."""
+    labels, uniques = pd.factorize(df[label])
+    ids, _ = pd.factorize(df[ID])
+    keep = (labels >= 0) & (ids >= 0)
+    width = int(ids.max()) + 1 if len(ids) else 1
+    pairs = np.unique(labels[keep].astype(np.int64) * width + ids[keep])
+    counts = np.bincount(pairs // width, minlength=len(uniques))
+    return pd.Series(counts, index=pd.Index(uniques, name=label))
+
+
+def _by(lines: pd.DataFrame, key: pd.Series, label: str) -> pd.DataFrame:
+    """Items, units, sessions and value per currency for each ``key`` (aligned with ``lines``)."""
+    df = lines.loc[key.index].assign(**{label: key.array})
+    g = df.groupby(label, sort=False)
+    out = pd.DataFrame({"items": g.size().astype("int64"), "units": g["quantity"].sum().astype("Int64")})
+    out["sessions"] = _sessions_per(df, label).reindex(out.index).astype("int64")
+    value = df.groupby([label, "currency"], sort=False)["value"].sum().unstack("currency")
+    for cur in sorted(value.columns):
+        out[f"value_{cur}"] = value[cur].reindex(out.index).astype("Int64")
+    out.index = out.index.astype("str")
+    out.index.name = label
+    return out.reset_index().sort_values(["items", label], ascending=[False, True], kind="stable").set_index(label)
+
+
+def by_product_type(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per ``product_type``: items, units, sessions, and value per currency (``value_<CUR>``)."""
+    lines = cart_lines(frames) if lines is None else lines
+    items = frames.cart_items
+    key = items["product_type"].astype("str").where(~empty_mask(items["product_type"]), MISSING)
+    return _by(lines, key, "product_type")
+
+
+def by_category(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per category (an item in several categories counts in each): items, units, sessions, value per currency.
+
+    Items without a category are counted under ``(missing)``.
+    """
+    lines = cart_lines(frames) if lines is None else lines
+    cats = frames.cart_items["categories"]
+    exploded = explode_list(cats)
+    uncategorised = cats.index.difference(exploded.index.unique())
+    key = pd.concat([exploded, pd.Series(MISSING, index=uncategorised, dtype="str")])
+    return _by(lines, key, "category")
+
+
+def top_skus(frames: Any, n: int = 20) -> pd.DataFrame:
+    """The ``n`` SKUs on most cart lines: name (the most common one), items, units and sessions."""
+    items = frames.cart_items
+    df = items.loc[~empty_mask(items["sku"]), [ID, "sku", "name", "quantity"]]
+    if df.empty:
+        return pd.DataFrame({"name": pd.Series(dtype="str"), "items": pd.Series(dtype="int64"),
+                             "units": pd.Series(dtype="Int64"), "sessions": pd.Series(dtype="int64")},
+                            index=pd.Index([], name="sku", dtype="str"))
+    g = df.groupby("sku", sort=False)
+    out = pd.DataFrame({"items": g.size().astype("int64"), "units": g["quantity"].sum().astype("Int64")})
+    out.index = out.index.astype("str")
+    out.index.name = "sku"
+    out = out.reset_index().sort_values(["items", "units", "sku"], ascending=[False, False, True], kind="stable")
+    out = out.head(n).set_index("sku")
+    # Names and sessions only for the SKUs kept: a handful, whatever the cart count.
+    top = df[df["sku"].isin(out.index)]
+    out["sessions"] = _sessions_per(top, "sku").reindex(out.index).astype("int64")
+    names = top.groupby(["sku", "name"], sort=False).size().rename("count").reset_index()
+    names = names.sort_values(["count", "name"], ascending=[False, True], kind="stable").drop_duplicates("sku")
+    out.insert(0, "name", names.set_index("sku")["name"].reindex(out.index).astype("str"))
+    return out
+
+
+def seller_countries(frames: Any) -> pd.DataFrame:
+    """Cart items per seller country, with the number of sessions selling from it."""
+    items = frames.cart_items
+    table = count_table(items["seller_country"], label="seller_country", count="items")
+    key = items["seller_country"].astype("str").where(~empty_mask(items["seller_country"]), MISSING)
+    sessions = _sessions_per(items.assign(_k=key.array), "_k")
+    table.insert(1, "sessions", sessions.reindex(table.index).astype("int64").to_numpy())
+    return table
+
+
+def plot_items_per_session(frames: Any, table: pd.DataFrame | None = None) -> Figure:
+    """Bar chart of :func:`items_per_session`."""
+    t = items_per_session(frames) if table is None else table
+    return bar_figure(t.index.tolist(), t["sessions"].tolist(), title="Cart items per session",
+                      xlabel="cart items (lines)", ylabel="sessions")
+
+
+def plot_product_types(frames: Any, table: pd.DataFrame | None = None) -> Figure:
+    """Horizontal bars of cart items per product type."""
+    t = by_product_type(frames) if table is None else table
+    return bar_figure(t.index.tolist(), t["items"].tolist(), title="Cart items by product type",
+                      xlabel="cart items", ylabel="product type", horizontal=True)
+
+
+def plot_categories(frames: Any, table: pd.DataFrame | None = None, top: int = 15) -> Figure:
+    """Horizontal bars of cart items per category (the ``top`` most frequent)."""
+    t = (by_category(frames) if table is None else table).head(top)
+    return bar_figure(t.index.tolist(), t["items"].tolist(), title=f"Cart items by category (top {top})",
+                      xlabel="cart items", ylabel="category", horizontal=True)
+
+
+def plot_cart_values(frames: Any, values: pd.DataFrame | None = None, top: int = 6) -> Figure:
+    """Box plots of cart value per session, one per currency (the ``top`` most frequent), log scale.
+
+    Boxes span the quartiles, whiskers 1.5 x the interquartile range; outliers are not drawn.
+    """
+    v = cart_values(frames) if values is None else values
+    fig = new_figure()
+    ax = fig.add_subplot()
+    ax.set_title("Cart value per session, by currency", loc="left", fontsize=11)
+    ax.set_xlabel("currency")
+    ax.set_ylabel("cart value (minor units, log scale)")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    v = v[v["cart_value"].notna() & (v["cart_value"] > 0)]
+    order = v["currency"].value_counts().head(top).index.tolist()
+    data = [v.loc[v["currency"] == c, "cart_value"].to_numpy(dtype=np.float64) for c in order]
+    if not data:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="#666")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return fig
+    ax.boxplot(data, tick_labels=[f"{c}\n(n={len(d):,})" for c, d in zip(order, data, strict=True)],
+               showfliers=False)  # 100k outlier markers would cost more than they tell
+    ax.set_yscale("log")
+    ax.grid(axis="y", color="#e5e5e5")
+    fit_margins(fig, y_chars=4, x_lines=3)  # log ticks like 10^4; labels "EUR" over "(n=...)"
+    return fig

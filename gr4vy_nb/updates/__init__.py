@@ -1,0 +1,1 @@
+"""The update pipeline: upload -> checks -> merge -> plan -> journal -> engine -> runs."""

@@ -1,0 +1,432 @@
+"""The plan of a bulk update: what will be sent, to which sessions, and what it changes.
+
+:func:`plan_updates` reads an upload (any subset of ``sessions.csv``, ``cart_items.csv``,
+``legs.csv``, ``passengers.csv``), checks every cell offline, fetches the current state of
+every session named, merges the upload onto it (:mod:`gr4vy_nb.updates.merge`) and returns a
+:class:`Plan`::
+
+    plan = plan_updates("edits/", client=client, expires_in=3600)
+    plan.problems          # every problem found, in the user's coordinates (file, line, column)
+    plan.diff              # one row per changed field: checkout_session_id, path, before, after
+    print(plan.describe()) # the summary an analyst reads before applying
+    plan.save("plan.json"); Plan.load("plan.json")
+
+Nothing is written by planning: it sends GET requests only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from .._version import __version__
+from ..errors import ApiError, AuthError, InputError, NotFound, PermissionDenied, RunError, TransportError
+from ..schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
+from ..tables.masking import mask_value
+from .journal import file_digest
+from .merge import (
+    PlanItem,
+    UploadTable,
+    build_changes,
+    check_upload,
+    read_upload,
+    table_from_records,
+    table_records,
+)
+
+__all__ = [
+    "DIFF_COLUMNS",
+    "PROBLEM_COLUMNS",
+    "Plan",
+    "PlanItem",
+    "plan_updates",
+]
+
+PROBLEM_COLUMNS = ["file", "line", "column", "value", "rule", "message", "severity", "checkout_session_id"]
+"""Columns of :attr:`Plan.problems` (``line`` is the file's line number, header = line 1)."""
+DIFF_COLUMNS = ["checkout_session_id", "path", "before", "after", "file", "line", "column", "personal"]
+"""Columns of :attr:`Plan.diff`."""
+
+_PLAN_FORMAT = "gr4vy-nb-plan/1"
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+@dataclass
+class Plan:
+    """A checked, diffed, not yet applied bulk update (see the module docstring).
+
+    Attributes:
+        items: one :class:`PlanItem` per session named in the upload, in upload order.
+        problems: every problem (errors and warnings), columns :data:`PROBLEM_COLUMNS`.
+        diff: every changed field, columns :data:`DIFF_COLUMNS` (raw values; see :meth:`masked_diff`).
+        expires_in: the ``expires_in`` sent with every update (3600..86400 s): the API resets
+            each updated session's expiry to that long after the update.
+        target: what the plan was made against: ``target`` (in words), ``base_url``,
+            ``merchant_account_id``, ``is_production``. A plan is applied to the same target only.
+        inputs: path, size and SHA-256 of each input file (files changed afterwards are refused).
+        tables: for each uploaded table, its ``file`` name and original ``columns``.
+        uploads: the uploaded tables themselves (:class:`~gr4vy_nb.updates.merge.UploadTable`: the
+            cells as the user wrote them, by line), from which ``errors.csv`` is cut.
+        notes: plan-wide warnings in words (expiry resets, lists replaced, objects cleared).
+        created_at: when the plan was made (Unix time).
+    """
+
+    items: list[PlanItem]
+    problems: pd.DataFrame = field(default_factory=lambda: _sorted_problems(_empty(PROBLEM_COLUMNS)))
+    diff: pd.DataFrame = field(default_factory=lambda: _empty(DIFF_COLUMNS))
+    expires_in: int = 3600
+    target: dict[str, Any] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+    uploads: dict[str, UploadTable] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """The problems that block applying (severity ``error``)."""
+        return self.problems[self.problems["severity"] == "error"].reset_index(drop=True)
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        """The problems that do not block applying (likely spreadsheet damage and the like)."""
+        return self.problems[self.problems["severity"] == "warning"].reset_index(drop=True)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the plan can be applied (no errors)."""
+        return not bool((self.problems["severity"] == "error").any())
+
+    @property
+    def changes(self) -> list[PlanItem]:
+        """The items that will be sent."""
+        return [i for i in self.items if i.status == "change"]
+
+    def item(self, session_id: str) -> PlanItem:
+        for it in self.items:
+            if it.session_id == session_id:
+                return it
+        raise KeyError(session_id)
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`InputError` (carrying :attr:`problems`) when the plan has errors."""
+        if not self.ok:
+            n = len(self.errors)
+            raise InputError(f"the upload has {n} error{'s' if n != 1 else ''}; nothing was sent", self.problems)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Counts: sessions named/changed/unchanged/not found, changes per field, warnings."""
+        status = Counter(i.status for i in self.items)
+        per_field: Counter[str] = Counter()
+        for it in self.changes:
+            per_field.update(it.fields)
+        return {
+            "sessions_named": len(self.items),
+            "changed": status.get("change", 0),
+            "unchanged": status.get("unchanged", 0),
+            "not_found": status.get("not_found", 0),
+            "invalid": status.get("invalid", 0),
+            "errors": int((self.problems["severity"] == "error").sum()),
+            "warnings": int((self.problems["severity"] == "warning").sum()),
+            "fields_changed": dict(per_field.most_common()),
+            "values_changed": len(self.diff),
+            "expires_in": self.expires_in,
+            "notes": list(self.notes),
+        }
+
+    @property
+    def sessions(self) -> pd.DataFrame:
+        """One row per session: status, fields changed, current expiry, message."""
+        return pd.DataFrame({
+            "checkout_session_id": [i.session_id for i in self.items],
+            "status": [i.status for i in self.items],
+            "fields": [", ".join(i.fields) for i in self.items],
+            "expires_at": [(i.before or {}).get("expires_at") for i in self.items],
+            "message": [i.message for i in self.items],
+        })
+
+    def masked_diff(self) -> pd.DataFrame:
+        """:attr:`diff` with personal values masked (the default for anything displayed)."""
+        df = self.diff.copy()
+        if len(df):
+            personal = df["personal"].astype(bool).to_numpy()
+            paths = df["path"].tolist()
+            for col in ("before", "after"):
+                values = df[col].astype(object).tolist()
+                df[col] = pd.Series([mask_value(_mask_path(p), v) if m else v
+                                     for p, v, m in zip(paths, values, personal, strict=True)], dtype=object,
+                                    index=df.index)
+        return df
+
+    def describe(self, *, raw: bool = False, max_rows: int = 20) -> str:
+        """The plan in words, for a terminal or a notebook (personal data masked unless ``raw``)."""
+        s = self.summary
+        lines = [
+            f"Plan against {self.target.get('target', '?')} (merchant account "
+            f"{self.target.get('merchant_account_id', '?')})",
+            f"  sessions named:    {s['sessions_named']}",
+            f"  to update:         {s['changed']}",
+            f"  unchanged:         {s['unchanged']}",
+            f"  not found/expired: {s['not_found']}",
+            *([f"  with errors:       {s['invalid']}"] if s["invalid"] else []),
+            f"  problems:          {s['errors']} error(s), {s['warnings']} warning(s)",
+        ]
+        if s["fields_changed"]:
+            lines.append("  fields changed:    " + ", ".join(f"{k} ({v})" for k, v in s["fields_changed"].items()))
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        if len(self.diff):
+            diff = self.diff if raw else self.masked_diff()
+            shown = diff.head(max_rows)
+            lines.append(f"  first {len(shown)} of {len(diff)} changed value(s):")
+            for row in shown.itertuples(index=False):
+                lines.append(f"    {row.checkout_session_id}  {row.path}: {_show(row.before)} -> {_show(row.after)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<Plan {s['sessions_named']} session(s): {s['changed']} to update, {s['unchanged']} unchanged, "
+                f"{s['not_found']} not found; {s['errors']} error(s), {s['warnings']} warning(s)>")
+
+    # ------------------------------------------------------------------ inputs
+
+    def changed_inputs(self) -> list[str]:
+        """Input files that changed (or vanished) since the plan was made."""
+        return changed_inputs(self.inputs)
+
+    # ------------------------------------------------------------------ persistence
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": _PLAN_FORMAT,
+            "toolkit_version": __version__,
+            "created_at": self.created_at,
+            "expires_in": self.expires_in,
+            "target": self.target,
+            "inputs": self.inputs,
+            "tables": self.tables,
+            "notes": self.notes,
+            "items": [i.to_dict() for i in self.items],
+            "problems": _records(self.problems, PROBLEM_COLUMNS),
+            "diff": _records(self.diff, DIFF_COLUMNS),
+            "uploads": [table_records(t) for t in self.uploads.values()],
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the plan as JSON (it holds session data: keep it as private as the CSVs)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_NON_STR_KEYS))
+        os.replace(tmp, p)
+        return p
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        if data.get("format") != _PLAN_FORMAT:
+            raise RunError("not a gr4vy-nb plan file (or one written by an incompatible version)")
+        return cls(
+            items=[PlanItem(**i) for i in data["items"]],
+            problems=_frame(data.get("problems", []), PROBLEM_COLUMNS),
+            diff=_frame(data.get("diff", []), DIFF_COLUMNS),
+            expires_in=int(data["expires_in"]),
+            target=dict(data.get("target") or {}),
+            inputs=list(data.get("inputs") or []),
+            tables=dict(data.get("tables") or {}),
+            notes=list(data.get("notes") or []),
+            created_at=float(data.get("created_at") or time.time()),
+            uploads={t["table"]: table_from_records(t) for t in data.get("uploads") or []},
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Plan:
+        """Read a plan written by :meth:`save`."""
+        try:
+            data = orjson.loads(Path(path).read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise RunError(f"cannot read the plan {path}: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _mask_path(path: str) -> str:
+    return re.sub(r"\[\d+\]", "", path)
+
+
+def _show(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "(none)"
+    text = orjson.dumps(value).decode() if isinstance(value, dict | list) else str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        return value.item()
+    return value
+
+
+def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    cols = {c: df[c].tolist() if c in df else [None] * len(df) for c in columns}
+    return [{c: _jsonable(cols[c][i]) for c in columns} for i in range(len(df))]
+
+
+def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    if not records:
+        return _empty(columns)
+    return pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns})
+
+
+def changed_inputs(inputs: list[dict[str, Any]]) -> list[str]:
+    """The recorded input files whose content differs now (or that are gone)."""
+    changed = []
+    for rec in inputs:
+        path = rec.get("path")
+        if not path or rec.get("sha256") is None or rec.get("in_memory"):
+            continue
+        try:
+            now = file_digest(path)
+        except OSError:
+            changed.append(f"{path} (missing)")
+            continue
+        if now["sha256"] != rec["sha256"]:
+            changed.append(str(path))
+    return changed
+
+
+def plan_updates(
+    source: Any,
+    *,
+    client: Any = None,
+    expires_in: int = EXPIRES_IN_DEFAULT,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    errors: str = "collect",
+    encoding: str | None = None,
+) -> Plan:
+    """Check an upload, fetch the sessions it names, merge, diff and validate: a :class:`Plan`.
+
+    Args:
+        source: a folder, a CSV path or a list of them, ``{name: path | bytes | DataFrame}``, a
+            :class:`~gr4vy_nb.tables.frames.SessionFrames`, or an :class:`~gr4vy_nb.updates.merge.Upload`.
+        client: the :class:`~gr4vy_nb.api.client.Gr4vyClient` to read with (default: one from
+            :meth:`Settings.from_env`, closed afterwards).
+        expires_in: seconds (3600..86400) sent with each update: the API resets each updated
+            session's expiry to that long after its update.
+        workers: concurrent reads (default: the client's).
+        progress: ``progress(done, total)`` while fetching (called in the calling thread).
+        errors: ``"collect"`` (default) returns the plan with its problems; ``"raise"`` raises
+            :class:`InputError` (carrying the problems) when there is any error.
+        encoding: the files' encoding when not UTF-8 (e.g. ``"cp1252"``).
+
+    Reads only (GET); nothing is written. Sessions are read and merged even when some cells
+    are wrong, so that every problem is reported at once; a plan with errors cannot be applied.
+
+    Raises:
+        InputError: the source holds no table at all, or ``errors="raise"`` and there are errors.
+        AuthError, PermissionDenied: the key cannot read sessions (nothing else is tried).
+        ConfigError: no client given and nothing configured.
+    """
+    if errors not in ("collect", "raise"):
+        raise ValueError("errors must be 'collect' or 'raise'")
+    if not isinstance(expires_in, int | float) or not EXPIRES_IN_MIN <= expires_in <= EXPIRES_IN_MAX:
+        raise InputError(f"expires_in must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds, "
+                         f"not {expires_in!r}")
+    expires_in = int(expires_in)
+    upload = check_upload(read_upload(source, encoding=encoding))
+    if upload.tables and upload.ok and not upload.session_ids():
+        empty = [{"file": t.file, "line": 1, "column": None, "value": None, "rule": "no_rows", "severity": "error",
+                  "checkout_session_id": None, "message": f"{t.file} has a header but no rows: nothing to plan"}
+                 for t in upload.tables.values()]
+        upload.problems = pd.concat([upload.problems, pd.DataFrame(empty)], ignore_index=True)
+    if not upload.tables and upload.ok:
+        raise InputError("nothing to plan: the upload holds no table")
+    own = client is None
+    if own:
+        from ..api.client import Gr4vyClient
+        from ..config import Settings
+
+        client = Gr4vyClient(Settings.from_env(required=True), workers=workers or 8)
+    try:
+        s = client.settings
+        target = {"target": s.target, "base_url": s.base_url, "merchant_account_id": s.merchant_account_id,
+                  "is_production": s.is_production}
+        tables = {name: {"file": t.file, "columns": t.columns} for name, t in upload.tables.items()}
+        plan = Plan(items=[], problems=upload.problems, expires_in=expires_in, target=target,
+                    inputs=upload.inputs, tables=tables, uploads=dict(upload.tables))
+        # Even when some cells are wrong, the sessions are read and merged, so that every problem
+        # (read-only cells changed, bodies the models refuse, ...) is reported at once.
+        ids = upload.session_ids()
+        if ids:
+            fetched = client.get_checkout_sessions(ids, workers=workers, progress=progress)
+            current: dict[str, Any] = {}
+            failures = []
+            for sid, value in fetched.items():
+                if isinstance(value, AuthError | PermissionDenied | TransportError):
+                    raise value
+                if isinstance(value, NotFound):
+                    current[sid] = None
+                elif isinstance(value, ApiError):
+                    failures.append({"file": None, "line": None, "column": "checkout_session_id", "value": sid,
+                                     "rule": "fetch_failed", "severity": "error", "checkout_session_id": sid,
+                                     "message": f"could not read session {sid}: {value}; plan again later"})
+                else:
+                    current[sid] = value
+            changes = build_changes(upload, current, expires_in=expires_in)
+            plan.items = changes.items
+            plan.diff = changes.diff
+            plan.notes = changes.notes
+            for item in changes.items:
+                if item.status == "not_found":
+                    table, line = ((item.source or {}).get("rows") or [[None, None]])[0]
+                    t = upload.tables.get(table)
+                    failures.append({"file": t.file if t else None, "line": line, "column": "checkout_session_id",
+                                     "value": item.session_id, "rule": "not_found", "severity": "warning",
+                                     "checkout_session_id": item.session_id,
+                                     "message": f"session {item.session_id} was not found or has expired: it "
+                                                "cannot be updated (it will be reported as failed)"})
+            frames = [f for f in (upload.problems, changes.problems, pd.DataFrame(failures)) if len(f)]
+            if frames:
+                plan.problems = pd.concat(frames, ignore_index=True)
+        plan.problems = _sorted_problems(plan.problems)
+    finally:
+        if own:
+            client.close()
+    if errors == "raise":
+        plan.raise_for_problems()
+    return plan
+
+
+def _sorted_problems(problems: pd.DataFrame) -> pd.DataFrame:
+    """Errors first, then by file and line; one error per cell; columns :data:`PROBLEM_COLUMNS`."""
+    df = problems.copy()
+    for c in PROBLEM_COLUMNS:
+        if c not in df:
+            df[c] = pd.NA
+    df = df[PROBLEM_COLUMNS]
+    if len(df):
+        # A cell the offline check refused may be refused again by the models after merging.
+        located = df["line"].notna() & df["column"].notna() & (df["severity"] == "error")
+        repeat = located & df.duplicated(["file", "line", "column", "severity"], keep="first")
+        df = df[~repeat]
+    df["line"] = pd.array(df["line"].tolist(), dtype="Int64") if len(df) else pd.array([], dtype="Int64")
+    order = (df["severity"] != "error").astype(int)
+    df = df.assign(_o=order).sort_values(["_o", "file", "line"], kind="stable", na_position="first")
+    return df.drop(columns="_o").reset_index(drop=True)

@@ -1,0 +1,16 @@
+"""Where the tests find the repository, the package's sample sessions and the committed fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gr4vy_nb._data import examples_dir, sample_sessions_path
+
+REPO = Path(__file__).resolve().parents[1]
+"""The repository's root (``notebooks/``, ``data/``, ``Makefile``)."""
+SAMPLE = sample_sessions_path()
+"""The sample sessions the sandbox is seeded with (package data)."""
+EXAMPLES = examples_dir()
+"""The example update folders (package data, linked from ``data/examples``)."""
+FIXTURES = Path(__file__).resolve().parent / "data"
+"""Committed test fixtures (the OpenAPI copy, the report fixture)."""

@@ -1,0 +1,87 @@
+"""Plans: summary, diff views, persistence and the errors= policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gr4vy_nb.api.client import Gr4vyClient
+from gr4vy_nb.config import Settings
+from gr4vy_nb.errors import InputError, RunError
+from gr4vy_nb.sandbox.seeding import default_seed_path
+from gr4vy_nb.updates.plan import DIFF_COLUMNS, PROBLEM_COLUMNS, Plan, plan_updates
+
+SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
+S0, S1 = SEED[0]["id"], SEED[1]["id"]
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture(scope="module")
+def client(sandbox):
+    # The sandbox is shared by the whole session: start this module from the seed, whatever ran before.
+    sandbox.clear_faults()
+    sandbox.reset(reseed=True)
+    with Gr4vyClient(Settings.for_sandbox(sandbox), workers=4) as c:
+        yield c
+
+
+@pytest.fixture
+def plan(tmp_path, client):
+    (tmp_path / "sessions.csv").write_text(f"checkout_session_id,metadata.tag,amount\n{S0},x,\n{S1},,\n{MISSING},y,\n"
+                                           f"{SEED[2]['id']},z,1.5\n")
+    (tmp_path / "passengers.csv").write_text(
+        "checkout_session_id,passenger_index,last_name\n"
+        + "".join(f"{S0},{i},{'Nul' if i == 0 else ''}\n" for i in range(len(SEED[0]["airline"]["passengers"]))))
+    return plan_updates(tmp_path, client=client)
+
+
+def test_summary_and_views(plan):
+    s = plan.summary
+    assert (s["sessions_named"], s["changed"], s["unchanged"], s["not_found"], s["invalid"]) == (4, 1, 1, 1, 1)
+    assert s["fields_changed"] == {"airline": 1, "metadata": 1}
+    assert s["errors"] == 1 and not plan.ok
+    assert list(plan.problems.columns) == PROBLEM_COLUMNS and list(plan.diff.columns) == DIFF_COLUMNS
+    assert plan.errors.iloc[0]["checkout_session_id"] == SEED[2]["id"]
+    sessions = plan.sessions.set_index("checkout_session_id")
+    assert sessions.loc[S0, "fields"] == "metadata, airline" or sessions.loc[S0, "fields"] == "airline, metadata"
+    assert repr(plan).startswith("<Plan 4 session(s): 1 to update")
+    text = plan.describe()
+    assert "Nul" not in text and "airline.passengers[0].last_name" in text
+    assert "Nul" in plan.describe(raw=True)
+
+
+def test_errors_policy(tmp_path, client):
+    (tmp_path / "sessions.csv").write_text(f"checkout_session_id,amount\n{S0},-5\n")
+    with pytest.raises(InputError) as exc:
+        plan_updates(tmp_path, client=client, errors="raise")
+    assert exc.value.problems.iloc[0]["rule"] == "minimum"
+    with pytest.raises(ValueError):
+        plan_updates(tmp_path, client=client, errors="ignore")
+
+
+def test_save_and_load_round_trip(plan, tmp_path):
+    path = plan.save(tmp_path / "saved" / "plan.json")
+    loaded = Plan.load(path)
+    assert [i.to_dict() for i in loaded.items] == [i.to_dict() for i in plan.items]
+    assert loaded.summary == plan.summary
+    assert loaded.diff.astype(object).fillna("").values.tolist() == plan.diff.astype(object).fillna("").values.tolist()
+    assert loaded.problems["message"].tolist() == plan.problems["message"].tolist()
+    assert loaded.target == plan.target and loaded.inputs == plan.inputs and loaded.tables == plan.tables
+    (tmp_path / "junk.json").write_text("{}")
+    with pytest.raises(RunError, match="not a gr4vy-nb plan"):
+        Plan.load(tmp_path / "junk.json")
+
+
+def test_changed_inputs_are_detected(plan, tmp_path):
+    assert plan.changed_inputs() == []
+    (tmp_path / "passengers.csv").write_text("checkout_session_id\n")
+    assert plan.changed_inputs() == [str((tmp_path / "passengers.csv").resolve())]
+    (tmp_path / "sessions.csv").unlink()
+    assert len(plan.changed_inputs()) == 2
+
+
+def test_nothing_to_plan(tmp_path, client):
+    with pytest.raises(InputError, match=r"no sessions\.csv"):
+        plan_updates(tmp_path, client=client)
