@@ -43,6 +43,8 @@ from pydantic import (
     model_validator,
 )
 
+from .ids import UUID_PATTERN
+
 __all__ = [
     "AMOUNT_MAX",
     "EXPIRES_IN_DEFAULT",
@@ -87,7 +89,6 @@ EXPIRES_IN_MIN = 3600
 EXPIRES_IN_MAX = 86400
 EXPIRES_IN_DEFAULT = 3600
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -1,0 +1,85 @@
+"""The statuses and states of the update pipeline, named once.
+
+* :class:`ItemStatus`: what the plan decided for a session named in the upload;
+* :class:`SessionStatus`: where a session stands in a run's journal
+  (``planned -> sending -> succeeded | failed``, and ``conflict``, ``skipped``, ``unprocessed``);
+* :class:`RunState`: where a whole run stands; :class:`RunKind`: an apply or a rollback.
+
+They are :class:`~enum.StrEnum` members, so they compare equal to the text stored in
+journals, plan files and result CSVs (``SessionStatus.SUCCEEDED == "succeeded"``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "FINAL_STATUSES",
+    "NOT_THROUGH",
+    "RESULT_STATUSES",
+    "STATUSES",
+    "ItemStatus",
+    "RunKind",
+    "RunState",
+    "SessionStatus",
+]
+
+
+class ItemStatus(StrEnum):
+    """What a plan does with one session."""
+
+    CHANGE = "change"
+    """A body will be sent."""
+    UNCHANGED = "unchanged"
+    """The upload changes nothing in it: nothing is sent."""
+    NOT_FOUND = "not_found"
+    """The API answered 404 (unknown or expired): it cannot be updated."""
+    INVALID = "invalid"
+    """The upload has errors for it: the plan cannot be applied."""
+
+
+class SessionStatus(StrEnum):
+    """A session's status in a run's journal."""
+
+    PLANNED = "planned"
+    SENDING = "sending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    SKIPPED = "skipped"
+    UNPROCESSED = "unprocessed"
+
+
+STATUSES: tuple[SessionStatus, ...] = tuple(SessionStatus)
+"""Every status a session can have in a journal, in the order reports list them."""
+FINAL_STATUSES: frozenset[SessionStatus] = frozenset({SessionStatus.SUCCEEDED, SessionStatus.SKIPPED})
+"""Statuses a session never leaves: nothing is ever sent again for it."""
+RESULT_STATUSES: tuple[SessionStatus, ...] = (SessionStatus.SUCCEEDED, SessionStatus.FAILED, SessionStatus.CONFLICT,
+                                              SessionStatus.SKIPPED, SessionStatus.UNPROCESSED)
+"""The statuses of a run's results (``planned`` and ``sending`` count as ``unprocessed``); they add up to the total."""
+NOT_THROUGH: tuple[SessionStatus, ...] = (SessionStatus.FAILED, SessionStatus.CONFLICT, SessionStatus.UNPROCESSED)
+"""The result statuses of sessions that did not go through (their rows go to ``errors.csv``)."""
+
+
+class RunState(StrEnum):
+    """A run's state, as its journal records it (and two that only a listing of runs shows)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    """Nothing left to send."""
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"
+    """A 401/403 or an internal error stopped it (see its ``stop_reason``)."""
+    PAUSED = "paused"
+    """A canary run sent only its first sessions."""
+    INTERRUPTED = "interrupted"
+    """Listed only: the journal says running but no process holds it (a crash or ``kill -9``): resume it."""
+    UNREADABLE = "unreadable"
+    """Listed only: the file is not a readable journal."""
+
+
+class RunKind(StrEnum):
+    """What a run does."""
+
+    APPLY = "apply"
+    ROLLBACK = "rollback"
