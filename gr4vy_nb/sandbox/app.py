@@ -34,8 +34,8 @@ under any number of concurrent clients.
 from __future__ import annotations
 
 import os
-import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,31 +48,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from .._version import __version__
-from ..schema import EXPIRES_IN_DEFAULT, UUID_PATTERN, CheckoutSessionUpdate
-from .asgi import SandboxASGI, is_loopback_address
+from ..ids import UUID_RE
+from ..pointers import encode
+from ..schema import EXPIRES_IN_DEFAULT, CheckoutSessionUpdate
+from .asgi import SandboxASGI
 from .faults import FaultConfig, FaultRule
-from .seeding import SeedError, error_details, parse_seed, pointer
-from .state import Problem, SandboxState, Stats, load_or_create_key
+from .seeding import SeedError, error_details, parse_seed
+from .state import Problem, SandboxState, load_or_create_key
 from .store import SessionStore, expires_ts_after
 from .tokens import AuthProblem, required_scope
 
-__all__ = [
-    "MAX_BODY_BYTES",
-    "Problem",
-    "SandboxASGI",
-    "SandboxState",
-    "Stats",
-    "build_app",
-    "is_loopback_address",
-    "load_or_create_key",
-]
+__all__ = ["MAX_BODY_BYTES", "build_app"]
 
 MAX_BODY_BYTES = 1024 * 1024
 """Largest request body accepted (1 MiB); a larger one is answered 413 and nothing is applied."""
 _DRAIN_CAP = 64 * 1024 * 1024  # past this an oversized body is not read to the end; the connection closes
 
 _MERCHANT_HEADER = "x-gr4vy-merchant-account-id"
-_UUID_RE = re.compile(UUID_PATTERN)
 
 
 # ---------------------------------------------------------------------- request helpers
@@ -82,14 +74,27 @@ def _state(request: Request) -> SandboxState:
     return request.app.state.sandbox  # type: ignore[no-any-return]
 
 
-def _authorize(request: Request, now: float) -> str:
-    """Check the token for this request's method; return the merchant account."""
-    _state(request).verifier.authorize(request.headers.get("authorization"), required_scope(request.method), now)
-    return request.headers.get(_MERCHANT_HEADER, "").strip() or "default"
+@dataclass(frozen=True)
+class _Call:
+    """An API request whose token was accepted: the sandbox's state, when it came, and for which merchant account."""
+
+    state: SandboxState
+    now: float
+    merchant: str
+
+
+def _authorized(request: Request) -> _Call:
+    """Check the token for this request's method (before anything else is looked at); raise :class:`AuthProblem`."""
+    state = _state(request)
+    now = time.time()
+    state.verifier.authorize(request.headers.get("authorization"), required_scope(request.method), now)
+    return _Call(state, now, request.headers.get(_MERCHANT_HEADER, "").strip() or "default")
 
 
 def _session_id(raw: str) -> str:
-    if not _UUID_RE.match(raw):
+    """The path's session id in lower case (as stored), or a 400 naming the path."""
+    # match, not fullmatch: as before, an id with one trailing newline passes (and is then not found, 404).
+    if not UUID_RE.match(raw):
         raise Problem(400, "The checkout session id in the path is not a valid UUID",
                        [{"location": "path", "pointer": "/session_id", "message": "Input should be a valid UUID",
                          "type": "uuid_parsing"}])
@@ -149,9 +154,7 @@ def _validated(data: Any) -> tuple[dict[str, Any], float]:
 
 
 async def create_session(request: Request) -> Response:
-    st = _state(request)
-    now = time.time()
-    merchant = _authorize(request, now)
+    call = _authorized(request)
     data = await _read_json(request)
     if data is _NO_BODY or data is None:
         data = {}
@@ -163,54 +166,46 @@ async def create_session(request: Request) -> Response:
                              "type": "model_type"}])
         data = {}
     fields, expires_in = _validated(data)
-    record = st.store.create(merchant, fields, expires_ts_after(now, expires_in))
-    st.stats.wrote(record["id"])
-    return st.session(record, 201)
+    record = call.state.store.create(call.merchant, fields, expires_ts_after(call.now, expires_in))
+    call.state.stats.wrote(record["id"])
+    return call.state.session(record, 201)
 
 
-async def get_session(request: Request, session_id: str) -> Response:
-    st = _state(request)
-    now = time.time()
-    merchant = _authorize(request, now)
-    record = st.store.get(merchant, _session_id(session_id), now)
+async def _get_session(request: Request, call: _Call, sid: str) -> Response:
+    record = call.state.store.get(call.merchant, sid, call.now)
     if record is None:
         raise Problem(404)
-    return st.session(record)
+    return call.state.session(record)
 
 
-async def update_session(request: Request, session_id: str) -> Response:
-    st = _state(request)
-    now = time.time()
-    merchant = _authorize(request, now)
-    sid = _session_id(session_id)
+async def _update_session(request: Request, call: _Call, sid: str) -> Response:
     data = await _read_json(request)
     if data is _NO_BODY:
         raise Problem(400, "Request failed validation",
                        [{"location": "body", "pointer": "", "message": "Field required", "type": "missing"}])
     fields, expires_in = _validated(data)
-    record = st.store.update(merchant, sid, fields, expires_ts_after(now, expires_in), now)
+    record = call.state.store.update(call.merchant, sid, fields, expires_ts_after(call.now, expires_in), call.now)
     if record is None:
         raise Problem(404)
-    st.stats.wrote(sid)
-    return st.session(record)
+    call.state.stats.wrote(sid)
+    return call.state.session(record)
 
 
-async def delete_session(request: Request, session_id: str) -> Response:
-    st = _state(request)
-    now = time.time()
-    merchant = _authorize(request, now)
-    sid = _session_id(session_id)
-    if not st.store.delete(merchant, sid, now):
+async def _delete_session(request: Request, call: _Call, sid: str) -> Response:
+    if not call.state.store.delete(call.merchant, sid, call.now):
         raise Problem(404)
-    st.stats.wrote(sid)
+    call.state.stats.wrote(sid)
     return Response(status_code=204)
 
 
-_BY_METHOD = {"GET": get_session, "PUT": update_session, "DELETE": delete_session}
+_BY_METHOD = {"GET": _get_session, "PUT": _update_session, "DELETE": _delete_session}
 
 
 async def _one_session(request: Request, session_id: str) -> Response:
-    return await _BY_METHOD[request.method](request, session_id)
+    """``GET``, ``PUT`` or ``DELETE /checkout/sessions/{id}``: the token first, then the id, then the method's work."""
+    handler = _BY_METHOD[request.method]
+    call = _authorized(request)
+    return await handler(request, call, _session_id(session_id))
 
 
 # ---------------------------------------------------------------------- admin endpoints
@@ -369,7 +364,7 @@ def build_app(*, db: str | os.PathLike[str], private_key_file: str | os.PathLike
         # Never reached with the endpoints above (they take no FastAPI-validated
         # parameters); kept so that a future one cannot leak FastAPI's 422.
         assert isinstance(exc, RequestValidationError)
-        details = [{"location": str(e["loc"][0]) if e.get("loc") else "body", "pointer": pointer(e.get("loc", ())[1:]),
+        details = [{"location": str(e["loc"][0]) if e.get("loc") else "body", "pointer": encode(e.get("loc", ())[1:]),
                     "message": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
         return state.error(400, "Request failed validation", details)
 

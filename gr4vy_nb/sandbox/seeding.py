@@ -13,7 +13,6 @@ endpoint would say so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 
 from .._data import sample_sessions_path
 from ..errors import ConfigError
+from ..pointers import encode
 from ..schema import CheckoutSession
 from .store import RESPONSE_FIELDS
 
@@ -32,7 +32,6 @@ __all__ = [
     "error_details",
     "load_seed_file",
     "parse_seed",
-    "pointer",
     "resolve_seed",
 ]
 
@@ -64,11 +63,6 @@ def default_seed_path() -> Path:
     return sample_sessions_path()
 
 
-def pointer(loc: Iterable[Any]) -> str:
-    """The JSON pointer (RFC 6901) of a pydantic error location."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in loc)
-
-
 def error_details(exc: ValidationError, prefix: tuple[Any, ...] = (), location: str = "body") -> list[dict[str, Any]]:
     """Gr4vy error ``details`` for a pydantic error: pointer, message and type per bad field.
 
@@ -79,7 +73,7 @@ def error_details(exc: ValidationError, prefix: tuple[Any, ...] = (), location: 
         message = err["msg"]
         if not err["loc"] and err["type"] == "model_type":
             message = "the body must be a JSON object"
-        details.append({"location": location, "pointer": pointer((*prefix, *err["loc"])), "message": message,
+        details.append({"location": location, "pointer": encode((*prefix, *err["loc"])), "message": message,
                         "type": err["type"]})
     return details
 

@@ -14,10 +14,11 @@ mode with ``synchronous=NORMAL``: durable enough for an emulator, and a commit c
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -138,33 +139,25 @@ class SessionStore:
 
         Returns the new record, or ``None`` (nothing written) when the session is not live.
         """
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(
-                    "SELECT expires_ts, doc FROM sessions WHERE merchant = ? AND id = ?", (merchant, session_id)
-                ).fetchone()
-                if row is None or row[0] <= now:
-                    conn.execute("ROLLBACK")
-                    return None
-                doc = orjson.loads(row[1])
-                for name, value in fields.items():
-                    if name not in STORED_FIELDS:
-                        continue
-                    if value is None:
-                        doc.pop(name, None)
-                    else:
-                        doc[name] = value
-                expires_at = format_expires_at(expires_ts)
-                conn.execute(
-                    "UPDATE sessions SET expires_at = ?, expires_ts = ?, doc = ? WHERE merchant = ? AND id = ?",
-                    (expires_at, expires_ts, orjson.dumps(doc).decode(), merchant, session_id),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT expires_ts, doc FROM sessions WHERE merchant = ? AND id = ?", (merchant, session_id)
+            ).fetchone()
+            if row is None or row[0] <= now:
+                return None  # the transaction ends having written nothing
+            doc = orjson.loads(row[1])
+            for name, value in fields.items():
+                if name not in STORED_FIELDS:
+                    continue
+                if value is None:
+                    doc.pop(name, None)
+                else:
+                    doc[name] = value
+            expires_at = format_expires_at(expires_ts)
+            conn.execute(
+                "UPDATE sessions SET expires_at = ?, expires_ts = ?, doc = ? WHERE merchant = ? AND id = ?",
+                (expires_at, expires_ts, orjson.dumps(doc).decode(), merchant, session_id),
+            )
         return {"id": session_id, "expires_at": expires_at, "expires_ts": expires_ts, "doc": doc}
 
     def delete(self, merchant: str, session_id: str, now: float) -> bool:
@@ -206,22 +199,31 @@ class SessionStore:
              orjson.dumps({k: v for k, v in s.items() if k in STORED_FIELDS and v is not None}).decode())
             for s in sessions
         ]
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO sessions (merchant, id, expires_at, expires_ts, doc) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO sessions (merchant, id, expires_at, expires_ts, doc) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
         return len(rows)
 
     def clear(self) -> None:
         """Delete every session of every merchant."""
         with self._lock:
             self._conn.execute("DELETE FROM sessions")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, inside one ``BEGIN IMMEDIATE`` transaction.
+
+        The transaction is committed when the block ends (by a ``return`` too: a block that
+        wrote nothing commits nothing) and rolled back when it raises.
+        """
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise

@@ -1,30 +1,34 @@
 """The sandbox's checkout-session endpoints and admin endpoints, over real HTTP.
 
 Every rejected write is checked twice: the write counter of ``/_sandbox/stats`` did not
-move, and a GET returns exactly the session as before.
+move, and a GET returns exactly the session as before.  How the store keeps sessions
+(expiry, merchant accounts, concurrent writers) is in ``test_store.py``, seeding in
+``test_seeding.py``, resets in ``test_state.py``, counters in ``test_asgi.py``.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
 import requests
 
-from gr4vy_nb.sandbox import DEFAULT_SEED, Sandbox
-from gr4vy_nb.sandbox.app import MAX_BODY_BYTES, is_loopback_address
-from gr4vy_nb.sandbox.seeding import default_seed_path, resolve_seed
+from gr4vy_nb.sandbox import Sandbox
+from gr4vy_nb.sandbox.app import MAX_BODY_BYTES
 from gr4vy_nb.sandbox.store import RESPONSE_FIELDS
-from gr4vy_nb.schema import CheckoutSession, ErrorBody
-
-Headers = Callable[..., dict[str, str]]
-FAR_FUTURE = "2099-12-31T23:59:59+00:00"
+from tests.sandbox.helpers import (
+    FAR_FUTURE,
+    PAYMENT_METHOD,
+    Headers,
+    assert_gr4vy_error,
+    assert_session_shape,
+    parse_time,
+    session_url,
+    writes,
+)
 
 CART_ITEM_FULL = {
     "name": "GoPro HERO9 Camcorder", "quantity": 2, "unit_amount": 37999, "discount_amount": 100, "tax_amount": 250,
@@ -33,9 +37,13 @@ CART_ITEM_FULL = {
     "categories": ["cameras", "outdoor"], "product_type": "physical", "seller_country": "US", "tax_exempt": False,
     "unit_of_measure": "each", "commodity_code": "43211500", "duty_amount": 0, "shipping_amount": 500,
 }
+
+
 ADDRESS = {"city": "Fictionville", "country": "GB", "postal_code": "ZZ1 1ZZ", "state": "Greater Example",
            "state_code": "GB-LND", "house_number_or_name": "1", "line1": "1 Example Street", "line2": "Flat 2",
            "organization": "Example Ltd"}
+
+
 BUYER_FULL = {
     "display_name": "Ada Example", "external_identifier": "buyer-1", "account_number": "ACC-1",
     "billing_details": {"first_name": "Ada", "last_name": "Example", "email_address": "ada@example.com",
@@ -44,6 +52,8 @@ BUYER_FULL = {
     "shipping_details": {"first_name": "Ada", "last_name": "Example", "email_address": "ada@example.com",
                          "phone_number": "+441234567890", "address": ADDRESS},
 }
+
+
 LEG_FULL = {
     "arrival_airport": "LAX", "arrival_at": "2099-01-01T10:00:00+00:00", "arrival_city": "Los Angeles",
     "arrival_country": "US", "carrier_code": "BA", "carrier_name": "British Airways", "iata_designator": "BA",
@@ -52,11 +62,15 @@ LEG_FULL = {
     "departure_tax_amount": 1000, "fare_amount": 50000, "fare_basis_code": "Y26", "fee_amount": 0, "flight_class": "E",
     "flight_number": "BA283", "route_type": "round_trip", "seat_class": "Y", "stop_over": False, "tax_amount": 2000,
 }
+
+
 PASSENGER_FULL = {
     "age_group": "adult", "date_of_birth": "1980-07-16", "email_address": "ada@example.com", "first_name": "Ada",
     "frequent_flyer_number": "BA1234567", "last_name": "Example", "passport_number": "X1234567",
     "phone_number": "+441234567890", "ticket_number": "125-1234567890", "country_code": "GB",
 }
+
+
 AIRLINE_FULL = {
     "booking_code": "X36Q9C", "is_cardholder_traveling": True, "issued_address": "1 Example Plaza",
     "issued_at": "2098-07-16T19:23:00.000+00:00", "issuing_carrier_code": "BA",
@@ -67,64 +81,14 @@ AIRLINE_FULL = {
     "travel_agency_invoice_number": "EG15555155", "travel_agency_name": "Example Travel",
     "travel_agency_plan_name": "B733",
 }
-#: Every field of CheckoutSessionUpdate, as a client generated from the OpenAPI document sends it.
+
+
 FULL_UPDATE = {
     "cart_items": [CART_ITEM_FULL], "metadata": {"order_ref": "ORD-1", "Null": "None"}, "buyer": BUYER_FULL,
     "airline": AIRLINE_FULL, "amount": 76248, "currency": "GBP",
     "payment_service_id": "fffd152a-9532-4087-9a4f-de58754210f0", "expires_in": 3600.0, "country": "GB",
     "is_subsequent_payment": False, "merchant_initiated": False, "payment_source": "ecommerce", "intent": "authorize",
 }
-PAYMENT_METHOD = {"type": "payment-method", "id": "77a76f7e-d2de-4bbc-ada9-d6a0015e6bd5", "method": "card",
-                  "label": "1111", "scheme": "visa", "fingerprint": "fp-1",
-                  "details": {"bin": "411111", "card_country": "US", "card_type": "credit", "card_issuer_name": "Bank"}}
-
-
-def seeded_session(**fields: Any) -> dict[str, Any]:
-    """A small valid session with a fresh id, far in the future."""
-    return {"id": str(uuid.uuid4()), "expires_at": FAR_FUTURE, "cart_items": [{"name": "Mug", "quantity": 1,
-            "unit_amount": 1200}], "metadata": {"ref": "A-1"}, "amount": 1200, "currency": "GBP", **fields}
-
-
-def assert_gr4vy_error(response: requests.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"type", "code", "status", "message", "details"}
-    ErrorBody.model_validate(body)
-    assert body["type"] == "error" and body["status"] == status and body["message"]
-    return body
-
-
-def assert_session_shape(body: dict[str, Any]) -> None:
-    assert list(body) == list(RESPONSE_FIELDS)
-    # Strict: unknown keys at any depth would fail, so the shape is exactly the documented one.
-    CheckoutSession.model_validate(body, context={"lenient": False})
-
-
-def local() -> requests.Session:
-    """A requests session that ignores proxy settings (the sandbox is on loopback)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
-@pytest.fixture
-def existing(sandbox_clean: Sandbox) -> dict[str, Any]:
-    session = seeded_session(payment_method=PAYMENT_METHOD)
-    sandbox_clean.seed([session])
-    return session
-
-
-def url(sandbox: Sandbox, session_id: str | None = None) -> str:
-    return f"{sandbox.base_url}/checkout/sessions" + (f"/{session_id}" if session_id else "")
-
-
-def writes(sandbox: Sandbox) -> dict[str, int]:
-    return sandbox.stats()["writes"]
-
-
-def parse_time(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
 
 
 # ---------------------------------------------------------------------- happy paths
@@ -133,7 +97,7 @@ def parse_time(text: str) -> float:
 def test_create_returns_201_with_documented_shape(sandbox_clean: Sandbox, http: requests.Session,
                                                   auth_headers: Headers) -> None:
     before = time.time()
-    r = http.post(url(sandbox_clean), json={"amount": 100, "currency": "USD", "metadata": {"a": "b"}},
+    r = http.post(session_url(sandbox_clean), json={"amount": 100, "currency": "USD", "metadata": {"a": "b"}},
                   headers=auth_headers(), timeout=10)
     assert r.status_code == 201, r.text
     body = r.json()
@@ -144,7 +108,7 @@ def test_create_returns_201_with_documented_shape(sandbox_clean: Sandbox, http: 
     assert body["cart_items"] is None and body["buyer"] is None and body["payment_method"] is None
     assert before + 3600 - 1 <= parse_time(body["expires_at"]) <= time.time() + 3600 + 1
     assert r.headers["x-request-id"]
-    got = http.get(url(sandbox_clean, body["id"]), headers=auth_headers(), timeout=10)
+    got = http.get(session_url(sandbox_clean, body["id"]), headers=auth_headers(), timeout=10)
     assert got.status_code == 200 and got.json() == body
     assert writes(sandbox_clean) == {body["id"]: 1}
 
@@ -153,8 +117,8 @@ def test_create_returns_201_with_documented_shape(sandbox_clean: Sandbox, http: 
                                                                             "list-of-empty"])
 def test_create_accepts_an_empty_body(sandbox_clean: Sandbox, http: requests.Session, auth_headers: Headers,
                                       payload: bytes | None) -> None:
-    r = http.post(url(sandbox_clean), data=payload, headers={**auth_headers(), "content-type": "application/json"},
-                  timeout=10)
+    r = http.post(session_url(sandbox_clean), data=payload,
+                  headers={**auth_headers(), "content-type": "application/json"}, timeout=10)
     assert r.status_code == 201, r.text
     body = r.json()
     assert_session_shape(body)
@@ -163,7 +127,7 @@ def test_create_accepts_an_empty_body(sandbox_clean: Sandbox, http: requests.Ses
 
 def test_get_returns_the_seeded_session_verbatim(existing: dict[str, Any], sandbox_clean: Sandbox,
                                                  http: requests.Session, auth_headers: Headers) -> None:
-    r = http.get(url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10)
+    r = http.get(session_url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10)
     assert r.status_code == 200
     body = r.json()
     assert_session_shape(body)
@@ -175,7 +139,7 @@ def test_get_returns_the_seeded_session_verbatim(existing: dict[str, Any], sandb
 
 def test_get_accepts_upper_case_ids(existing: dict[str, Any], sandbox_clean: Sandbox, http: requests.Session,
                                     auth_headers: Headers) -> None:
-    r = http.get(url(sandbox_clean, existing["id"].upper()), headers=auth_headers(), timeout=10)
+    r = http.get(session_url(sandbox_clean, existing["id"].upper()), headers=auth_headers(), timeout=10)
     assert r.status_code == 200 and r.json()["id"] == existing["id"]
 
 
@@ -183,7 +147,7 @@ def test_update_replaces_present_fields_clears_nulls_keeps_absent(existing: dict
                                                                   http: requests.Session,
                                                                   auth_headers: Headers) -> None:
     before = time.time()
-    r = http.put(url(sandbox_clean, existing["id"]),
+    r = http.put(session_url(sandbox_clean, existing["id"]),
                  json={"metadata": {"ref": "B-2"}, "cart_items": None, "amount": 0}, headers=auth_headers(), timeout=10)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -195,7 +159,7 @@ def test_update_replaces_present_fields_clears_nulls_keeps_absent(existing: dict
     assert body["payment_method"] == PAYMENT_METHOD  # read-only: kept
     # expires_in defaults to 3600: the update resets the expiry to one hour from now.
     assert before + 3600 - 1 <= parse_time(body["expires_at"]) <= time.time() + 3600 + 1
-    assert http.get(url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10).json() == body
+    assert http.get(session_url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10).json() == body
     assert writes(sandbox_clean) == {existing["id"]: 1}
 
 
@@ -203,7 +167,7 @@ def test_update_replaces_present_fields_clears_nulls_keeps_absent(existing: dict
 def test_update_expires_in_sets_expires_at(existing: dict[str, Any], sandbox_clean: Sandbox, http: requests.Session,
                                            auth_headers: Headers, expires_in: float) -> None:
     before = time.time()
-    r = http.put(url(sandbox_clean, existing["id"]), json={"expires_in": expires_in}, headers=auth_headers(),
+    r = http.put(session_url(sandbox_clean, existing["id"]), json={"expires_in": expires_in}, headers=auth_headers(),
                  timeout=10)
     assert r.status_code == 200, r.text
     assert before + expires_in - 1 <= parse_time(r.json()["expires_at"]) <= time.time() + expires_in + 1
@@ -212,7 +176,7 @@ def test_update_expires_in_sets_expires_at(existing: dict[str, Any], sandbox_cle
 
 def test_create_with_expires_in(sandbox_clean: Sandbox, http: requests.Session, auth_headers: Headers) -> None:
     before = time.time()
-    r = http.post(url(sandbox_clean), json={"expires_in": 86400.0}, headers=auth_headers(), timeout=10)
+    r = http.post(session_url(sandbox_clean), json={"expires_in": 86400.0}, headers=auth_headers(), timeout=10)
     assert r.status_code == 201
     assert before + 86400 - 1 <= parse_time(r.json()["expires_at"]) <= time.time() + 86400 + 1
 
@@ -220,7 +184,7 @@ def test_create_with_expires_in(sandbox_clean: Sandbox, http: requests.Session, 
 def test_generated_client_style_full_update_round_trips(existing: dict[str, Any], sandbox_clean: Sandbox,
                                                         http: requests.Session, auth_headers: Headers) -> None:
     # A client generated from the OpenAPI document sends every field, expires_in as a float.
-    r = http.put(url(sandbox_clean, existing["id"]), data=json.dumps(FULL_UPDATE),
+    r = http.put(session_url(sandbox_clean, existing["id"]), data=json.dumps(FULL_UPDATE),
                  headers={**auth_headers(), "content-type": "application/json", "accept": "application/json"},
                  timeout=10)
     assert r.status_code == 200, r.text
@@ -230,17 +194,17 @@ def test_generated_client_style_full_update_round_trips(existing: dict[str, Any]
         assert body[name] == FULL_UPDATE[name], name
     # Update-only fields are accepted but are not session fields.
     assert "country" not in body and "intent" not in body
-    created = http.post(url(sandbox_clean), json=FULL_UPDATE, headers=auth_headers(), timeout=10)
+    created = http.post(session_url(sandbox_clean), json=FULL_UPDATE, headers=auth_headers(), timeout=10)
     assert created.status_code == 201
     assert_session_shape(created.json())
 
 
 def test_delete_then_404(existing: dict[str, Any], sandbox_clean: Sandbox, http: requests.Session,
                          auth_headers: Headers) -> None:
-    r = http.delete(url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10)
+    r = http.delete(session_url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10)
     assert r.status_code == 204 and r.content == b""
-    assert_gr4vy_error(http.get(url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10), 404)
-    assert_gr4vy_error(http.delete(url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10), 404)
+    assert_gr4vy_error(http.get(session_url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10), 404)
+    assert_gr4vy_error(http.delete(session_url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10), 404)
     assert writes(sandbox_clean) == {existing["id"]: 1}
 
 
@@ -250,67 +214,25 @@ def test_delete_then_404(existing: dict[str, Any], sandbox_clean: Sandbox, http:
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 def test_unknown_session_is_404(sandbox_clean: Sandbox, http: requests.Session, auth_headers: Headers,
                                 method: str) -> None:
-    r = http.request(method, url(sandbox_clean, str(uuid.uuid4())), json={"amount": 1}, headers=auth_headers(),
+    r = http.request(method, session_url(sandbox_clean, str(uuid.uuid4())), json={"amount": 1}, headers=auth_headers(),
                      timeout=10)
     assert_gr4vy_error(r, 404)
     assert writes(sandbox_clean) == {}
-
-
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-def test_expired_session_is_404_and_stays_unchanged(existing: dict[str, Any], sandbox_clean: Sandbox,
-                                                    http: requests.Session, auth_headers: Headers,
-                                                    method: str) -> None:
-    sandbox_clean.expire(existing["id"])
-    r = http.request(method, url(sandbox_clean, existing["id"]), json={"amount": 1}, headers=auth_headers(),
-                     timeout=10)
-    assert_gr4vy_error(r, 404)
-    assert writes(sandbox_clean) == {}
-    assert sandbox_clean.health()["sessions"] == sandbox_clean.health()["seed"]["loaded"]
-
-
-def test_seeded_session_already_expired_is_404(sandbox_clean: Sandbox, http: requests.Session,
-                                                auth_headers: Headers) -> None:
-    old = seeded_session(expires_at="2001-01-01T00:00:00+00:00")
-    sandbox_clean.seed([old])
-    assert_gr4vy_error(http.get(url(sandbox_clean, old["id"]), headers=auth_headers(), timeout=10), 404)
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "1234", "8d3fe99b-1422-42e6-bbb3-932d95ae5f7", "%20"])
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 def test_non_uuid_id_is_400_naming_the_path(sandbox_clean: Sandbox, http: requests.Session, auth_headers: Headers,
                                             bad_id: str, method: str) -> None:
-    r = http.request(method, url(sandbox_clean, bad_id), json={"amount": 1}, headers=auth_headers(), timeout=10)
+    r = http.request(method, session_url(sandbox_clean, bad_id), json={"amount": 1}, headers=auth_headers(), timeout=10)
     body = assert_gr4vy_error(r, 400)
     assert "UUID" in body["message"]
     assert body["details"][0]["location"] == "path" and body["details"][0]["pointer"] == "/session_id"
     assert writes(sandbox_clean) == {}
 
 
-def test_other_merchants_session_is_404(sandbox_clean: Sandbox, http: requests.Session,
-                                        auth_headers: Headers) -> None:
-    mine = seeded_session()
-    sandbox_clean.seed([mine], merchant_account_id="merchant-a")
-    ok = http.get(url(sandbox_clean, mine["id"]), headers=auth_headers(merchant="merchant-a"), timeout=10)
-    assert ok.status_code == 200
-    for headers in (auth_headers(merchant="merchant-b"), auth_headers()):  # absent header = "default"
-        assert_gr4vy_error(http.get(url(sandbox_clean, mine["id"]), headers=headers, timeout=10), 404)
-        assert_gr4vy_error(http.put(url(sandbox_clean, mine["id"]), json={"amount": 5}, headers=headers, timeout=10),
-                           404)
-        assert_gr4vy_error(http.delete(url(sandbox_clean, mine["id"]), headers=headers, timeout=10), 404)
-    assert writes(sandbox_clean) == {}
-    again = http.get(url(sandbox_clean, mine["id"]), headers=auth_headers(merchant="merchant-a"), timeout=10)
-    assert again.json() == ok.json()
-
-
-def test_created_session_belongs_to_its_merchant(sandbox_clean: Sandbox, http: requests.Session,
-                                                 auth_headers: Headers) -> None:
-    r = http.post(url(sandbox_clean), json={}, headers=auth_headers(merchant="m-1"), timeout=10)
-    sid = r.json()["id"]
-    assert http.get(url(sandbox_clean, sid), headers=auth_headers(merchant="m-1"), timeout=10).status_code == 200
-    assert_gr4vy_error(http.get(url(sandbox_clean, sid), headers=auth_headers(), timeout=10), 404)
-
-
 # ---------------------------------------------------------------------- bad bodies
+
 
 _BAD_BODIES: list[tuple[str, Any, list[str]]] = [
     # malformed JSON and non-objects
@@ -382,23 +304,23 @@ def test_bad_update_body_is_400_with_pointers_and_changes_nothing(existing: dict
                                                                   http: requests.Session, auth_headers: Headers,
                                                                   payload: Any, pointers: list[str]) -> None:
     headers = {**auth_headers(), "content-type": "application/json"}
-    before = http.get(url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json()
+    before = http.get(session_url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json()
     data = payload if isinstance(payload, bytes) else json.dumps(payload)
-    r = http.put(url(sandbox_clean, existing["id"]), data=data, headers=headers, timeout=10)
+    r = http.put(session_url(sandbox_clean, existing["id"]), data=data, headers=headers, timeout=10)
     body = assert_gr4vy_error(r, 400)
     assert body["code"] == "bad_request"
     assert sorted(d["pointer"] for d in body["details"]) == sorted(pointers)
     for detail in body["details"]:
         assert detail["location"] == "body" and detail["message"] and detail["type"]
     assert writes(sandbox_clean) == {}
-    assert http.get(url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json() == before
+    assert http.get(session_url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json() == before
 
 
 def test_bad_error_messages_do_not_echo_the_input(existing: dict[str, Any], sandbox_clean: Sandbox,
                                                   http: requests.Session, auth_headers: Headers) -> None:
     secret = "+44 SECRET-PHONE"
-    r = http.put(url(sandbox_clean, existing["id"]), json={"buyer": {"billing_details": {"phone_number": secret}}},
-                 headers=auth_headers(), timeout=10)
+    r = http.put(session_url(sandbox_clean, existing["id"]),
+                 json={"buyer": {"billing_details": {"phone_number": secret}}}, headers=auth_headers(), timeout=10)
     assert r.status_code == 400 and secret not in r.text
 
 
@@ -408,7 +330,7 @@ def test_bad_create_body_is_400_and_creates_nothing(sandbox_clean: Sandbox, http
                                                     auth_headers: Headers, payload: Any) -> None:
     sessions_before = sandbox_clean.health()["sessions"]
     data = payload if isinstance(payload, bytes) else json.dumps(payload)
-    r = http.post(url(sandbox_clean), data=data, headers={**auth_headers(), "content-type": "application/json"},
+    r = http.post(session_url(sandbox_clean), data=data, headers={**auth_headers(), "content-type": "application/json"},
                   timeout=10)
     assert_gr4vy_error(r, 400)
     assert writes(sandbox_clean) == {}
@@ -420,11 +342,11 @@ def test_oversized_body_is_413_and_changes_nothing(existing: dict[str, Any], san
                                                    http: requests.Session, auth_headers: Headers,
                                                    method: str) -> None:
     headers = {**auth_headers(), "content-type": "application/json"}
-    before = http.get(url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json()
+    before = http.get(session_url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json()
     sessions_before = sandbox_clean.health()["sessions"]
     # Valid JSON, just too big: the limit is on size, whatever the content.
     payload = json.dumps({"metadata": {"blob": "x" * MAX_BODY_BYTES}}).encode()
-    target = url(sandbox_clean, existing["id"] if method == "PUT" else None)
+    target = session_url(sandbox_clean, existing["id"] if method == "PUT" else None)
     body = assert_gr4vy_error(http.request(method, target, data=payload, headers=headers, timeout=30), 413)
     assert "1 MiB" in body["message"]
     # Without a Content-Length (chunked upload), the limit holds too.
@@ -432,7 +354,7 @@ def test_oversized_body_is_413_and_changes_nothing(existing: dict[str, Any], san
     assert_gr4vy_error(http.request(method, target, data=chunks, headers=headers, timeout=30), 413)
     assert writes(sandbox_clean) == {}
     assert sandbox_clean.health()["sessions"] == sessions_before
-    assert http.get(url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json() == before
+    assert http.get(session_url(sandbox_clean, existing["id"]), headers=headers, timeout=10).json() == before
 
 
 def test_body_just_under_the_limit_is_accepted(existing: dict[str, Any], sandbox_clean: Sandbox,
@@ -440,7 +362,7 @@ def test_body_just_under_the_limit_is_accepted(existing: dict[str, Any], sandbox
     filler = "x" * (MAX_BODY_BYTES - 100)
     payload = json.dumps({"metadata": {"blob": filler}}).encode()
     assert len(payload) <= MAX_BODY_BYTES
-    r = http.put(url(sandbox_clean, existing["id"]), data=payload,
+    r = http.put(session_url(sandbox_clean, existing["id"]), data=payload,
                  headers={**auth_headers(), "content-type": "application/json"}, timeout=30)
     assert r.status_code == 200
 
@@ -458,7 +380,7 @@ def test_body_just_under_the_limit_is_accepted(existing: dict[str, Any], sandbox
 def test_wrong_method_is_405_gr4vy_shaped(existing: dict[str, Any], sandbox_clean: Sandbox, http: requests.Session,
                                           auth_headers: Headers, method: str, with_id: bool,
                                           allowed: set[str]) -> None:
-    r = http.request(method, url(sandbox_clean, existing["id"] if with_id else None), json={},
+    r = http.request(method, session_url(sandbox_clean, existing["id"] if with_id else None), json={},
                      headers=auth_headers(), timeout=10)
     body = assert_gr4vy_error(r, 405)
     assert body["code"] == "method_not_allowed"
@@ -476,104 +398,11 @@ def test_unknown_path_is_404_gr4vy_shaped(sandbox_clean: Sandbox, http: requests
 def test_no_fastapi_422_or_docs_leak(sandbox_clean: Sandbox, http: requests.Session, auth_headers: Headers) -> None:
     for path in ("/docs", "/openapi.json", "/redoc"):
         assert_gr4vy_error(http.get(sandbox_clean.base_url + path, timeout=10), 404)
-    r = http.put(url(sandbox_clean, str(uuid.uuid4())), data=b"\xff\xfe", headers=auth_headers(), timeout=10)
+    r = http.put(session_url(sandbox_clean, str(uuid.uuid4())), data=b"\xff\xfe", headers=auth_headers(), timeout=10)
     assert_gr4vy_error(r, 400)
 
 
 # ---------------------------------------------------------------------- admin endpoints
-
-
-def test_stats_count_requests_by_method_and_status(existing: dict[str, Any], sandbox_clean: Sandbox,
-                                                   http: requests.Session, auth_headers: Headers) -> None:
-    for _ in range(3):
-        http.get(url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10)
-    http.put(url(sandbox_clean, existing["id"]), json={"amount": 1}, headers=auth_headers(), timeout=10)
-    http.put(url(sandbox_clean, existing["id"]), json={"amount": -1}, headers=auth_headers(), timeout=10)
-    http.get(url(sandbox_clean, str(uuid.uuid4())), headers=auth_headers(), timeout=10)
-    stats = sandbox_clean.stats()
-    assert stats["requests"] == {"GET": {"200": 3, "404": 1}, "PUT": {"200": 1, "400": 1}}
-    assert stats["total_requests"] == 6
-    assert stats["writes"] == {existing["id"]: 1}
-    assert stats["faults"] == {"scripted": 0, "rate_limited": 0, "failed": 0}
-
-
-def test_reset_empties_the_store_and_zeroes_counters(existing: dict[str, Any], sandbox_clean: Sandbox,
-                                                     http: requests.Session, auth_headers: Headers) -> None:
-    http.put(url(sandbox_clean, existing["id"]), json={"amount": 1}, headers=auth_headers(), timeout=10)
-    sandbox_clean.set_faults([{"action": "status", "status": 500, "times": 5}])
-    sandbox_clean.reset(reseed=False)
-    assert sandbox_clean.health()["sessions"] == 0
-    assert sandbox_clean.stats()["total_requests"] == 0 and sandbox_clean.stats()["writes"] == {}
-    assert sandbox_clean.faults() == []
-    assert_gr4vy_error(http.get(url(sandbox_clean, existing["id"]), headers=auth_headers(), timeout=10), 404)
-    sandbox_clean.reset(reseed=True)
-    assert sandbox_clean.health()["sessions"] == sandbox_clean.health()["seed"]["loaded"]
-
-
-def test_reset_over_http_without_reseed_by_default(sandbox_clean: Sandbox, http: requests.Session) -> None:
-    r = http.post(f"{sandbox_clean.base_url}/_sandbox/reset", timeout=10)
-    assert r.status_code == 200 and r.json()["sessions"] == 0
-    r = http.post(f"{sandbox_clean.base_url}/_sandbox/reset?reseed=true", timeout=10)
-    assert r.json()["sessions"] == sandbox_clean.health()["seed"]["loaded"]
-
-
-def test_seed_accepts_jsonl_and_json_lists_and_keeps_ids_and_expiry(sandbox_clean: Sandbox, http: requests.Session,
-                                                                    auth_headers: Headers) -> None:
-    a = seeded_session(expires_at="2999-01-01T00:00:00.000+00:00")
-    b = seeded_session(expires_at="2099-06-01T12:00:00Z")
-    jsonl = "\n".join(json.dumps(s) for s in (a, b)) + "\n\n"
-    r = http.post(f"{sandbox_clean.base_url}/_sandbox/seed", data=jsonl.encode(), timeout=10)
-    assert r.status_code == 200 and r.json()["seeded"] == 2
-    for s in (a, b):
-        got = http.get(url(sandbox_clean, s["id"]), headers=auth_headers(), timeout=10).json()
-        assert got["id"] == s["id"] and got["expires_at"] == s["expires_at"]
-    c = seeded_session()
-    assert sandbox_clean.seed([c]) == [c["id"]]
-    assert http.get(url(sandbox_clean, c["id"]), headers=auth_headers(), timeout=10).status_code == 200
-    assert writes(sandbox_clean) == {}  # seeding is not an API write
-
-
-def test_seed_from_a_file_path(sandbox_clean: Sandbox, tmp_path: Any, http: requests.Session,
-                               auth_headers: Headers) -> None:
-    s = seeded_session()
-    path = tmp_path / "seed.jsonl"
-    path.write_text(json.dumps(s) + "\n", encoding="utf-8")
-    assert sandbox_clean.seed(path) == [s["id"]]
-    assert http.get(url(sandbox_clean, s["id"]), headers=auth_headers(), timeout=10).status_code == 200
-
-
-def test_seed_drops_unknown_top_level_keys(sandbox_clean: Sandbox, http: requests.Session,
-                                           auth_headers: Headers) -> None:
-    s = seeded_session()
-    sandbox_clean.seed([{**s, "merchant_note": "ignored"}])
-    body = http.get(url(sandbox_clean, s["id"]), headers=auth_headers(), timeout=10).json()
-    assert "merchant_note" not in body
-    assert_session_shape(body)
-
-
-@pytest.mark.parametrize(("bad", "pointer"), [
-    ({"expires_at": FAR_FUTURE}, "/1/id"),
-    ({"id": "nope", "expires_at": FAR_FUTURE}, "/1/id"),
-    ({"id": str(uuid.uuid4())}, "/1/expires_at"),
-    ({"id": str(uuid.uuid4()), "expires_at": FAR_FUTURE, "amount": -5}, "/1/amount"),
-    ({"id": str(uuid.uuid4()), "expires_at": FAR_FUTURE, "buyer": {"x": 1}}, "/1/buyer/x"),
-])
-def test_invalid_seed_is_400_and_seeds_nothing(sandbox_clean: Sandbox, http: requests.Session, bad: dict[str, Any],
-                                               pointer: str) -> None:
-    good = seeded_session()
-    before = sandbox_clean.health()["sessions"]
-    r = http.post(f"{sandbox_clean.base_url}/_sandbox/seed", data=json.dumps([good, bad]), timeout=10)
-    body = assert_gr4vy_error(r, 400)
-    assert [d["pointer"] for d in body["details"]] == [pointer]
-    assert sandbox_clean.health()["sessions"] == before  # all or nothing
-    with pytest.raises(ValueError, match="invalid"):
-        sandbox_clean.seed([good, bad])
-
-
-def test_seed_with_malformed_jsonl_names_the_line(sandbox_clean: Sandbox, http: requests.Session) -> None:
-    text = json.dumps(seeded_session()) + "\n{broken\n"
-    body = assert_gr4vy_error(http.post(f"{sandbox_clean.base_url}/_sandbox/seed", data=text, timeout=10), 400)
-    assert "line 2" in body["message"]
 
 
 def test_expire_unknown_session_is_404(sandbox_clean: Sandbox, http: requests.Session) -> None:
@@ -584,15 +413,6 @@ def test_expire_unknown_session_is_404(sandbox_clean: Sandbox, http: requests.Se
         sandbox_clean.expire(str(uuid.uuid4()))
 
 
-def test_expire_one_merchant_only(sandbox_clean: Sandbox, http: requests.Session, auth_headers: Headers) -> None:
-    s = seeded_session()
-    sandbox_clean.seed([s], merchant_account_id="m-a")
-    sandbox_clean.seed([s], merchant_account_id="m-b")
-    sandbox_clean.expire(s["id"], merchant_account_id="m-a")
-    assert http.get(url(sandbox_clean, s["id"]), headers=auth_headers(merchant="m-a"), timeout=10).status_code == 404
-    assert http.get(url(sandbox_clean, s["id"]), headers=auth_headers(merchant="m-b"), timeout=10).status_code == 200
-
-
 def test_health_and_public_key(sandbox: Sandbox, http: requests.Session, signer: Any) -> None:
     health = sandbox.health()
     assert health["status"] == "ok" and health["kid"] == signer.kid
@@ -601,99 +421,3 @@ def test_health_and_public_key(sandbox: Sandbox, http: requests.Session, signer:
     key = http.get(f"{sandbox.base_url}/_sandbox/public-key", timeout=10).json()
     assert key["kid"] == signer.kid and set(key["jwk"]) == {"crv", "kty", "x", "y"}
     assert "d" not in key["jwk"] and "PRIVATE" not in json.dumps(health)
-
-
-def test_default_seed_is_the_sample_file(sandbox: Sandbox) -> None:
-    seed = sandbox.health()["seed"]
-    path = default_seed_path()
-    assert seed["source"] == str(path)
-    if path.is_file():
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        assert seed["loaded"] == len(lines) > 0
-    else:  # an installed package: nothing seeded, and the health says why
-        assert seed["loaded"] == 0 and "does not exist" in seed["note"]
-
-
-def test_sample_sessions_come_back_verbatim(sandbox_clean: Sandbox, http: requests.Session,
-                                            auth_headers: Headers) -> None:
-    path = default_seed_path()
-    if not path.is_file():
-        pytest.skip("no data/sample_sessions.jsonl in this tree")
-    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for session in lines[:: max(1, len(lines) // 20)]:
-        got = http.get(url(sandbox_clean, session["id"]), headers=auth_headers(), timeout=10)
-        assert got.status_code == 200
-        body = got.json()
-        assert_session_shape(body)
-        assert {k: v for k, v in body.items() if v is not None} == {k: v for k, v in session.items() if v is not None}
-
-
-def test_resolve_seed_variants(tmp_path: Any) -> None:
-    records, info = resolve_seed(None)
-    assert records == [] and info["note"] == "seeding disabled"
-    records, info = resolve_seed(DEFAULT_SEED)
-    assert info["source"] == str(default_seed_path())
-    assert info["loaded"] == len(records)
-    from gr4vy_nb.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="does not exist"):
-        resolve_seed(tmp_path / "missing.jsonl")
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "x"}\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="invalid"):
-        resolve_seed(bad)
-
-
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True), ("localhost", True),
-    ("::ffff:127.0.0.1", True), ("0.0.0.0", False), ("10.0.0.1", False), ("192.168.1.5", False), ("::", False),
-    ("example.com", False), ("", False),
-])
-def test_loopback_predicate(host: str, loopback: bool) -> None:
-    # The admin guard and the bind check both rest on it; a non-loopback client cannot be
-    # produced over loopback-only networking, so the predicate is tested directly.
-    assert is_loopback_address(host) is loopback
-
-
-# ---------------------------------------------------------------------- concurrency
-
-
-def test_sixteen_concurrent_clients_get_exact_write_counts(sandbox_clean: Sandbox, auth_headers: Headers) -> None:
-    sessions = [seeded_session() for _ in range(8)]
-    sandbox_clean.seed(sessions)
-    workers, per_worker = 16, 12
-    headers = auth_headers()
-    failures: list[str] = []
-    last_amount: dict[str, set[int]] = {s["id"]: set() for s in sessions}
-
-    def work(n: int) -> None:
-        with local() as http:
-            for i in range(per_worker):
-                s = sessions[(n + i) % len(sessions)]
-                amount = n * 1000 + i
-                r = http.put(url(sandbox_clean, s["id"]), json={"amount": amount, "metadata": {"w": str(n)}},
-                             headers=headers, timeout=30)
-                if r.status_code != 200 or r.json()["amount"] != amount:
-                    failures.append(f"{r.status_code} {r.text[:100]}")
-                last_amount[s["id"]].add(amount)
-                g = http.get(url(sandbox_clean, s["id"]), headers=headers, timeout=30)
-                if g.status_code != 200:
-                    failures.append(f"GET {g.status_code}")
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not failures
-    stats = sandbox_clean.stats()
-    assert sum(stats["writes"].values()) == workers * per_worker
-    for s in sessions:
-        assert stats["writes"][s["id"]] == sum(1 for n in range(workers) for i in range(per_worker)
-                                               if (n + i) % len(sessions) == sessions.index(s))
-    assert stats["requests"] == {"PUT": {"200": workers * per_worker}, "GET": {"200": workers * per_worker}}
-    with local() as http:
-        for s in sessions:
-            final = http.get(url(sandbox_clean, s["id"]), headers=headers, timeout=10).json()
-            assert final["amount"] in last_amount[s["id"]]  # one of the writes, whole
-            assert final["metadata"] == {"w": str(final["amount"] // 1000)}

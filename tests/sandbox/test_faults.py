@@ -1,4 +1,4 @@
-"""Fault injection of the sandbox (knobs and scripted rules), its process mode and its CLI.
+"""Fault injection of the sandbox: the knobs and the scripted rules.
 
 Every fault that refuses a write is checked against ``/_sandbox/stats``: the write
 counter does not move and a later GET shows the session unchanged.
@@ -6,49 +6,29 @@ counter does not move and a later GET shows the session unchanged.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from gr4vy_nb.api.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key
-from gr4vy_nb.errors import ConfigError
 from gr4vy_nb.sandbox import UNKNOWN_FIELD, Sandbox, start_sandbox
-from gr4vy_nb.sandbox.server import main
 from gr4vy_nb.schema import CheckoutSession, ErrorBody, HTTPValidationError
-
-Headers = Callable[..., dict[str, str]]
-FAR_FUTURE = "2099-12-31T23:59:59+00:00"
-
-
-def a_session(**fields: Any) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "expires_at": FAR_FUTURE, "amount": 500, "currency": "EUR",
-            "cart_items": [{"name": "Mug", "quantity": 1, "unit_amount": 500}],
-            "buyer": {"display_name": "Ada", "billing_details": {"first_name": "Ada", "address": {"city": "X"}}},
-            **fields}
-
-
-def local() -> requests.Session:
-    """A requests session that ignores proxy settings (the sandbox is on loopback)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
-def local_get(url: str, **kwargs: Any) -> requests.Response:
-    with local() as session:
-        return session.get(url, **kwargs)
+from tests.sandbox.helpers import (
+    Headers,
+    a_session,
+    amount_of,
+    assert_gr4vy_error,
+    bearer,
+    local,
+    local_get,
+    seed_file,
+    session_url,
+    signer_for,
+)
 
 
 @pytest.fixture
@@ -58,39 +38,12 @@ def sid(sandbox_clean: Sandbox) -> str:
     return str(session["id"])
 
 
-def signer_for(sandbox: Sandbox) -> TokenSigner:
-    return TokenSigner(load_private_key(sandbox.private_key_file.read_bytes()))
-
-
-def bearer(signer: TokenSigner) -> dict[str, str]:
-    return {"Authorization": f"Bearer {signer.token([READ_SCOPE, WRITE_SCOPE])}"}
-
-
-def session_url(sandbox: Sandbox, session_id: str | None = None) -> str:
-    return f"{sandbox.base_url}/checkout/sessions" + (f"/{session_id}" if session_id else "")
-
-
-def assert_gr4vy(r: requests.Response, status: int) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    ErrorBody.model_validate(body)
-    assert body["type"] == "error" and body["status"] == status
-    return body
-
-
-def amount_of(http: requests.Session, sandbox: Sandbox, session_id: str, headers: dict[str, str]) -> int:
-    r = http.get(session_url(sandbox, session_id), headers=headers, timeout=10)
-    assert r.status_code == 200, r.text
-    return int(r.json()["amount"])
-
-
 # ---------------------------------------------------------------------- knobs from start_sandbox()
 
 
 def test_rate_limit_answers_429_with_retry_after_and_applies_nothing(tmp_path: Path) -> None:
     session = a_session()
-    seed = tmp_path / "seed.jsonl"
-    seed.write_text(json.dumps(session) + "\n", encoding="utf-8")
+    seed = seed_file(tmp_path, session)
     with start_sandbox(rate_limit=5, seed=seed, db=tmp_path / "s.db") as sb, local() as http:
         headers = bearer(signer_for(sb))
         statuses = []
@@ -98,7 +51,7 @@ def test_rate_limit_answers_429_with_retry_after_and_applies_nothing(tmp_path: P
             r = http.put(session_url(sb, session["id"]), json={"amount": 1}, headers=headers, timeout=10)
             statuses.append(r.status_code)
             if r.status_code == 429:
-                body = assert_gr4vy(r, 429)
+                body = assert_gr4vy_error(r, 429)
                 assert body["code"] == "too_many_requests"
                 assert int(r.headers["retry-after"]) >= 1
         accepted = statuses.count(200)
@@ -113,8 +66,7 @@ def test_rate_limit_answers_429_with_retry_after_and_applies_nothing(tmp_path: P
 
 def test_fail_rate_one_fails_everything_and_applies_nothing(tmp_path: Path) -> None:
     session = a_session()
-    seed = tmp_path / "seed.jsonl"
-    seed.write_text(json.dumps(session) + "\n", encoding="utf-8")
+    seed = seed_file(tmp_path, session)
     with start_sandbox(fail_rate=1.0, seed=seed, db=tmp_path / "s.db") as sb, local() as http:
         headers = bearer(signer_for(sb))
         seen = set()
@@ -122,7 +74,7 @@ def test_fail_rate_one_fails_everything_and_applies_nothing(tmp_path: Path) -> N
             target = session_url(sb, None if method == "POST" else session["id"])
             r = http.request(method, target, json={"amount": 1}, headers=headers, timeout=10)
             assert r.status_code in (500, 502, 504)
-            seen.add(assert_gr4vy(r, r.status_code)["code"])
+            seen.add(assert_gr4vy_error(r, r.status_code)["code"])
         assert seen <= {"server_error", "bad_gateway", "gateway_timeout"} and len(seen) >= 2
         stats = sb.stats()
         assert stats["writes"] == {} and stats["faults"]["failed"] == 20
@@ -179,8 +131,7 @@ def test_latency_is_added_without_blocking_other_requests(tmp_path: Path) -> Non
 
 def test_unknown_fields_are_added_to_every_response(tmp_path: Path) -> None:
     session = a_session(airline={"legs": [{"carrier_code": "BA"}], "passengers": [{"first_name": "A"}]})
-    seed = tmp_path / "seed.jsonl"
-    seed.write_text(json.dumps(session) + "\n", encoding="utf-8")
+    seed = seed_file(tmp_path, session)
     with start_sandbox(unknown_fields=True, seed=seed, db=tmp_path / "s.db") as sb, local() as http:
         headers = bearer(signer_for(sb))
         for r in (http.get(session_url(sb, session["id"]), headers=headers, timeout=10),
@@ -232,7 +183,7 @@ def test_scripted_status_is_answered_and_nothing_applied(sandbox_clean: Sandbox,
                                                          auth_headers: Headers, sid: str, status: int) -> None:
     sandbox_clean.set_faults([{"method": "PUT", "action": "status", "status": status, "retry_after": "2"}])
     r = http.put(session_url(sandbox_clean, sid), json={"amount": 9}, headers=auth_headers(), timeout=10)
-    assert_gr4vy(r, status)
+    assert_gr4vy_error(r, status)
     assert r.headers["retry-after"] == "2"
     stats = sandbox_clean.stats()
     assert stats["writes"] == {} and stats["requests"]["PUT"] == {str(status): 1}
@@ -268,7 +219,7 @@ def test_scripted_body_kinds(sandbox_clean: Sandbox, http: requests.Session, aut
     with pytest.raises(ValueError):
         r.json()
     r = http.get(target, headers=auth_headers(), timeout=10)
-    assert assert_gr4vy(r, 400)["message"] == "custom message"
+    assert assert_gr4vy_error(r, 400)["message"] == "custom message"
     assert sandbox_clean.stats()["writes"] == {}
     assert sandbox_clean.faults() == []
 
@@ -278,7 +229,7 @@ def test_scripted_gr4vy_400_carries_details_with_pointers(sandbox_clean: Sandbox
     detail = {"location": "body", "pointer": "/cart_items/1/tax_amount", "message": "too high", "type": "value_error"}
     sandbox_clean.set_faults([{"method": "PUT", "action": "status", "status": 400, "details": [detail]}])
     r = http.put(session_url(sandbox_clean, sid), json={"amount": 1}, headers=auth_headers(), timeout=10)
-    assert assert_gr4vy(r, 400)["details"] == [detail]
+    assert assert_gr4vy_error(r, 400)["details"] == [detail]
     assert sandbox_clean.stats()["writes"] == {}
     with pytest.raises(ValueError):
         sandbox_clean.set_faults([{"action": "status", "status": 400, "details": [{"pointer": "/x"}]}])
@@ -343,7 +294,7 @@ def test_append_and_clear_rules(sandbox_clean: Sandbox, http: requests.Session) 
 ])
 def test_bad_rules_are_refused(sandbox_clean: Sandbox, http: requests.Session, rule: dict[str, Any]) -> None:
     r = http.post(f"{sandbox_clean.base_url}/_sandbox/faults", json=[rule], timeout=10)
-    body = assert_gr4vy(r, 400)
+    body = assert_gr4vy_error(r, 400)
     assert body["details"] and body["details"][0]["pointer"].startswith("/0")
     with pytest.raises(ValueError):
         sandbox_clean.set_faults([rule])
@@ -391,7 +342,7 @@ def test_stall_answers_504_to_a_patient_client(sandbox_clean: Sandbox, http: req
     started = time.monotonic()
     r = http.put(session_url(sandbox_clean, sid), json={"amount": 9}, headers=auth_headers(), timeout=10)
     assert time.monotonic() - started >= 0.2
-    assert "nothing was applied" in assert_gr4vy(r, 504)["message"]
+    assert "nothing was applied" in assert_gr4vy_error(r, 504)["message"]
     assert sandbox_clean.stats()["writes"] == {}
 
 
@@ -413,142 +364,3 @@ def test_apply_then_stall_answers_late_to_a_patient_client(sandbox_clean: Sandbo
     assert time.monotonic() - started >= 0.2
     assert r.status_code == 200 and r.json()["amount"] == 11
     assert sandbox_clean.stats()["requests"]["PUT"] == {"200": 1}
-
-
-def test_admin_requests_are_neither_faulted_nor_counted(sandbox_clean: Sandbox) -> None:
-    sandbox_clean.set_faults([{"action": "reset", "times": 100}])
-    sandbox_clean.configure(fail_rate=1.0, rate_limit=1, latency_ms=1)
-    for _ in range(5):
-        sandbox_clean.health()
-    assert sandbox_clean.stats()["total_requests"] == 0
-
-
-# ---------------------------------------------------------------------- process mode and the CLI
-
-
-def test_process_mode_with_every_flag(tmp_path: Path) -> None:
-    session = a_session()
-    seed = tmp_path / "seed.jsonl"
-    seed.write_text(json.dumps(session) + "\n", encoding="utf-8")
-    key_file = tmp_path / "key.pem"
-    with start_sandbox(mode="process", seed=seed, private_key_file=key_file, db=tmp_path / "s.db", rate_limit=1000,
-                       fail_rate=0.5, latency_ms=30, unknown_fields=True, random_seed=3) as sb:
-        health = sb.health()
-        assert health["pid"] != os.getpid()
-        assert health["config"] == {"rate_limit": 1000.0, "fail_rate": 0.5, "latency_ms": 30.0,
-                                    "unknown_fields": True, "random_seed": 3}
-        assert health["seed"]["loaded"] == 1
-        headers = bearer(signer_for(sb))
-        statuses = []
-        with local() as http:
-            started = time.monotonic()
-            for _ in range(10):
-                r = http.get(session_url(sb, session["id"]), headers=headers, timeout=10)
-                statuses.append(r.status_code)
-                assert UNKNOWN_FIELD in r.json()
-            assert time.monotonic() - started >= 0.3  # 10 x 30 ms
-        assert set(statuses) <= {200, 500, 502, 504} and 200 in statuses and len(set(statuses)) > 1
-        assert sb.stats()["total_requests"] == 10
-        log = sb.log_file
-        assert log is not None
-        output = log.read_text()
-        assert sb.base_url in output and str(key_file) in output
-        assert "PRIVATE KEY" not in output and key_file.read_text().splitlines()[1] not in output
-    with pytest.raises(requests.ConnectionError):
-        local_get(f"{sb.base_url}/_sandbox/health", timeout=2)
-
-
-def test_foreground_cli_prints_url_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    ready = tmp_path / "ready.json"
-    key_file = tmp_path / "key.pem"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gr4vy_nb.sandbox", "--port", "0", "--no-seed", "--private-key-file", str(key_file),
-         "--ready-file", str(ready)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        base_url = json.loads(ready.read_text())["base_url"]
-        health = local_get(f"{base_url}/_sandbox/health", timeout=10).json()
-        db_dir = Path(health["db"]).parent
-        assert db_dir.exists()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert base_url in out and str(key_file) in out and "Ctrl-C" in out
-    assert "Traceback" not in err
-    assert not db_dir.exists()  # the temporary database went with it
-
-
-def test_process_sandbox_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
-    url_file = tmp_path / "url.txt"
-    script = (
-        "import sys, time\n"
-        "from gr4vy_nb.sandbox import start_sandbox\n"
-        "sb = start_sandbox(mode='process', seed=None)\n"
-        f"open({str(url_file)!r}, 'w').write(sb.base_url)\n"
-        "time.sleep(60)\n"
-    )
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not url_file.exists() and parent.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        base_url = url_file.read_text()
-        assert local_get(f"{base_url}/_sandbox/health", timeout=10).status_code == 200
-        parent.kill()  # kill -9: no chance to stop the sandbox
-        parent.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                local_get(f"{base_url}/_sandbox/health", timeout=1)
-            except requests.ConnectionError:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the orphaned sandbox kept running")
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-        parent.wait(timeout=10)
-        if parent.stderr is not None:
-            parent.stderr.close()
-
-
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "example.com"])
-def test_non_loopback_bind_is_refused(host: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--host", host, "--no-seed", "--port", "0"]) == 2
-    assert "--allow-remote" in capsys.readouterr().err
-    with pytest.raises(ConfigError, match="allow-remote"):
-        start_sandbox(host=host, seed=None)
-
-
-@pytest.mark.parametrize("argv", [["--fail-rate", "2"], ["--rate-limit", "-1"], ["--latency-ms", "-5"],
-                                  ["--port", "http"], ["--seed", "/nonexistent/seed.jsonl"], ["--bogus"]])
-def test_cli_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*argv, "--port", "0"] if "--port" not in argv else argv) == 2
-    assert capsys.readouterr().err
-
-
-def test_cli_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
-    out = capsys.readouterr().out
-    for flag in ("--host", "--port", "--db", "--private-key-file", "--seed", "--no-seed", "--rate-limit",
-                 "--fail-rate", "--latency-ms", "--unknown-fields", "--random-seed", "--allow-remote"):
-        assert flag in out
-
-
-def test_cli_port_in_use_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen(1)
-        port = busy.getsockname()[1]
-        code = main(["--port", str(port), "--no-seed", "--private-key-file", str(tmp_path / "k.pem")])
-    assert code == 3
-    assert "cannot listen" in capsys.readouterr().err

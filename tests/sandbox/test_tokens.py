@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -19,15 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from gr4vy_nb.api.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key, thumbprint
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
 from gr4vy_nb.schema import ErrorBody
-
-FAR_FUTURE = "2099-12-31T23:59:59+00:00"
-
-
-def local() -> requests.Session:
-    """A requests session that ignores proxy settings (the sandbox is on loopback)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
+from tests.sandbox.helpers import FAR_FUTURE, local
 
 
 @pytest.fixture
@@ -221,19 +211,7 @@ def test_admin_endpoints_need_no_token(sandbox: Sandbox, http: requests.Session)
     assert http.get(f"{sandbox.base_url}/_sandbox/health", timeout=10).status_code == 200
 
 
-# ---------------------------------------------------------------------- the key file
-
-
-def test_key_file_is_created_with_mode_0600_and_reused(tmp_path: Path) -> None:
-    key_file = tmp_path / "keys" / "sandbox.pem"
-    with start_sandbox(private_key_file=key_file, db=tmp_path / "s.db", seed=None) as first:
-        assert first.private_key_file == key_file
-        assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-        kid = first.health()["kid"]
-    content = key_file.read_bytes()
-    with start_sandbox(private_key_file=key_file, db=tmp_path / "s.db", seed=None) as second:
-        assert second.health()["kid"] == kid == thumbprint(load_private_key(content))
-    assert key_file.read_bytes() == content
+# ---------------------------------------------------------------------- another sandbox's tokens
 
 
 def test_tokens_of_one_sandbox_do_not_open_another(tmp_path: Path, sandbox: Sandbox, signer: TokenSigner) -> None:
@@ -242,14 +220,3 @@ def test_tokens_of_one_sandbox_do_not_open_another(tmp_path: Path, sandbox: Sand
                       headers={"Authorization": f"Bearer {signer.token([WRITE_SCOPE])}"}, timeout=10)
         assert_refused(r, 401)
         assert other.stats()["writes"] == {}
-
-
-def test_unusable_key_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
-    from gr4vy_nb.errors import ConfigError
-
-    key_file = tmp_path / "bad.pem"
-    label = "PRIVATE KEY"  # armour built at run time: no key-like text is committed
-    key_file.write_text(f"-----BEGIN {label}-----\nTOPSECRETMATERIAL\n-----END {label}-----\n")
-    with pytest.raises(ConfigError) as info:
-        start_sandbox(private_key_file=key_file, db=tmp_path / "s.db", seed=None)
-    assert "TOPSECRETMATERIAL" not in str(info.value)
