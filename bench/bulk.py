@@ -56,9 +56,11 @@ from gr4vy_nb.sandbox import start_sandbox  # noqa: E402
 from gr4vy_nb.tables import spec as F  # noqa: E402
 from gr4vy_nb.tables.files import read_table  # noqa: E402
 from gr4vy_nb.tables.frames import flatten_sessions  # noqa: E402
-from gr4vy_nb.updates.merge import build_changes, check_upload, read_upload  # noqa: E402
+from gr4vy_nb.updates.checks import check_upload  # noqa: E402
+from gr4vy_nb.updates.merge import build_changes  # noqa: E402
 from gr4vy_nb.updates.plan import plan_updates  # noqa: E402
 from gr4vy_nb.updates.runs import apply_plan  # noqa: E402
+from gr4vy_nb.updates.upload import read_upload  # noqa: E402
 
 
 def _tag_upload(folder: Path, ids: list[str], tag: str) -> Path:

@@ -298,7 +298,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .updates.journal import list_runs
+    from .updates.results import list_runs
 
     runs = list_runs(args.dir)
     if runs.empty:

@@ -29,8 +29,8 @@ from .config import Settings
 from .export import export_sessions
 from .sandbox import start_sandbox
 from .tables.files import read_table
-from .updates.journal import list_runs
 from .updates.plan import plan_updates
+from .updates.results import list_runs
 from .updates.runs import apply_plan, rollback_run
 
 _WIDTH = 100

@@ -1,23 +1,25 @@
-"""Exporting sessions by id into the four CSV files: the engine of ``gr4vy-nb export IDS --out DIR``.
+"""Ids -> sessions -> the four tables -> files: the one path by which sessions are fetched by id.
 
 ::
 
     >>> ids = read_ids("ids.txt")                    # or a CSV with a checkout_session_id column
+    >>> fetched = fetch_sessions(client, ids)        # concurrent GETs: sessions and failures
     >>> result = export_sessions(ids, client, "export/", progress=bar)
     >>> result
     ExportResult(200 requested, 198 exported, 2 failed -> export/)
 
-``DIR`` receives ``sessions.csv``, ``cart_items.csv``, ``legs.csv``, ``passengers.csv`` and
-``not_found.csv`` (``checkout_session_id, status, code, reason`` for each id that could not
-be fetched: not found or expired, refused, or no answer after the client's retries).
-``not_found.csv`` is always written, with just its header when nothing failed, so a stale one
-from an earlier export can never be mistaken for this one's.
+:func:`fetch_sessions` is what the export, the report (``gr4vy-nb report ids.txt``) and the
+notebooks use to read sessions by id. An export's ``DIR`` receives ``sessions.csv``,
+``cart_items.csv``, ``legs.csv``, ``passengers.csv`` and ``not_found.csv``
+(``checkout_session_id, status, code, reason`` for each id that could not be fetched: not
+found or expired, refused, or no answer after the client's retries). ``not_found.csv`` is
+always written, with just its header when nothing failed, so a stale one from an earlier
+export can never be mistaken for this one's.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +27,31 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ApiError, AuthError, InputError, PermissionDenied
-from .schema import UUID_PATTERN
-from .tables import spec as F
-from .tables.files import DEFAULT_LIMITS, Limits, problems_frame, read_table, read_text, write_table
+from .errors import ApiError, AuthError, PermissionDenied
+from .ids import ID_COLUMN, canonical_id
+from .problems import Problems, Rule, refuse
+from .tables.files import DEFAULT_LIMITS, Limits, read_table, read_text, write_table
 from .tables.frames import SessionFrames, flatten_sessions
 
-__all__ = ["NOT_FOUND_COLUMNS", "ExportResult", "export_sessions", "read_ids", "write_export"]
+__all__ = ["NOT_FOUND_COLUMNS", "ExportResult", "Fetched", "export_sessions", "fetch_sessions", "read_ids",
+           "write_export"]
 
-NOT_FOUND_COLUMNS = (F.KEY, "status", "code", "reason")
-_UUID = re.compile(UUID_PATTERN)
+NOT_FOUND_COLUMNS = (ID_COLUMN, "status", "code", "reason")
+"""Columns of ``not_found.csv`` and :attr:`Fetched.failures`."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Sessions fetched by id: those found (as the API returned them, in the order asked) and the failures."""
+
+    sessions: list[dict[str, Any]]
+    failures: pd.DataFrame
+    requested: int
+
+    @property
+    def frames(self) -> SessionFrames:
+        """The sessions found, flattened."""
+        return flatten_sessions(self.sessions)
 
 
 @dataclass(frozen=True)
@@ -72,9 +89,28 @@ class ExportResult:
                 f"{self.failed:,} failed -> {self.out_dir})")
 
 
+def _id_candidates(path: str | os.PathLike[str], text: str, label: str, encoding: str | None,
+                   limits: Limits) -> tuple[list[tuple[int, str]], str | None]:
+    """``(line, text)`` of every cell that should hold an id, and the column they come from."""
+    first = next((line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
+    if not (any(d in first for d in ",;\t") or first.strip() == ID_COLUMN):
+        return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#")], None
+    table = read_table(path, encoding=encoding, limits=limits)
+    if ID_COLUMN not in table.frame.columns:
+        shown = ", ".join(repr(str(c)) for c in table.frame.columns[:8])
+        found = Problems()
+        found.add(Rule.REQUIRED, f"no {ID_COLUMN} column (the columns are {shown})", file=label, line=1,
+                  column=ID_COLUMN)
+        raise refuse(found.frame())
+    values = table.frame[ID_COLUMN]
+    return [(int(line), str(v)) for line, v in zip(table.lines, values.tolist(), strict=True)
+            if v is not pd.NA and v is not None], ID_COLUMN
+
+
 def read_ids(path: str | os.PathLike[str], *, encoding: str | None = None,
              limits: Limits = DEFAULT_LIMITS) -> list[str]:
-    """Session ids from a file, in order, duplicates dropped.
+    """Session ids from a file, in order, in the API's form (:func:`gr4vy_nb.ids.canonical_id`), once each.
 
     The file is either text with one id per line (blank lines and lines starting with ``#``
     ignored; a first line ``checkout_session_id`` is taken as a header), or a CSV file with a
@@ -84,77 +120,77 @@ def read_ids(path: str | os.PathLike[str], *, encoding: str | None = None,
     or a file with no ids at all.
     """
     text, label = read_text(path, encoding=encoding, limits=limits)
-    first = next((line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
-    candidates: list[tuple[int, str]]
-    column = None
-    if any(d in first for d in ",;\t") or first.strip() == F.KEY:
-        table = read_table(path, encoding=encoding, limits=limits)
-        if F.KEY not in table.frame.columns:
-            shown = ", ".join(repr(str(c)) for c in table.frame.columns[:8])
-            raise InputError(f"{label}: no {F.KEY} column (the columns are {shown})",
-                             problems_frame([{"file": label, "line": 1, "column": F.KEY, "rule": "required",
-                                              "message": f"no {F.KEY} column", "severity": "error"}]))
-        values = table.frame[F.KEY]
-        column = F.KEY
-        candidates = [(int(line), str(v)) for line, v in zip(table.lines, values.tolist(), strict=True)
-                      if v is not pd.NA and v is not None]
-    else:
-        candidates = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
-                      if line.strip() and not line.lstrip().startswith("#")]
-    problems = [{"file": label, "line": line, "column": column, "value": value, "rule": "uuid",
-                 "message": f"{value!r} is not a checkout session id (a UUID such as "
-                            "4d645fa6-d13c-413a-82f8-eda197b1165f)", "severity": "error"}
-                for line, value in candidates if not _UUID.match(value.strip())]
-    if problems:
-        more = f" ({len(problems) - 1} more in .problems)" if len(problems) > 1 else ""
-        raise InputError(f"{label}, line {problems[0]['line']}: {problems[0]['message']}{more}",
-                         problems_frame(problems))
-    ids = list(dict.fromkeys(value.strip() for _line, value in candidates))
+    candidates, column = _id_candidates(path, text, label, encoding, limits)
+    found = Problems()
+    ids: dict[str, None] = {}
+    for line, value in candidates:
+        sid = canonical_id(value)
+        if sid is None:
+            found.add(Rule.UUID, f"{value!r} is not a checkout session id (a UUID such as "
+                      "4d645fa6-d13c-413a-82f8-eda197b1165f)", file=label, line=line, column=column, value=value)
+        else:
+            ids[sid] = None
+    if len(found):
+        raise refuse(found.frame())
     if not ids:
-        raise InputError(f"{label}: no session ids in this file",
-                         problems_frame([{"file": label, "rule": "empty", "message": "no session ids",
-                                          "severity": "error"}]))
-    return ids
+        found.add(Rule.EMPTY, "no session ids in this file", file=label)
+        raise refuse(found.frame())
+    return list(ids)
+
+
+def _failure_row(session_id: str, outcome: Any) -> dict[str, Any]:
+    if isinstance(outcome, ApiError):
+        return {ID_COLUMN: session_id, "status": outcome.status, "code": outcome.code, "reason": outcome.message}
+    return {ID_COLUMN: session_id, "status": None, "code": None, "reason": "no result"}
+
+
+def _fetched(results: Mapping[str, Any], order: list[str]) -> Fetched:
+    sessions = [results[i] for i in order if isinstance(results.get(i), Mapping)]
+    rows = [_failure_row(i, results.get(i)) for i in order if not isinstance(results.get(i), Mapping)]
+    failures = pd.DataFrame({c: [r[c] for r in rows] for c in NOT_FOUND_COLUMNS}).astype(
+        {ID_COLUMN: "string[pyarrow]", "status": "Int64", "code": "string[pyarrow]", "reason": "string[pyarrow]"})
+    return Fetched(sessions=sessions, failures=failures, requested=len(order))
+
+
+def fetch_sessions(client: Any, ids: Iterable[str], *, progress: Callable[[int, int], Any] | None = None,
+                   workers: int | None = None) -> Fetched:
+    """Fetch sessions by id, concurrently, through ``client``: the sessions found and the failures.
+
+    ``progress(done, total)`` is called as fetches finish. A session that cannot be read (not
+    found, expired, refused, no answer) is a row of :attr:`Fetched.failures`. A credentials
+    problem is not a per-session failure: if any fetch was refused with 401 or 403, that
+    :class:`~gr4vy_nb.errors.AuthError` / ``PermissionDenied`` is raised.
+    """
+    order = list(dict.fromkeys(ids))
+    results = client.get_checkout_sessions(order, workers=workers, progress=progress)
+    for outcome in results.values():
+        if isinstance(outcome, AuthError | PermissionDenied):
+            raise outcome
+    return _fetched(results, order)
 
 
 def export_sessions(ids: Iterable[str], client: Any, out_dir: str | os.PathLike[str],
                     progress: Callable[[int, int], Any] | None = None) -> ExportResult:
-    """Fetch the sessions concurrently through ``client`` and write the export into ``out_dir``.
+    """Fetch the sessions (:func:`fetch_sessions`) and write the export into ``out_dir``.
 
-    ``progress(done, total)`` is called as fetches finish.  Sessions that fail (not found,
-    expired, refused, no answer) are listed in ``not_found.csv`` and ``result.failures``.  A
-    credentials problem is not a per-session failure: if any fetch was refused with 401 or
-    403, that :class:`~gr4vy_nb.errors.AuthError`/``PermissionDenied`` is raised and nothing
-    is written.
+    Sessions that fail are listed in ``not_found.csv`` and ``result.failures``; a credentials
+    problem raises before anything is written.
     """
-    order = list(dict.fromkeys(ids))
-    results = client.get_checkout_sessions(order, progress=progress)
-    for outcome in results.values():
-        if isinstance(outcome, AuthError | PermissionDenied):
-            raise outcome
-    return write_export(results, out_dir, order)
+    return _write(fetch_sessions(client, ids, progress=progress), out_dir)
 
 
 def write_export(results: Mapping[str, Any], out_dir: str | os.PathLike[str],
                  order: Iterable[str] | None = None) -> ExportResult:
     """Write the export files from fetch results ``{id: session dict or ApiError}`` (in ``order``)."""
-    order = list(order) if order is not None else list(results)
-    sessions = [results[i] for i in order if isinstance(results.get(i), Mapping)]
-    rows = []
-    for session_id in order:
-        outcome = results.get(session_id)
-        if isinstance(outcome, Mapping):
-            continue
-        if isinstance(outcome, ApiError):
-            rows.append({F.KEY: session_id, "status": outcome.status, "code": outcome.code,
-                         "reason": outcome.message})
-        else:
-            rows.append({F.KEY: session_id, "status": None, "code": None, "reason": "no result"})
-    failures = pd.DataFrame({c: [r[c] for r in rows] for c in NOT_FOUND_COLUMNS}).astype(
-        {F.KEY: "string[pyarrow]", "status": "Int64", "code": "string[pyarrow]", "reason": "string[pyarrow]"})
-    frames = flatten_sessions(sessions)
+    return _write(_fetched(results, list(order) if order is not None else list(results)), out_dir)
+
+
+def _write(fetched: Fetched, out_dir: str | os.PathLike[str]) -> ExportResult:
+    frames = fetched.frames
     out = Path(out_dir)
     files = frames.to_csv(out)
     files["not_found"] = out / "not_found.csv"
-    write_table(failures, files["not_found"])
-    return ExportResult(out_dir=out, files=files, requested=len(order), frames=frames, failures=failures)
+    write_table(fetched.failures, files["not_found"])
+    return ExportResult(out_dir=out, files=files, requested=fetched.requested, frames=frames,
+                        failures=fetched.failures)
+

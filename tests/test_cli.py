@@ -25,9 +25,10 @@ from gr4vy_nb.config import Settings
 from gr4vy_nb.sandbox import start_sandbox
 from gr4vy_nb.sandbox.seeding import default_seed_path
 from gr4vy_nb.tables.files import read_table
-from gr4vy_nb.updates.journal import Journal, list_runs
-from gr4vy_nb.updates.merge import same_fields
+from gr4vy_nb.updates.compare import same_fields
+from gr4vy_nb.updates.journal import Journal
 from gr4vy_nb.updates.plan import plan_updates
+from gr4vy_nb.updates.results import list_runs
 from gr4vy_nb.updates.runs import resume_run
 from tests.paths import REPO
 

@@ -40,17 +40,14 @@ What a caller must know:
 
 from __future__ import annotations
 
-import http.client
 import logging
 import platform
 import random
-import re
-import socket
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,32 +56,19 @@ import orjson
 import pydantic
 import requests
 import requests.adapters
-import requests.exceptions as rexc
 import urllib3
-import urllib3.exceptions as uexc
 
 from .._version import __version__
 from ..config import Settings
-from ..errors import (
-    ApiError,
-    ConfigError,
-    OutcomeUnknown,
-    TransportError,
-    ValidationFailed,
-    error_from_response,
-    request_id_from,
-)
-from ..schema import UUID_PATTERN, CheckoutSession
+from ..errors import ApiError, ConfigError, OutcomeUnknown, ValidationFailed
+from ..ids import is_session_id
+from ..schema import CheckoutSession
+from .answers import error_from_response, request_id_from
 from .auth import READ_SCOPE, WRITE_SCOPE, TokenSigner
-from .retry import Failure
+from .pacing import Pacer
+from .transport import WRITE_METHODS, classify_failure, is_foreign, transport_error
 
-__all__ = [
-    "USER_AGENT",
-    "CallInfo",
-    "Gr4vyClient",
-    "classify_failure",
-    "transport_error",
-]
+__all__ = ["USER_AGENT", "CallInfo", "Gr4vyClient"]
 
 log = logging.getLogger("gr4vy_nb.api.client")
 
@@ -94,9 +78,7 @@ USER_AGENT = (
 )
 
 _SESSIONS_PATH = "/checkout/sessions"
-_UUID_RE = re.compile(UUID_PATTERN)
 _SESSION_VALIDATOR = CheckoutSession.__pydantic_validator__
-_WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 OnAttempt = Callable[[str, "str | None", int, "int | ApiError", "float | None"], None]
 Progress = Callable[[int, int], None]
@@ -135,168 +117,6 @@ class CallInfo:
     unknown_attempts: int
     outcome_unknown: bool
     ok: bool
-
-
-# --------------------------------------------------------------------------- foreign errors
-
-_CONNECT_TYPES: tuple[type[BaseException], ...] = (
-    rexc.ConnectTimeout,
-    rexc.SSLError,
-    rexc.ProxyError,
-    uexc.ConnectTimeoutError,  # NewConnectionError and NameResolutionError derive from it
-    uexc.SSLError,
-    uexc.ProxyError,
-    uexc.EmptyPoolError,
-    ssl.SSLError,
-    ConnectionRefusedError,
-    socket.gaierror,
-)
-_READ_TIMEOUT_TYPES: tuple[type[BaseException], ...] = (
-    rexc.Timeout,  # ReadTimeout; a bare Timeout is assumed to have been sent
-    uexc.ReadTimeoutError,
-    uexc.TimeoutError,
-    TimeoutError,
-)
-_INVALID_TYPES: tuple[type[BaseException], ...] = (
-    rexc.URLRequired,
-    rexc.MissingSchema,
-    rexc.InvalidSchema,
-    rexc.InvalidURL,
-    rexc.InvalidHeader,
-    rexc.InvalidJSONError,
-    rexc.StreamConsumedError,
-    rexc.UnrewindableBodyError,
-    rexc.TooManyRedirects,
-    uexc.LocationValueError,
-    uexc.ProxySchemeUnsupported,
-    uexc.ClosedPoolError,
-    uexc.UnrewindableBodyError,
-    uexc.BodyNotHttplibCompatible,
-    uexc.InvalidHeader,
-    uexc.HostChangedError,
-)
-_FOREIGN_MODULES = ("requests", "urllib3", "http.client", "ssl", "socket")
-_FOREIGN_TYPES = (rexc.RequestException, uexc.HTTPError, uexc.ProxySchemeUnsupported, http.client.HTTPException)
-
-
-def _is_foreign(exc: BaseException) -> bool:
-    """Whether an exception comes from the HTTP stack (and so must be translated)."""
-    if isinstance(exc, ApiError):
-        return False
-    if isinstance(exc, _FOREIGN_TYPES):
-        return True
-    if isinstance(exc, OSError):
-        return True
-    module = type(exc).__module__ or ""
-    return any(module == m or module.startswith(m + ".") for m in _FOREIGN_MODULES)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception and what it wraps (args, ``reason``, causes), outermost first, bounded."""
-    seen: list[BaseException] = []
-    queue: list[BaseException] = [exc]
-    while queue and len(seen) < 16:
-        current = queue.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            queue.append(reason)
-        queue.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                queue.append(linked)
-    return seen
-
-
-def classify_failure(exc: BaseException) -> Failure:
-    """How a foreign exception failed: never sent (CONNECT), sent without answer, or unsendable.
-
-    Anything not recognised counts as :attr:`Failure.DROPPED` (it may have been sent), the safe
-    assumption: an idempotent call is retried, a create is never sent twice.
-    """
-    chain = _chain(exc)
-    if any(isinstance(e, _CONNECT_TYPES) for e in chain):
-        return Failure.CONNECT
-    if any(isinstance(e, _READ_TIMEOUT_TYPES) for e in chain):
-        return Failure.READ_TIMEOUT
-    if any(isinstance(e, _INVALID_TYPES) for e in chain):
-        return Failure.INVALID
-    return Failure.DROPPED
-
-
-def _reason_text(exc: BaseException) -> str:
-    # The type of the innermost error and, for OS errors, its errno text; never str(exc), which
-    # may carry URLs with query strings or, through proxies, credentials.
-    chain = _chain(exc)
-    inner = chain[-1]
-    for e in reversed(chain):
-        if isinstance(e, OSError) and e.strerror:
-            return f"{type(e).__name__}: {e.strerror}"
-    return type(inner).__name__
-
-
-def transport_error(
-    exc: BaseException,
-    *,
-    method: str,
-    session_id: str | None = None,
-    attempts: int = 1,
-    failure: Failure | None = None,
-    read_timeout: float | None = None,
-) -> TransportError:
-    """Translate a foreign exception into :class:`TransportError` (or :class:`OutcomeUnknown`).
-
-    A write that was sent (read timeout, dropped connection) becomes ``OutcomeUnknown``: it may
-    or may not have been applied.  The message names the failure, never the request.
-    """
-    failure = failure or classify_failure(exc)
-    method = method.upper()
-    reason = _reason_text(exc)
-    if failure is Failure.CONNECT:
-        message = f"could not connect to the API; the request was not sent ({reason})"
-    elif failure is Failure.READ_TIMEOUT:
-        limit = f" within {read_timeout:g} s" if read_timeout else ""
-        message = f"no answer{limit} (read timeout)"
-    elif failure is Failure.DROPPED:
-        message = f"the connection broke before an answer came ({reason})"
-    else:
-        message = f"the request could not be sent ({reason})"
-    cls: type[TransportError] = TransportError
-    if failure.sent and method in _WRITE_METHODS:
-        cls = OutcomeUnknown
-        message += "; the write may or may not have been applied"
-    return cls(message, status=None, code=failure.value, attempts=attempts, session_id=session_id, method=method)
-
-
-# --------------------------------------------------------------------------- pacing
-
-
-class _Pacer:
-    """Spaces attempts evenly at ``rate`` per second across threads (no bursts).
-
-    Even spacing rather than a bucket with a burst: a server enforcing R/s with its own bucket
-    then never sees more than one request per 1/R s, so nothing is answered 429.
-    """
-
-    def __init__(self, rate: float, clock: Callable[[], float], sleep: Callable[[float], Any]) -> None:
-        if not rate > 0:
-            raise ValueError("rate must be a positive number of requests per second")
-        self.interval = 1.0 / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next = 0.0
-
-    def acquire(self) -> bool:
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            self._sleep(slot - now)
-        return True
 
 
 # --------------------------------------------------------------------------- the client
@@ -357,6 +177,7 @@ class Gr4vyClient:
         self._warned_paths: set[str] = set()
         self._headers: dict[str, tuple[str, dict[str, str]]] = {}
         self._pacer: Any = None
+        self._observers: list[OnAttempt] = []
         self.set_rate(rate)
         self._own_session = session is None
         if session is None:
@@ -408,13 +229,46 @@ class Gr4vyClient:
         """Pace all threads to at most ``rate`` requests per second (``None`` stops pacing).
 
         ``rate`` may also be a limiter shared with other code: any object whose ``acquire()``
-        blocks until a request may go (e.g. :class:`gr4vy_nb.ratelimit.TokenBucket`); it is
-        called before every attempt, retries included.
+        blocks until a request may go (e.g. a :class:`~gr4vy_nb.api.pacing.Pacer` shared by two
+        clients); it is called before every attempt, retries included.
         """
         if rate is None or hasattr(rate, "acquire"):
             self._pacer = rate
         else:
-            self._pacer = _Pacer(float(rate), self._clock, self._sleep)
+            self._pacer = Pacer(float(rate), self._clock, self._sleep)
+
+    @property
+    def pacer(self) -> Any:
+        """The limiter every attempt waits for (``None``: no pacing); see :meth:`set_rate`."""
+        return self._pacer
+
+    @contextmanager
+    def paced(self, rate: float | Any | None) -> Iterator[None]:
+        """Pace at ``rate`` inside the block (``None``: keep the current pacing), then restore the previous one."""
+        if rate is None:
+            yield
+            return
+        previous = self._pacer
+        self.set_rate(rate)
+        try:
+            yield
+        finally:
+            self._pacer = previous
+
+    @contextmanager
+    def observed(self, hook: OnAttempt) -> Iterator[None]:
+        """Call ``hook`` after every attempt inside the block, as :attr:`on_attempt` is (both are called)."""
+        self._observers.append(hook)
+        try:
+            yield
+        finally:
+            self._observers.remove(hook)
+
+    def _attempted(self, method: str, session_id: str | None, attempt: int, outcome: Any, delay: float | None) -> None:
+        for hook in self._observers:
+            hook(method, session_id, attempt, outcome, delay)
+        if self.on_attempt is not None:
+            self.on_attempt(method, session_id, attempt, outcome, delay)
 
     @property
     def last_call(self) -> CallInfo | None:
@@ -499,7 +353,7 @@ class Gr4vyClient:
     @staticmethod
     def _check_id(session_id: Any) -> str:
         # Ids go into the URL path: anything but a UUID could address another resource.
-        if not isinstance(session_id, str) or not _UUID_RE.match(session_id):
+        if not is_session_id(session_id):
             shown = session_id if isinstance(session_id, str) and len(session_id) <= 80 else type(session_id).__name__
             raise ValidationFailed(
                 f"{shown!r} is not a checkout session id (expected a UUID)",
@@ -571,7 +425,7 @@ class Gr4vyClient:
                     preload_content=True, decode_content=True,
                 )
             except Exception as exc:
-                if not _is_foreign(exc):
+                if not is_foreign(exc):
                     raise
                 failure = classify_failure(exc)
                 unknown += failure.sent
@@ -592,8 +446,7 @@ class Gr4vyClient:
                         sid = data["id"]
                     self._local.info = CallInfo(method, sid, attempt, self._clock() - start, status, request_id,
                                                 unknown, False, True)
-                    if self.on_attempt is not None:
-                        self.on_attempt(method, session_id, attempt, status, None)
+                    self._attempted(method, session_id, attempt, status, None)
                     return data
                 failure = None
                 retry_after = headers.get("retry-after")
@@ -602,22 +455,20 @@ class Gr4vyClient:
                                      failure=failure, retry_after=retry_after, rng=self._rng)
             self._log(method, path, outcome, self._clock() - sent_at, attempt, delay)
             if delay is not None:
-                if self.on_attempt is not None:
-                    self.on_attempt(method, session_id, attempt, status if error is None else error, delay)
+                self._attempted(method, session_id, attempt, status if error is None else error, delay)
                 self._sleep(delay)
                 continue
             if error is None:
                 error = error_from_response(status, response.data, headers, method=method,  # type: ignore[arg-type]
                                             session_id=session_id, attempts=attempt, needed_scope=scope)
-            if unknown and method in _WRITE_METHODS and not isinstance(error, OutcomeUnknown) and (
+            if unknown and method in WRITE_METHODS and not isinstance(error, OutcomeUnknown) and (
                 status is None or status in policy.statuses
             ):
                 # The budget ran out after an attempt whose answer was lost: it may have applied.
                 error = self._unknown_error(error, method, session_id, attempt)
             self._local.info = CallInfo(method, session_id, attempt, self._clock() - start, status, request_id,
                                         unknown, isinstance(error, OutcomeUnknown), False)
-            if self.on_attempt is not None:
-                self.on_attempt(method, session_id, attempt, error, None)
+            self._attempted(method, session_id, attempt, error, None)
             raise error
 
     @staticmethod
@@ -645,7 +496,7 @@ class Gr4vyClient:
         except orjson.JSONDecodeError:
             raise ApiError(
                 f"the API answered {status} with a body that is not JSON"
-                + ("; the write was probably applied" if method in _WRITE_METHODS else ""),
+                + ("; the write was probably applied" if method in WRITE_METHODS else ""),
                 status=status, code="invalid_response", attempts=attempt, session_id=session_id,
                 method=method, request_id=request_id,
             ) from None

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import os
-import re
 import sqlite3
 import time
 from pathlib import Path
@@ -18,6 +15,7 @@ import pandas as pd
 from .._data import sample_session_ids
 from ..api.client import Gr4vyClient
 from ..errors import ConfigError, Gr4vyError, InputError, RunError
+from ..ids import parse_session_ids
 from ._connection import Connection, needs_confirmation
 
 __all__ = [
@@ -32,39 +30,6 @@ __all__ = [
     "runs_for_target",
     "sample_session_ids",
 ]
-
-
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ID_SPLIT_RE = re.compile(r"[\s,;|]+")
-
-
-def parse_session_ids(text: str) -> tuple[list[str], list[str]]:
-    """Session ids pasted or read from a file: ``(ids, rejected)``, each in first-seen order.
-
-    Accepts ids separated by newlines, spaces, commas, semicolons or ``|``, optionally quoted or
-    in braces (as some tools copy them); a ``checkout_session_id`` header is skipped.  A CSV
-    whose header names a ``checkout_session_id`` column yields that column only.  Ids are
-    lower-cased (the API's form); duplicates are dropped; anything not a UUID is rejected.
-    """
-    text = text.lstrip("\ufeff")
-    lines = text.splitlines()
-    if lines and "checkout_session_id" in lines[0] and ("," in lines[0] or ";" in lines[0]):
-        delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-        tokens = [(row.get("checkout_session_id") or "") for row in reader]
-    else:
-        tokens = _ID_SPLIT_RE.split(text)
-    ids: dict[str, None] = {}
-    rejected: dict[str, None] = {}
-    for token in tokens:
-        value = token.strip().strip("'\"{}[]()").strip()
-        if not value or value.lower() == "checkout_session_id":
-            continue
-        if _UUID_RE.match(value):
-            ids[value.lower()] = None
-        else:
-            rejected[value] = None
-    return list(ids), list(rejected)
 
 
 def read_sessions_jsonl(source: str | os.PathLike[str] | bytes) -> list[dict[str, Any]]:
@@ -92,45 +57,35 @@ def open_run(journal: str | os.PathLike[str]) -> Any:
     """A past run as a :class:`~gr4vy_nb.updates.runs.Run`, read from its journal without changing it.
 
     The journal is opened read-only (a run in progress elsewhere is shown as it stands, and is
-    not disturbed); ``files`` lists the result CSVs its last invocation wrote, if any.
+    not disturbed); ``files`` lists the result CSVs its last invocation wrote, if any
+    (:meth:`Run.from_journal <gr4vy_nb.updates.runs.Run.from_journal>`).
 
     Raises:
         RunError: the file is not a run journal.
     """
-    from ..updates.journal import Journal
-    from ..updates.runs import Run, results_frame
+    from ..updates.runs import Run
 
-    with Journal.open(journal, readonly=True) as j:
-        meta = j.meta
-        results = results_frame(j)
-        path = j.path
-        run_id = j.run_id
-    results_dir = Path(meta.get("results_dir") or path.with_suffix(""))
-    files = {p.stem: p for p in sorted(results_dir.glob("*.csv"))} if results_dir.is_dir() else {}
-    return Run(journal=path, results_dir=results_dir, run_id=run_id, kind=str(meta.get("kind")),
-               state=str(meta.get("state")), stop_reason=meta.get("stop_reason"), results=results, files=files,
-               requests={}, elapsed=0.0)
+    return Run.from_journal(journal)
 
 
 def fetch_frames(client: Gr4vyClient, ids: Any, *, progress: bool = True) -> tuple[Any, pd.DataFrame]:
     """Fetch sessions by id into :class:`~gr4vy_nb.tables.frames.SessionFrames`: ``(frames, not_found)``.
 
-    ``not_found`` lists each id that could not be read (``checkout_session_id``, ``error``).
-    With ``progress`` a tqdm bar shows the fetch (in a notebook, as a widget if available).
+    The one fetch path, :func:`gr4vy_nb.export.fetch_sessions`; ``not_found`` lists each id
+    that could not be read (``checkout_session_id``, ``error``). With ``progress`` a tqdm bar
+    shows the fetch (in a notebook, as a widget if available).
     """
-    from ..tables.frames import flatten_sessions
+    from ..export import fetch_sessions
 
-    ids = list(dict.fromkeys(str(i) for i in ids))
-    bar = _progress_bar(len(ids), "fetching") if progress else None
+    bar = _progress_bar(len(set(ids)), "fetching") if progress else None
     try:
-        found = client.get_checkout_sessions(ids, progress=(lambda done, _total: bar.update(done - bar.n))
-                                             if bar is not None else None)
+        fetched = fetch_sessions(client, [str(i) for i in ids],
+                                 progress=(lambda done, _total: bar.update(done - bar.n)) if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
-    sessions = [v for v in found.values() if isinstance(v, dict)]
-    missing = [(k, str(getattr(v, "message", v))) for k, v in found.items() if not isinstance(v, dict)]
-    return flatten_sessions(sessions), pd.DataFrame(missing, columns=["checkout_session_id", "error"])
+    missing = fetched.failures.rename(columns={"reason": "error"})[["checkout_session_id", "error"]]
+    return fetched.frames, missing.astype(object).reset_index(drop=True)
 
 
 def _progress_bar(total: int, desc: str) -> Any:
@@ -160,7 +115,8 @@ def confirm_writes(conn: Connection, typed_merchant_id: str | None) -> None:
 
 def runs_for_target(conn: Connection, runs_dir: str | os.PathLike[str] = "runs") -> pd.DataFrame:
     """The runs under ``runs_dir`` made against this connection's target (newest first)."""
-    from ..updates.journal import Journal, list_runs
+    from ..updates.journal import Journal
+    from ..updates.results import list_runs
 
     runs = list_runs(runs_dir)
     keep = []

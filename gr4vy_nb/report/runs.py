@@ -16,12 +16,14 @@ Every function takes ``run``: a journal path (``str``/``Path``), an open
                      indexes and comma-separated (``cart_items.name,buyer.billing_details.email_address``)
 ``started_at``       first request (UTC datetime; ISO 8601 text or epoch seconds are read too)
 ``finished_at``      final answer (UTC datetime)
-``differences``      fields the server did not take as sent (``Int64`` count, 0 when none)
+``differences``      whether the server did not take every value as sent (``Int64``: 1 or 0;
+                     the text of ``Run.results`` is read as 1 when not empty)
 ==================== ===================================================================
 
 Only ``checkout_session_id`` and ``status`` are required; missing columns are added empty.
-``session_id`` and ``message`` (as in journal rows and ``Run.results``) are read as
-``checkout_session_id`` and ``error_message``.
+A journal is read through its one results table
+(:func:`gr4vy_nb.updates.results.results_frame`, the same as ``Run.results``), where a
+session a run never finished counts as ``unprocessed``.
 """
 
 from __future__ import annotations
@@ -33,14 +35,15 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..updates.journal import STATUSES, Journal
+from ..updates.journal import Journal
+from ..updates.results import results_frame
+from ..updates.states import STATUSES
 from .common import empty_mask
 from .figures import bar_figure, histogram_figure, stacked_time_bars
 
 __all__ = [
     "RUN_COLUMNS",
     "STATUS_COLORS",
-    "error_field_from_details",
     "plot_run_latency",
     "plot_run_status",
     "plot_run_throughput",
@@ -70,77 +73,37 @@ RUN_COLUMNS: dict[str, str] = {
 }
 """The run frame contract: column name -> dtype (see the module docstring)."""
 
-# Other names the same facts go by (journal rows, ``Run.results``).
-_ALIASES = {"session_id": "checkout_session_id", "id": "checkout_session_id", "message": "error_message"}
 # Throughput bins, smallest first; the first giving at most ~60 bins over the run wins.
 _FREQS = ("100ms", "250ms", "500ms", "1s", "5s", "10s", "30s", "1min", "5min", "15min", "1h", "6h", "1D")
 _PERCENTILES = (0.5, 0.9, 0.95, 0.99)
 
 
-def error_field_from_details(details: Any) -> str | None:
-    """The fields named by an error's ``details`` pointers, indexes dropped, comma-separated.
-
-    ``[{"pointer": "/cart_items/0/name"}, {"pointer": "/buyer/billing_details/email_address"}]``
-    gives ``"cart_items.name,buyer.billing_details.email_address"``; a detail without a
-    pointer counts as ``(body)``. ``None`` when there are no details.
-    """
-    if not details:
-        return None
-    fields: list[str] = []
-    for detail in details:
-        pointer = detail.get("pointer") if isinstance(detail, dict) else None
-        if pointer is None and isinstance(detail, dict) and isinstance(detail.get("loc"), list):
-            # FastAPI's {"loc": ["body", "cart_items", 0, "name"]}: the same path, as a list.
-            pointer = "/" + "/".join(str(p) for p in detail["loc"][1:])
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in str(pointer or "").split("/") if p]
-        name = ".".join(p for p in parts if not p.isdigit()) or "(body)"
-        if name not in fields:
-            fields.append(name)
-    return ",".join(fields)
-
-
 def run_frame_from_journal(path: str | os.PathLike[str] | Journal) -> pd.DataFrame:
-    """Read a run journal (read-only, no lock taken) into the run frame contract."""
-    own = not isinstance(path, Journal)
-    journal = Journal.open(path, readonly=True) if own else path
-    try:
-        rows = journal.rows(columns="session_id, status, attempts, http_status, error_code, error_message, "
-                                    "error_details, differences, started_at, finished_at")
-    finally:
-        if own:
-            journal.close()
-    df = pd.DataFrame({
-        "checkout_session_id": [r["session_id"] for r in rows],
-        "status": [r["status"] for r in rows],
-        "attempts": [r["attempts"] for r in rows],
-        "http_status": [r["http_status"] for r in rows],
-        "error_code": [r["error_code"] for r in rows],
-        "error_message": [r["error_message"] for r in rows],
-        "error_field": [error_field_from_details(r["error_details"]) for r in rows],
-        "started_at": [r["started_at"] for r in rows],
-        "finished_at": [r["finished_at"] for r in rows],
-        "differences": [len(r["differences"] or ()) for r in rows],
-    })
-    for col in ("started_at", "finished_at"):
-        df[col] = pd.to_datetime(df[col].astype("float64"), unit="s", utc=True)
-    return _conform(df)
+    """Read a run journal (read-only, no lock taken) into the run frame contract.
+
+    It is the journal's one results table (:func:`gr4vy_nb.updates.results.results_frame`,
+    what ``Run.results`` holds), conformed.
+    """
+    if isinstance(path, Journal):
+        return _conform(results_frame(path))
+    with Journal.open(path, readonly=True) as journal:
+        return _conform(results_frame(journal))
 
 
 def run_frame(run: Any) -> pd.DataFrame:
     """The run frame contract for ``run`` (a journal path, a Journal, a Run, or a DataFrame).
 
-    A DataFrame is copied and conformed: ``session_id`` is accepted for
-    ``checkout_session_id``, missing optional columns are added empty, dtypes are set.
-    Raises ``ValueError`` when ``checkout_session_id`` or ``status`` is missing.
+    A DataFrame (such as ``Run.results`` or a ``results.csv`` read back) is copied and
+    conformed: missing optional columns are added empty, dtypes are set. Raises
+    ``ValueError`` when ``checkout_session_id`` or ``status`` is missing.
     """
     if isinstance(run, pd.DataFrame):
         if _conformed(run):
             return run  # already a run frame (the summaries pass theirs around): no copy
-        df = run.rename(columns={k: v for k, v in _ALIASES.items() if k in run and v not in run})
-        missing = [c for c in ("checkout_session_id", "status") if c not in df]
+        missing = [c for c in ("checkout_session_id", "status") if c not in run]
         if missing:
             raise ValueError(f"a run frame needs the columns {missing}; see gr4vy_nb.report.runs.RUN_COLUMNS")
-        return _conform(df.copy())
+        return _conform(run.copy())
     if isinstance(run, str | os.PathLike | Journal):
         return run_frame_from_journal(run)
     journal = getattr(run, "journal", None) or getattr(run, "journal_path", None)

@@ -1,11 +1,9 @@
-"""Parsing and checking CSV cells against the field spec: text in, typed columns and problems out.
+"""Cells: text to typed values, checked against the field spec, and typed columns back to text.
 
-:func:`parse_cells` is what :meth:`SessionFrames.read_csv <gr4vy_nb.tables.frames.SessionFrames.read_csv>`
-and the bulk engine use to turn a table read by :func:`gr4vy_nb.tables.files.read_table` into typed
-columns, collecting every problem at once (STYLE.md item 10) as rows of a problems frame
-(``file, line, column, value, rule, message, severity``), the value masked when personal.
-
-What a cell may hold, by kind (surrounding spaces are ignored for all but text):
+Reading (:func:`typed_array`): one column of text becomes the field's Arrow type, with a
+``(position, rule, message)`` for every cell that breaks a rule (the table-level reader,
+:mod:`gr4vy_nb.tables.reader`, puts them in the problems table). What a cell may hold, by
+kind (surrounding spaces are ignored for all but text):
 
 =========  ===========================================================  ==================
 kind       accepted                                                     rule when not
@@ -22,22 +20,23 @@ str        anything, within the field's lengths and pattern             ``min_le
            (IDs must be UUIDs)                                          ``max_length``,
                                                                         ``pattern``, ``uuid``
 enum       one of the field's values, exactly (case matters)            ``enum``
-list       ``a|b|c`` or a JSON array (see :func:`csvio.decode_list`)    ``list_format``,
+list       ``a|b|c`` or a JSON array (see :func:`decode_list`)          ``list_format``,
            each item checked like a str                                 ``max_items``
 json       a JSON object (the ``extra`` column)                         ``json``
 =========  ===========================================================  ==================
 
-Table checks: a missing ``checkout_session_id`` (``required``), a session twice in
-``sessions`` or an index twice for a session (``duplicate_key``), more legs or passengers
-than ``maxItems`` (``max_items``), and columns the spec does not know (``unknown_column``).
-Whether required fields of a model are present is not checked here: that needs the merged
-session, and is the models' job.
+Writing (:func:`format_column`): integers as digits, booleans as ``true``/``false``,
+date-times as RFC 3339 UTC text (:func:`rfc3339_utc`), dates as ``YYYY-MM-DD``, lists of
+strings (``categories``) as ``a|b|c`` with ``\\`` escaping ``|`` and ``\\`` inside values; a
+list that would be ambiguous that way (empty, holding an empty or space-padded value, or
+whose first value starts with ``[``) is written as a JSON array. :func:`decode_list` reads
+both, so the encoding is lossless for any list of strings.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -47,10 +46,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import spec as F
-from .files import decode_list, problems_frame
-from .masking import mask_value
 
-__all__ = ["ParsedCells", "parse_cells", "parse_dates", "parse_datetimes", "typed_array"]
+__all__ = [
+    "decode_list",
+    "encode_list",
+    "format_column",
+    "parse_dates",
+    "parse_datetimes",
+    "rfc3339_utc",
+    "typed_array",
+]
 
 DATETIME_RE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
@@ -68,23 +73,6 @@ _PATTERN_HINTS = {
     r"^\+[1-9]\d{1,14}$": "a phone number in E.164 form: + and up to 15 digits, no spaces, e.g. +441234567890",
     r"^[A-Z]{2}-[A-Z0-9]{1,3}$": "an ISO 3166-2 subdivision code, e.g. US-CA",
 }
-
-
-@dataclass(slots=True)
-class ParsedCells:
-    """Typed columns (same index as the input: file lines) and the problems found."""
-
-    frame: pd.DataFrame
-    problems: pd.DataFrame
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem is an error (warnings allowed)."""
-        return not (self.problems["severity"] == "error").any()
-
-    def __iter__(self) -> Any:
-        """Unpacks as ``typed, problems = parse_cells(...)``."""
-        return iter((self.frame, self.problems))
 
 
 # --------------------------------------------------------------------------- shared parsers
@@ -365,119 +353,102 @@ def _check_text(f: F.Field, text: pa.Array) -> list[tuple[int, str, str]]:
     return out
 
 
-# --------------------------------------------------------------------------- tables
+# --------------------------------------------------------------------------- lists
 
 
-def parse_cells(table: str, frame: pd.DataFrame, *, file: str | None = None, cleared: pd.DataFrame | None = None,
-                mask: bool = True) -> ParsedCells:
-    """Parse every cell of a text table for ``table`` (``sessions``, ``cart_items``, ``legs``, ``passengers``).
+def encode_list(values: Iterable[str]) -> str:
+    """Encode a list of strings as one cell: ``a|b|c``, or a JSON array when that would be ambiguous."""
+    values = list(values)
+    if not values or values[0].startswith("[") or any(not v or v != v.strip() for v in values):
+        return orjson.dumps(values).decode()
+    return "|".join(v.replace("\\", "\\\\").replace("|", "\\|") for v in values)
 
-    ``frame`` is a table of text as :func:`gr4vy_nb.tables.files.read_table` returns it (its index
-    holds the file lines reported); ``cleared`` marks cells that are the ``#N/A`` clear marker
-    (left ``<NA>`` and unchecked).  The result keeps the known columns, in the input's order,
-    typed per the field spec; unparseable cells are ``<NA>`` and reported.  Personal values
-    are masked in the problems unless ``mask=False``.
+
+def decode_list(text: str) -> list[str]:
+    """Decode a cell written by :func:`encode_list` (or typed by a user as ``a|b|c`` or ``a | b``).
+
+    Raises :class:`ValueError` for a cell that starts with ``[`` but is not a JSON array of strings.
     """
-    file = file or f"{table}.csv"
-    lines = frame.index.to_numpy()
-    problems: list[dict[str, Any]] = []
-    columns: dict[str, Any] = {}
-
-    def report(position: int | None, column: str | None, value: Any, rule: str, message: str,
-               severity: str = "error") -> None:
-        line = int(lines[position]) if position is not None and len(lines) else (1 if column else None)
-        if mask and column is not None and value is not None:
-            masked = mask_value(column, value, table)
-            if masked != value:
-                # Messages quote the offending value: a personal one must not survive there either.
-                message = message.replace(repr(value), repr(masked)).replace(str(value), str(masked))
-            value = masked
-        problems.append({"file": file, "line": line, "column": column, "value": value, "rule": rule,
-                         "message": message, "severity": severity})
-
-    for column in frame.columns:
-        name = str(column)
-        f = F.field_for(table, name)
-        if f is None:
-            report(None, name, None, "unknown_column", _unknown_column_message(table, name))
-            continue
-        text = pa.array(frame[column].array)
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
-            text = text.cast(pa.string())
-        if cleared is not None and column in cleared and cleared[column].any():
-            text = pc.if_else(pa.array(cleared[column].to_numpy(dtype=bool)), pa.scalar(None, text.type), text)
-        typed, found = typed_array(f, text)
-        for position, rule, message in found:
-            report(position, name, text[position].as_py(), rule, message)
-        if f.role == "key":
-            for position in _positions(pc.is_null(text)):
-                report(int(position), name, None, "required", "every row needs a checkout_session_id")
-        columns[name] = pd.Series(F.to_pandas_array(typed, f.kind), index=frame.index, name=name)
-    typed_frame = pd.DataFrame(columns, index=frame.index)
-    _check_keys(table, typed_frame, report)
-    return ParsedCells(typed_frame, problems_frame(problems))
+    if "\\" not in text and not text.startswith("["):  # the common case: no escapes
+        return [part.strip() for part in text.split("|")]
+    if text.startswith("["):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise ValueError("starts with [ but is not a JSON array (write a|b|c, or [\"a\", \"b\"])") from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a JSON array of strings")
+        return value
+    out: list[str] = []
+    current: list[str] = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, None)
+            if nxt in ("\\", "|"):
+                current.append(nxt)
+            else:  # a lone backslash (typed by a user) is kept as it is
+                current.append(ch)
+                if nxt is not None:
+                    current.append(nxt)
+        elif ch == "|":
+            out.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    out.append("".join(current).strip())
+    return out
 
 
-def _unknown_column_message(table: str, name: str) -> str:
-    known = [f.column for f in F.table_fields(table)]
-    close = [c for c in known if c.lower() == name.strip().lower() or c.endswith("." + name.strip())]
-    if close:
-        return f"{name!r} is not a column of {table}.csv (did you mean {close[0]!r}?)"
-    for other in F.TABLES:
-        if other != table and F.field_for(other, name) is not None:
-            return f"{name!r} is not a column of {table}.csv; it belongs in {other}.csv"
-    return f"{name!r} is not a column of {table}.csv"
+# --------------------------------------------------------------------------- text of typed columns
 
 
-def _first_rows(codes: np.ndarray) -> np.ndarray:
-    """For each row, the position of the first row with the same code (``-1`` where the code is ``-1``)."""
-    n = len(codes)
-    valid = codes >= 0
-    first = np.full(int(codes.max()) + 1 if n and valid.any() else 0, n, dtype=np.int64)
-    np.minimum.at(first, codes[valid], np.flatnonzero(valid))
-    return np.where(valid, first[np.maximum(codes, 0)] if len(first) else -1, -1)
+def rfc3339_utc(values: pa.Array) -> pa.Array:
+    """RFC 3339 text in UTC, as pydantic writes it: seconds, ``.ffffff`` only when non-zero, ``Z``."""
+    values = values.cast(pa.timestamp("us", tz="UTC"))
+    whole = pc.strftime(values.cast(pa.timestamp("s", tz="UTC"), safe=False), format="%Y-%m-%dT%H:%M:%SZ")
+    micros = pc.not_equal(pc.cast(values, pa.int64()), pc.multiply(pc.divide(pc.cast(values, pa.int64()), 1_000_000),
+                                                                   1_000_000))
+    if not pc.any(micros).as_py():
+        return whole
+    fine = pc.strftime(values, format="%Y-%m-%dT%H:%M:%SZ")
+    return pc.if_else(micros, fine, whole)
 
 
-def _check_keys(table: str, frame: pd.DataFrame, report: Any) -> None:
-    if F.KEY not in frame.columns:
-        if len(frame.columns):
-            report(None, F.KEY, None, "required", f"{table}.csv needs a {F.KEY} column")
-        return
-    ids = frame[F.KEY]
-    # Keys are compared as codes (one hash pass each); only the duplicates found go through Python.
-    codes = pd.factorize(ids, use_na_sentinel=True)[0].astype(np.int64) if len(ids) else np.array([], np.int64)
-    positions = np.arange(len(ids))
-    lines = frame.index
-    if table == "sessions":
-        first = _first_rows(codes)
-        for position in np.flatnonzero((first >= 0) & (first != positions)).tolist():
-            value = ids.iloc[position]
-            report(int(position), F.KEY, value, "duplicate_key",
-                   f"session {value} is already on line {lines[first[position]]}")
-        return
-    child = F.CHILD_TABLES[table]
-    if child.index in frame.columns:
-        index_codes = pd.factorize(frame[child.index], use_na_sentinel=True)[0].astype(np.int64) if len(ids) \
-            else np.array([], np.int64)
-        both = np.where((codes >= 0) & (index_codes >= 0), codes * (int(index_codes.max(initial=0)) + 1) + index_codes,
-                        -1)
-        first = _first_rows(both)
-        for position in np.flatnonzero((first >= 0) & (first != positions)).tolist():
-            sid, idx = ids.iloc[position], frame[child.index].iloc[position]
-            report(int(position), child.index, idx, "duplicate_key",
-                   f"session {sid} already has {child.index} {idx} on line {lines[first[position]]}")
-    if child.max_items is not None and len(ids):
-        valid = codes >= 0
-        order = np.argsort(np.where(valid, codes, -1), kind="stable")
-        sorted_codes = codes[order]
-        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-        rank = np.empty(len(codes), dtype=np.int64)
-        rank[order] = positions - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
-        counts = np.bincount(codes[valid], minlength=int(codes.max(initial=-1)) + 1)
-        for position in np.flatnonzero(valid & (rank == child.max_items)).tolist():
-            # each session once, on its first excess row
-            report(int(position), F.KEY, ids.iloc[position], "max_items",
-                   f"session {ids.iloc[position]} has {int(counts[codes[position]])} {table}; "
-                   f"at most {child.max_items} are allowed")
+def _object_text(value: Any) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list | tuple):
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
+def format_column(series: pd.Series) -> tuple[pa.Array, bool]:
+    """A column as CSV text (``None`` for empty cells) and whether it is free text (to be neutralised).
+
+    Integers as digits, booleans as ``true``/``false``, date-times as RFC 3339 UTC text with
+    ``Z``, dates as ``YYYY-MM-DD``, lists with :func:`encode_list`, anything else as text.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):
+        values = [None if v is None else encode_list(v) for v in pa.array(series.array).to_pylist()]
+        return pa.array(values, pa.string()), True
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return rfc3339_utc(pa.array(series.array)), False
+    if pd.api.types.is_bool_dtype(dtype):
+        arr = pa.array(series.array)
+        return pc.if_else(arr, "true", "false"), False
+    arrow_type = dtype.pyarrow_dtype if isinstance(dtype, pd.ArrowDtype) else None
+    if isinstance(dtype, pd.StringDtype) or (arrow_type is not None and pa.types.is_string(arrow_type)):
+        return pa.array(series.array).cast(pa.string()), True
+    if pd.api.types.is_integer_dtype(dtype) or (isinstance(dtype, pd.ArrowDtype) and (
+            pa.types.is_date(dtype.pyarrow_dtype) or pa.types.is_integer(dtype.pyarrow_dtype))):
+        return pa.array(series.array).cast(pa.string()), False
+    if pd.api.types.is_float_dtype(dtype):
+        arr = pa.array(series.array, from_pandas=True)
+        return arr.cast(pa.string()), False
+    return pa.array([_object_text(v) for v in series.tolist()], pa.string()), True

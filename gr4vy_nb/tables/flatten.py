@@ -1,4 +1,4 @@
-"""The engine behind :func:`gr4vy_nb.tables.frames.flatten_sessions`: JSON sessions -> typed Arrow tables.
+"""Flattening: JSON sessions -> typed Arrow tables -> the four pandas tables (:func:`flatten_tables`).
 
 Sessions are processed in chunks.  Each chunk is parsed by Arrow's JSON reader against an
 explicit schema derived from the field spec (the fast path: C++, multithreaded, strict about
@@ -20,19 +20,36 @@ Exactness notes:
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
 import numpy as np
 import orjson
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from . import spec as F
 from .cells import parse_dates, parse_datetimes
+from .columns import empty_frame
+
+__all__ = [
+    "CHUNK_BYTES",
+    "CHUNK_SESSIONS",
+    "chunks_from_jsonl",
+    "chunks_from_objects",
+    "dumps_json",
+    "flatten_tables",
+    "loads_json",
+    "merge_into",
+    "prune_nulls",
+    "record_type",
+    "unknown_parts",
+]
 
 CHUNK_SESSIONS = 20_000
 CHUNK_BYTES = 48 << 20
@@ -181,6 +198,18 @@ class _Extras:
             if extra:
                 out[key if row_of is None else row_of(key)] = dumps_json(extra)
         return pa.array(out, _STRING)
+
+
+def unknown_parts(session: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[int, dict[str, Any]]]]:
+    """What the columns cannot hold in one session (what ``extra`` keeps), nulls dropped.
+
+    Returns the part of the session itself, and for each child table ``{position: part}``
+    of its elements (positions in the session's list).
+    """
+    extras = _Extras()
+    _clean(dict(session), _node("sessions"), extras, "sessions", 0, ())
+    children = {t: {int(i): extra for (_row, i), extra in extras.rows[t].items()} for t in F.CHILD_TABLES}
+    return extras.rows["sessions"].get(0, {}), children
 
 
 # --------------------------------------------------------------------------- reference path
@@ -482,3 +511,47 @@ def _jsonl_chunk(data: Any, path: Any, first_line: int) -> dict[str, pa.Table]:
         return _build_tables(arr, extras, metadata)
     return _build_tables(arr, extras)
 
+
+# --------------------------------------------------------------------------- the tables
+
+
+def flatten_tables(sessions: Any, *, chunk_size: int = CHUNK_SESSIONS) -> dict[str, pd.DataFrame]:
+    """Flatten sessions into the four tables, typed per the spec (``SessionFrames`` wraps them).
+
+    ``sessions``: an iterable of session dicts (as the API returns them) or schema models,
+    consumed in chunks of ``chunk_size`` (a generator is fine), or the path of a JSONL file.
+    Null objects and lists, empty lists and missing keys are all fine; fields unknown to this
+    version and values of the wrong type are kept in ``extra``.  A line of a JSONL file that
+    is not a JSON object raises :class:`ValueError` naming the line.
+    """
+    if isinstance(sessions, str | os.PathLike):
+        chunks = chunks_from_jsonl(sessions)
+    elif isinstance(sessions, Mapping) or hasattr(sessions, "model_dump"):
+        raise TypeError("flatten_sessions takes a list (or iterable) of sessions, not a single session")
+    else:
+        chunks = chunks_from_objects(sessions, chunk_size)
+    return _assemble(chunks)
+
+
+def _assemble(chunks: Iterable[dict[str, pa.Table]]) -> dict[str, pd.DataFrame]:
+    parts: dict[str, list[pa.Table]] = {t: [] for t in F.TABLES}
+    for chunk in chunks:
+        for table, arrow in chunk.items():
+            parts[table].append(arrow)
+    frames = {}
+    for table in F.TABLES:
+        tables = parts.pop(table)
+        if not tables:
+            frames[table] = empty_frame(table)
+            continue
+        arrow = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+        del tables
+        keys = [c[len(F.METADATA_PREFIX):] for c in arrow.column_names if c.startswith(F.METADATA_PREFIX)]
+        data = {}
+        for column in F.columns(table, keys):
+            f = F.field_for(table, column)
+            assert f is not None
+            data[column] = F.to_pandas_array(arrow.column(column), f.kind)
+        del arrow
+        frames[table] = pd.DataFrame(data, copy=False)
+    return frames

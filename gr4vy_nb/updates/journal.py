@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import sqlite3
 import threading
@@ -48,19 +47,9 @@ import orjson
 import pandas as pd
 
 from ..errors import ApiError, RunError
+from .states import FINAL_STATUSES, STATUSES, RunState, SessionStatus
 
-__all__ = [
-    "FINAL_STATUSES",
-    "STATUSES",
-    "Journal",
-    "file_digest",
-    "list_runs",
-]
-
-STATUSES: tuple[str, ...] = ("planned", "sending", "succeeded", "failed", "conflict", "skipped", "unprocessed")
-"""Every status a session can have in a journal, in the order reports list them."""
-FINAL_STATUSES = frozenset({"succeeded", "skipped"})
-"""Statuses a session never leaves: nothing is ever sent again for it."""
+__all__ = ["Journal", "journal_held"]
 
 _SCHEMA_VERSION = 2
 # The plan of each session (large, written once) is kept apart from its state (small, updated
@@ -122,16 +111,6 @@ def _loads(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
-def file_digest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Path (absolute), size and SHA-256 of a file, as recorded in a journal's ``inputs``."""
-    p = Path(path)
-    h = hashlib.sha256()
-    with p.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return {"path": str(p.resolve()), "size": p.stat().st_size, "sha256": h.hexdigest()}
-
-
 class _Lock:
     """An exclusive, non-blocking ``flock`` on ``<journal>.lock``, released by the OS on death."""
 
@@ -166,7 +145,7 @@ class _Lock:
 
     @staticmethod
     def held(journal_path: Path) -> bool:
-        """True when some live process holds the lock of this journal."""
+        """True when some live process holds the lock of this journal (see :func:`journal_held`)."""
         path = journal_path.with_name(journal_path.name + ".lock")
         if not path.exists():
             return False
@@ -180,6 +159,11 @@ class _Lock:
             return False
         finally:
             os.close(fd)
+
+
+def journal_held(path: str | os.PathLike[str]) -> bool:
+    """Whether some live process holds the journal at ``path`` open for writing (a run in progress)."""
+    return _Lock.held(Path(path))
 
 
 class Journal:
@@ -216,7 +200,7 @@ class Journal:
         Each item is a mapping with ``session_id`` and ``status`` and optionally ``message``,
         ``before``, ``body``, ``desired``, ``source``, ``http_status``, ``error_code``,
         ``error_message``. ``uploads`` are the uploaded tables (each a mapping with a ``table``
-        name, see :func:`gr4vy_nb.updates.merge.table_records`). Everything is committed in one
+        name, see :func:`gr4vy_nb.tables.reader.table_records`). Everything is committed in one
         transaction before this returns.
         """
         p = final = Path(path)
@@ -238,52 +222,10 @@ class Journal:
             if lock is not None:
                 lock.release()
             raise
-        now = time.time()
         try:
-            with journal._mutex:
-                journal._conn.executescript(_SCHEMA)
-            with journal._mutex, journal._tx():
-                values = {"schema_version": _SCHEMA_VERSION, "created_at": now, "state": "running", **meta}
-                journal._conn.executemany(
-                    "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [(k, orjson.dumps(v).decode()) for k, v in values.items()],
-                )
-                rows, plans = [], []
-                for seq, item in enumerate(items):
-                    status = item.get("status", "planned")
-                    if status not in STATUSES:
-                        raise ValueError(f"unknown status {status!r}")
-                    rows.append((seq, item["session_id"], status, item.get("message"), item.get("http_status"),
-                                 item.get("error_code"), item.get("error_message"), now))
-                    plans.append((item["session_id"], _dumps(item.get("before")), _dumps(item.get("body")),
-                                  _dumps(item.get("desired")), _dumps(item.get("source"))))
-                journal._conn.executemany(
-                    "INSERT INTO sessions(seq, session_id, status, message, http_status, error_code, error_message,"
-                    " updated_at) VALUES (?,?,?,?,?,?,?,?)",
-                    rows,
-                )
-                journal._conn.executemany(
-                    "INSERT INTO planned(session_id, before, body, desired, source) VALUES (?,?,?,?,?)", plans)
-                journal._conn.executemany(
-                    "INSERT INTO events(session_id, at, status) VALUES (?, ?, ?)",
-                    [(r[1], now, r[2]) for r in rows],
-                )
-                journal._conn.executemany(
-                    "INSERT INTO uploads(name, data) VALUES (?, ?)",
-                    [(u["table"], orjson.dumps(u).decode()) for u in uploads],
-                )
+            journal._fill(meta, items, uploads)
             if p != final:
-                with journal._mutex:
-                    journal._conn.close()  # the last connection: the WAL is checkpointed and removed
-                    journal._conn = None  # type: ignore[assignment]
-                    journal._lock = None
-                os.replace(p, final)
-                dir_fd = os.open(final.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)  # the rename itself survives a power loss
-                finally:
-                    os.close(dir_fd)
-                journal = cls._connect(final, readonly=False, lock=lock)
+                journal = journal._publish(final, lock)
         except BaseException:
             if journal._conn is not None:
                 journal.close()
@@ -293,6 +235,49 @@ class Journal:
                 p.unlink(missing_ok=True)
             raise
         return journal
+
+    def _fill(self, meta: Mapping[str, Any], items: Iterable[Mapping[str, Any]],
+              uploads: Iterable[Mapping[str, Any]]) -> None:
+        """Write the schema, the meta, the sessions and the uploads, in one transaction."""
+        now = time.time()
+        with self._mutex:
+            self._conn.executescript(_SCHEMA)
+        with self._mutex, self._tx():
+            values = {"schema_version": _SCHEMA_VERSION, "created_at": now, "state": RunState.RUNNING, **meta}
+            self._conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
+                                   [(k, orjson.dumps(v).decode()) for k, v in values.items()])
+            rows, plans = [], []
+            for seq, item in enumerate(items):
+                status = item.get("status", SessionStatus.PLANNED)
+                if status not in STATUSES:
+                    raise ValueError(f"unknown status {status!r}")
+                rows.append((seq, item["session_id"], str(status), item.get("message"), item.get("http_status"),
+                             item.get("error_code"), item.get("error_message"), now))
+                plans.append((item["session_id"], _dumps(item.get("before")), _dumps(item.get("body")),
+                              _dumps(item.get("desired")), _dumps(item.get("source"))))
+            self._conn.executemany(
+                "INSERT INTO sessions(seq, session_id, status, message, http_status, error_code, error_message,"
+                " updated_at) VALUES (?,?,?,?,?,?,?,?)", rows)
+            self._conn.executemany(
+                "INSERT INTO planned(session_id, before, body, desired, source) VALUES (?,?,?,?,?)", plans)
+            self._conn.executemany("INSERT INTO events(session_id, at, status) VALUES (?, ?, ?)",
+                                   [(r[1], now, r[2]) for r in rows])
+            self._conn.executemany("INSERT INTO uploads(name, data) VALUES (?, ?)",
+                                   [(u["table"], orjson.dumps(u).decode()) for u in uploads])
+
+    def _publish(self, final: Path, lock: _Lock | None) -> Journal:
+        """Rename the committed journal into place (durably) and reopen it there, still locked."""
+        with self._mutex:
+            self._conn.close()  # the last connection: the WAL is checkpointed and removed
+            self._conn = None  # type: ignore[assignment]
+            self._lock = None
+        os.replace(self.path, final)
+        dir_fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a power loss
+        finally:
+            os.close(dir_fd)
+        return type(self)._connect(final, readonly=False, lock=lock)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Journal:
@@ -420,8 +405,8 @@ class Journal:
         self._check_writable()
         now = time.time()
         sets = ["status = ?", "updated_at = ?"]
-        params: list[Any] = [status, now]
-        if message is not None or status in ("succeeded", "sending"):
+        params: list[Any] = [str(status), now]
+        if message is not None or status in (SessionStatus.SUCCEEDED, SessionStatus.SENDING):
             sets.append("message = ?")
             params.append(message)
         if attempts:
@@ -437,7 +422,7 @@ class Journal:
                 code, text, details = error.get("code"), error.get("message"), error.get("details")
             sets += ["error_code = ?", "error_message = ?", "error_details = ?"]
             params += [code, text, _dumps(list(details or []) or None)]
-        elif status == "succeeded":
+        elif status == SessionStatus.SUCCEEDED:
             sets += ["error_code = NULL", "error_message = NULL", "error_details = NULL"]
         if response is not None:
             sets.append("response = ?")
@@ -614,49 +599,3 @@ class Journal:
         """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when sound)."""
         with self._mutex:
             return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
-
-
-def _run_summary(path: Path) -> dict[str, Any]:
-    with Journal.open(path, readonly=True) as j:
-        meta = j.meta
-        counts = j.counts()
-    state = meta.get("state")
-    if state == "running" and not _Lock.held(path):
-        state = "interrupted"
-    created = meta.get("created_at")
-    return {
-        "journal": str(path),
-        "run_id": meta.get("run_id") or path.stem,
-        "kind": meta.get("kind"),
-        "created_at": pd.Timestamp(created, unit="s", tz="UTC") if created else pd.NaT,
-        "target": meta.get("target"),
-        "merchant_account_id": meta.get("merchant_account_id"),
-        "state": state,
-        **counts,
-    }
-
-
-def list_runs(directory: str | os.PathLike[str] = "runs") -> pd.DataFrame:
-    """Every journal (``*.sqlite``) under ``directory``, newest first, with its state and totals.
-
-    ``state`` is ``interrupted`` for a run whose journal says ``running`` while no process
-    holds it (it crashed or was killed: resume it). Unreadable files are listed with
-    ``state`` ``unreadable``.
-    """
-    base = Path(directory)
-    records = []
-    for path in sorted(base.rglob("*.sqlite")) if base.is_dir() else []:
-        try:
-            records.append(_run_summary(path))
-        except (RunError, sqlite3.DatabaseError) as exc:
-            records.append({"journal": str(path), "run_id": path.stem, "state": "unreadable", "message": str(exc)})
-    columns = ["journal", "run_id", "kind", "created_at", "target", "merchant_account_id", "state",
-               *STATUSES, "total"]
-    df = pd.DataFrame.from_records(records)
-    for col in columns:
-        if col not in df:
-            df[col] = pd.NA
-    df = df[columns + [c for c in df.columns if c not in columns]]
-    if len(df):
-        df = df.sort_values("created_at", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
-    return df

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -31,31 +30,17 @@ import pandas as pd
 
 from .._version import __version__
 from ..errors import ApiError, AuthError, InputError, NotFound, PermissionDenied, RunError, TransportError
+from ..pointers import field_of_path
+from ..problems import Problems, Rule, Severity, concat, errors, has_errors, ordered
+from ..problems import frame as problems_frame
 from ..schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
 from ..tables.masking import mask_value
-from .journal import file_digest
-from .merge import (
-    PlanItem,
-    UploadTable,
-    build_changes,
-    check_upload,
-    read_upload,
-    table_from_records,
-    table_records,
-)
+from .checks import check_upload
+from .merge import DIFF_COLUMNS, PlanItem, build_changes
+from .states import ItemStatus
+from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
-__all__ = [
-    "DIFF_COLUMNS",
-    "PROBLEM_COLUMNS",
-    "Plan",
-    "PlanItem",
-    "plan_updates",
-]
-
-PROBLEM_COLUMNS = ["file", "line", "column", "value", "rule", "message", "severity", "checkout_session_id"]
-"""Columns of :attr:`Plan.problems` (``line`` is the file's line number, header = line 1)."""
-DIFF_COLUMNS = ["checkout_session_id", "path", "before", "after", "file", "line", "column", "personal"]
-"""Columns of :attr:`Plan.diff`."""
+__all__ = ["Plan", "PlanItem", "plan_updates", "target_of"]
 
 _PLAN_FORMAT = "gr4vy-nb-plan/1"
 
@@ -64,30 +49,37 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
+def target_of(settings: Any) -> dict[str, Any]:
+    """What a plan or a run is made against (compared before anything is sent)."""
+    return {"target": settings.target, "base_url": settings.base_url,
+            "merchant_account_id": settings.merchant_account_id, "is_production": settings.is_production}
+
+
 @dataclass
 class Plan:
     """A checked, diffed, not yet applied bulk update (see the module docstring).
 
     Attributes:
         items: one :class:`PlanItem` per session named in the upload, in upload order.
-        problems: every problem (errors and warnings), columns :data:`PROBLEM_COLUMNS`.
-        diff: every changed field, columns :data:`DIFF_COLUMNS` (raw values; see :meth:`masked_diff`).
+        problems: every problem (errors and warnings): a table of :mod:`gr4vy_nb.problems`.
+        diff: every changed field, columns :data:`~gr4vy_nb.updates.merge.DIFF_COLUMNS` (raw values; see
+            :meth:`masked_diff`).
         expires_in: the ``expires_in`` sent with every update (3600..86400 s): the API resets
             each updated session's expiry to that long after the update.
         target: what the plan was made against: ``target`` (in words), ``base_url``,
             ``merchant_account_id``, ``is_production``. A plan is applied to the same target only.
         inputs: path, size and SHA-256 of each input file (files changed afterwards are refused).
         tables: for each uploaded table, its ``file`` name and original ``columns``.
-        uploads: the uploaded tables themselves (:class:`~gr4vy_nb.updates.merge.UploadTable`: the
+        uploads: the uploaded tables themselves (:class:`~gr4vy_nb.tables.reader.UploadTable`: the
             cells as the user wrote them, by line), from which ``errors.csv`` is cut.
         notes: plan-wide warnings in words (expiry resets, lists replaced, objects cleared).
         created_at: when the plan was made (Unix time).
     """
 
     items: list[PlanItem]
-    problems: pd.DataFrame = field(default_factory=lambda: _sorted_problems(_empty(PROBLEM_COLUMNS)))
+    problems: pd.DataFrame = field(default_factory=problems_frame)
     diff: pd.DataFrame = field(default_factory=lambda: _empty(DIFF_COLUMNS))
-    expires_in: int = 3600
+    expires_in: int = EXPIRES_IN_DEFAULT
     target: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -100,22 +92,22 @@ class Plan:
     @property
     def errors(self) -> pd.DataFrame:
         """The problems that block applying (severity ``error``)."""
-        return self.problems[self.problems["severity"] == "error"].reset_index(drop=True)
+        return errors(self.problems)
 
     @property
     def warnings(self) -> pd.DataFrame:
         """The problems that do not block applying (likely spreadsheet damage and the like)."""
-        return self.problems[self.problems["severity"] == "warning"].reset_index(drop=True)
+        return self.problems[self.problems["severity"] == Severity.WARNING].reset_index(drop=True)
 
     @property
     def ok(self) -> bool:
         """Whether the plan can be applied (no errors)."""
-        return not bool((self.problems["severity"] == "error").any())
+        return not has_errors(self.problems)
 
     @property
     def changes(self) -> list[PlanItem]:
         """The items that will be sent."""
-        return [i for i in self.items if i.status == "change"]
+        return [i for i in self.items if i.status == ItemStatus.CHANGE]
 
     def item(self, session_id: str) -> PlanItem:
         for it in self.items:
@@ -138,12 +130,12 @@ class Plan:
             per_field.update(it.fields)
         return {
             "sessions_named": len(self.items),
-            "changed": status.get("change", 0),
-            "unchanged": status.get("unchanged", 0),
-            "not_found": status.get("not_found", 0),
-            "invalid": status.get("invalid", 0),
-            "errors": int((self.problems["severity"] == "error").sum()),
-            "warnings": int((self.problems["severity"] == "warning").sum()),
+            "changed": status.get(ItemStatus.CHANGE, 0),
+            "unchanged": status.get(ItemStatus.UNCHANGED, 0),
+            "not_found": status.get(ItemStatus.NOT_FOUND, 0),
+            "invalid": status.get(ItemStatus.INVALID, 0),
+            "errors": int((self.problems["severity"] == Severity.ERROR).sum()),
+            "warnings": int((self.problems["severity"] == Severity.WARNING).sum()),
             "fields_changed": dict(per_field.most_common()),
             "values_changed": len(self.diff),
             "expires_in": self.expires_in,
@@ -155,7 +147,7 @@ class Plan:
         """One row per session: status, fields changed, current expiry, message."""
         return pd.DataFrame({
             "checkout_session_id": [i.session_id for i in self.items],
-            "status": [i.status for i in self.items],
+            "status": [str(i.status) for i in self.items],
             "fields": [", ".join(i.fields) for i in self.items],
             "expires_at": [(i.before or {}).get("expires_at") for i in self.items],
             "message": [i.message for i in self.items],
@@ -169,7 +161,7 @@ class Plan:
             paths = df["path"].tolist()
             for col in ("before", "after"):
                 values = df[col].astype(object).tolist()
-                df[col] = pd.Series([mask_value(_mask_path(p), v) if m else v
+                df[col] = pd.Series([mask_value(field_of_path(p), v) if m else v
                                      for p, v, m in zip(paths, values, personal, strict=True)], dtype=object,
                                     index=df.index)
         return df
@@ -223,7 +215,7 @@ class Plan:
             "tables": self.tables,
             "notes": self.notes,
             "items": [i.to_dict() for i in self.items],
-            "problems": _records(self.problems, PROBLEM_COLUMNS),
+            "problems": _records(self.problems, list(self.problems.columns)),
             "diff": _records(self.diff, DIFF_COLUMNS),
             "uploads": [table_records(t) for t in self.uploads.values()],
         }
@@ -243,7 +235,7 @@ class Plan:
             raise RunError("not a gr4vy-nb plan file (or one written by an incompatible version)")
         return cls(
             items=[PlanItem(**i) for i in data["items"]],
-            problems=_frame(data.get("problems", []), PROBLEM_COLUMNS),
+            problems=problems_frame(data.get("problems", [])),
             diff=_frame(data.get("diff", []), DIFF_COLUMNS),
             expires_in=int(data["expires_in"]),
             target=dict(data.get("target") or {}),
@@ -251,7 +243,7 @@ class Plan:
             tables=dict(data.get("tables") or {}),
             notes=list(data.get("notes") or []),
             created_at=float(data.get("created_at") or time.time()),
-            uploads={t["table"]: table_from_records(t) for t in data.get("uploads") or []},
+            uploads=upload_from_records(data.get("uploads") or []),
         )
 
     @classmethod
@@ -262,10 +254,6 @@ class Plan:
         except (OSError, orjson.JSONDecodeError) as exc:
             raise RunError(f"cannot read the plan {path}: {exc}") from None
         return cls.from_dict(data)
-
-
-def _mask_path(path: str) -> str:
-    return re.sub(r"\[\d+\]", "", path)
 
 
 def _show(value: Any) -> str:
@@ -294,23 +282,6 @@ def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns})
 
 
-def changed_inputs(inputs: list[dict[str, Any]]) -> list[str]:
-    """The recorded input files whose content differs now (or that are gone)."""
-    changed = []
-    for rec in inputs:
-        path = rec.get("path")
-        if not path or rec.get("sha256") is None or rec.get("in_memory"):
-            continue
-        try:
-            now = file_digest(path)
-        except OSError:
-            changed.append(f"{path} (missing)")
-            continue
-        if now["sha256"] != rec["sha256"]:
-            changed.append(str(path))
-    return changed
-
-
 def plan_updates(
     source: Any,
     *,
@@ -325,7 +296,7 @@ def plan_updates(
 
     Args:
         source: a folder, a CSV path or a list of them, ``{name: path | bytes | DataFrame}``, a
-            :class:`~gr4vy_nb.tables.frames.SessionFrames`, or an :class:`~gr4vy_nb.updates.merge.Upload`.
+            :class:`~gr4vy_nb.tables.frames.SessionFrames`, or an :class:`~gr4vy_nb.updates.upload.Upload`.
         client: the :class:`~gr4vy_nb.api.client.Gr4vyClient` to read with (default: one from
             :meth:`Settings.from_env`, closed afterwards).
         expires_in: seconds (3600..86400) sent with each update: the API resets each updated
@@ -349,15 +320,7 @@ def plan_updates(
     if not isinstance(expires_in, int | float) or not EXPIRES_IN_MIN <= expires_in <= EXPIRES_IN_MAX:
         raise InputError(f"expires_in must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds, "
                          f"not {expires_in!r}")
-    expires_in = int(expires_in)
-    upload = check_upload(read_upload(source, encoding=encoding))
-    if upload.tables and upload.ok and not upload.session_ids():
-        empty = [{"file": t.file, "line": 1, "column": None, "value": None, "rule": "no_rows", "severity": "error",
-                  "checkout_session_id": None, "message": f"{t.file} has a header but no rows: nothing to plan"}
-                 for t in upload.tables.values()]
-        upload.problems = pd.concat([upload.problems, pd.DataFrame(empty)], ignore_index=True)
-    if not upload.tables and upload.ok:
-        raise InputError("nothing to plan: the upload holds no table")
+    upload = _checked_upload(source, encoding)
     own = client is None
     if own:
         from ..api.client import Gr4vyClient
@@ -365,47 +328,7 @@ def plan_updates(
 
         client = Gr4vyClient(Settings.from_env(required=True), workers=workers or 8)
     try:
-        s = client.settings
-        target = {"target": s.target, "base_url": s.base_url, "merchant_account_id": s.merchant_account_id,
-                  "is_production": s.is_production}
-        tables = {name: {"file": t.file, "columns": t.columns} for name, t in upload.tables.items()}
-        plan = Plan(items=[], problems=upload.problems, expires_in=expires_in, target=target,
-                    inputs=upload.inputs, tables=tables, uploads=dict(upload.tables))
-        # Even when some cells are wrong, the sessions are read and merged, so that every problem
-        # (read-only cells changed, bodies the models refuse, ...) is reported at once.
-        ids = upload.session_ids()
-        if ids:
-            fetched = client.get_checkout_sessions(ids, workers=workers, progress=progress)
-            current: dict[str, Any] = {}
-            failures = []
-            for sid, value in fetched.items():
-                if isinstance(value, AuthError | PermissionDenied | TransportError):
-                    raise value
-                if isinstance(value, NotFound):
-                    current[sid] = None
-                elif isinstance(value, ApiError):
-                    failures.append({"file": None, "line": None, "column": "checkout_session_id", "value": sid,
-                                     "rule": "fetch_failed", "severity": "error", "checkout_session_id": sid,
-                                     "message": f"could not read session {sid}: {value}; plan again later"})
-                else:
-                    current[sid] = value
-            changes = build_changes(upload, current, expires_in=expires_in)
-            plan.items = changes.items
-            plan.diff = changes.diff
-            plan.notes = changes.notes
-            for item in changes.items:
-                if item.status == "not_found":
-                    table, line = ((item.source or {}).get("rows") or [[None, None]])[0]
-                    t = upload.tables.get(table)
-                    failures.append({"file": t.file if t else None, "line": line, "column": "checkout_session_id",
-                                     "value": item.session_id, "rule": "not_found", "severity": "warning",
-                                     "checkout_session_id": item.session_id,
-                                     "message": f"session {item.session_id} was not found or has expired: it "
-                                                "cannot be updated (it will be reported as failed)"})
-            frames = [f for f in (upload.problems, changes.problems, pd.DataFrame(failures)) if len(f)]
-            if frames:
-                plan.problems = pd.concat(frames, ignore_index=True)
-        plan.problems = _sorted_problems(plan.problems)
+        plan = _plan(upload, client, int(expires_in), workers, progress)
     finally:
         if own:
             client.close()
@@ -414,19 +337,61 @@ def plan_updates(
     return plan
 
 
-def _sorted_problems(problems: pd.DataFrame) -> pd.DataFrame:
-    """Errors first, then by file and line; one error per cell; columns :data:`PROBLEM_COLUMNS`."""
-    df = problems.copy()
-    for c in PROBLEM_COLUMNS:
-        if c not in df:
-            df[c] = pd.NA
-    df = df[PROBLEM_COLUMNS]
-    if len(df):
-        # A cell the offline check refused may be refused again by the models after merging.
-        located = df["line"].notna() & df["column"].notna() & (df["severity"] == "error")
-        repeat = located & df.duplicated(["file", "line", "column", "severity"], keep="first")
-        df = df[~repeat]
-    df["line"] = pd.array(df["line"].tolist(), dtype="Int64") if len(df) else pd.array([], dtype="Int64")
-    order = (df["severity"] != "error").astype(int)
-    df = df.assign(_o=order).sort_values(["_o", "file", "line"], kind="stable", na_position="first")
-    return df.drop(columns="_o").reset_index(drop=True)
+def _checked_upload(source: Any, encoding: str | None) -> Upload:
+    """The upload read and checked offline; a header-only upload is an error, an empty one refused."""
+    upload = check_upload(read_upload(source, encoding=encoding))
+    if upload.tables and upload.ok and not upload.session_ids():
+        found = Problems()
+        for t in upload.tables.values():
+            found.add(Rule.NO_ROWS, f"{t.file} has a header but no rows: nothing to plan", file=t.file, line=1)
+        upload.problems = concat([upload.problems, found.frame()])
+    if not upload.tables and upload.ok:
+        raise InputError("nothing to plan: the upload holds no table")
+    return upload
+
+
+def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
+          progress: Callable[[int, int], None] | None) -> Plan:
+    tables = {name: {"file": t.file, "columns": t.columns} for name, t in upload.tables.items()}
+    plan = Plan(items=[], problems=upload.problems, expires_in=expires_in, target=target_of(client.settings),
+                inputs=upload.inputs, tables=tables, uploads=dict(upload.tables))
+    # Even when some cells are wrong, the sessions are read and merged, so that every problem
+    # (read-only cells changed, bodies the models refuse, ...) is reported at once.
+    ids = upload.session_ids()
+    if ids:
+        found = Problems()
+        current = _fetch_current(client, ids, workers, progress, found)
+        changes = build_changes(upload, current, expires_in=expires_in)
+        plan.items, plan.diff, plan.notes = changes.items, changes.diff, changes.notes
+        _not_found_problems(changes.items, upload, found)
+        plan.problems = concat([upload.problems, changes.problems, found.frame()])
+    plan.problems = ordered(plan.problems)
+    return plan
+
+
+def _fetch_current(client: Any, ids: list[str], workers: int | None, progress: Callable[[int, int], None] | None,
+                   found: Problems) -> dict[str, Any]:
+    """The current state of each session (``None``: not found); a credentials or transport failure is raised."""
+    fetched = client.get_checkout_sessions(ids, workers=workers, progress=progress)
+    current: dict[str, Any] = {}
+    for sid, value in fetched.items():
+        if isinstance(value, AuthError | PermissionDenied | TransportError):
+            raise value
+        if isinstance(value, NotFound):
+            current[sid] = None
+        elif isinstance(value, ApiError):
+            found.add(Rule.FETCH_FAILED, f"could not read session {sid}: {value}; plan again later",
+                      column="checkout_session_id", value=sid, session_id=sid)
+        else:
+            current[sid] = value
+    return current
+
+
+def _not_found_problems(items: list[PlanItem], upload: Upload, found: Problems) -> None:
+    for item in items:
+        if item.status == ItemStatus.NOT_FOUND:
+            table, line = ((item.source or {}).get("rows") or [[None, None]])[0]
+            t = upload.tables.get(table)
+            found.warn(Rule.NOT_FOUND, f"session {item.session_id} was not found or has expired: it cannot be "
+                       "updated (it will be reported as failed)", file=t.file if t else None, line=line,
+                       column="checkout_session_id", value=item.session_id, session_id=item.session_id)

@@ -233,7 +233,8 @@ class BulkUpdateApp:
 
     def on_validate(self, _button: Any = None) -> None:
         """Read and check the chosen files offline; show the problems (nothing is fetched or sent)."""
-        from ..updates.merge import check_upload, read_upload
+        from ..updates.checks import check_upload
+        from ..updates.upload import read_upload
 
         self.upload_obj = None
         self.plan = None

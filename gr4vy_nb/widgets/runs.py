@@ -81,7 +81,7 @@ class RunsBrowser:
 
     def on_refresh(self, _button: Any = None) -> None:
         """List the journals under the runs folder (newest first)."""
-        from ..updates.journal import list_runs
+        from ..updates.results import list_runs
 
         with busy(self._buttons(), self.messages, on_done=self._refresh):
             folder = Path(self.dir_box.value.strip() or "runs").expanduser()

@@ -15,8 +15,10 @@ import pytest
 import requests.exceptions as rexc
 import urllib3.exceptions as uexc
 
-from gr4vy_nb.api.client import _is_foreign, classify_failure, transport_error
+from gr4vy_nb.api.answers import error_from_response, parse_error_body
 from gr4vy_nb.api.retry import Failure
+from gr4vy_nb.api.transport import classify_failure, transport_error
+from gr4vy_nb.api.transport import is_foreign as _is_foreign
 from gr4vy_nb.errors import (
     ApiError,
     AuthError,
@@ -29,8 +31,6 @@ from gr4vy_nb.errors import (
     ServerError,
     TransportError,
     ValidationFailed,
-    error_from_response,
-    parse_error_body,
 )
 from gr4vy_nb.schema import error_body
 

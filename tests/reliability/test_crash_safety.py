@@ -35,8 +35,8 @@ import pytest
 from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
-from gr4vy_nb.updates.journal import STATUSES, Journal
-from gr4vy_nb.updates.runs import RESULT_STATUSES
+from gr4vy_nb.updates.journal import Journal
+from gr4vy_nb.updates.states import RESULT_STATUSES, STATUSES
 
 from ._support import REPO, TRACEBACK, cli_command, cli_env, generated_sessions, pick, put_count, record, run_cli
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from gr4vy_nb import report
-from gr4vy_nb.report.runs import error_field_from_details
 from gr4vy_nb.updates.journal import Journal
+from gr4vy_nb.updates.results import error_field_from_details
+from gr4vy_nb.updates.runs import Run
 from tests.paths import FIXTURES
 
 FIXTURE = FIXTURES / "report_fixture"
@@ -27,9 +28,10 @@ def test_run_frame_conforms(run):
     assert df["differences"].tolist() == [0] * 7
     with pytest.raises(ValueError, match="status"):
         report.run_frame(pd.DataFrame({"checkout_session_id": ["x"]}))
-    # Aliases used by journal rows and Run.results.
-    alias = report.run_frame(pd.DataFrame({"session_id": ["a"], "status": ["failed"], "message": ["boom"]}))
-    assert alias.loc[0, "checkout_session_id"] == "a" and alias.loc[0, "error_message"] == "boom"
+    # Run.results (the one results table of a journal) conforms as it is.
+    results = report.run_frame(pd.DataFrame({"checkout_session_id": ["a"], "status": ["failed"], "message": ["boom"],
+                                             "error_message": ["boom"], "differences": [None]}))
+    assert results.loc[0, "error_message"] == "boom" and results.loc[0, "differences"] == 0
 
 
 def test_status_counts(run):
@@ -117,7 +119,9 @@ def test_run_from_a_real_journal(tmp_path):
         j.mark(S3, "conflict", message="changed since the plan", finished=True)
     df = report.run_frame(path)  # a path: read-only, no lock taken
     assert df["checkout_session_id"].tolist() == ids
-    assert df["status"].tolist() == ["succeeded", "failed", "conflict", "planned"]
+    # The journal's one results table: a session never sent counts as unprocessed, as in Run.results.
+    assert df["status"].tolist() == ["succeeded", "failed", "conflict", "unprocessed"]
+    assert df.equals(report.run_frame(Run.from_journal(path).results))
     assert df["attempts"].tolist() == [1, 3, 1, 0]
     assert df.loc[1, "error_field"] == "cart_items.quantity,currency"
     assert df["differences"].tolist() == [1, 0, 0, 0]

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gr4vy_nb.tables.cells import parse_cells
 from gr4vy_nb.tables.files import read_table
+from gr4vy_nb.tables.reader import parse_cells
 
 SID = "4d645fa6-d13c-413a-82f8-eda197b1165f"
 SID2 = "5e756fb7-e24d-424b-93f9-fea2a8c2276a"
@@ -170,7 +170,7 @@ def test_a_child_table_without_key_column_is_reported():
 def test_masked_problems_do_not_quote_personal_values_in_their_message() -> None:
     import pandas as pd
 
-    from gr4vy_nb.tables.cells import parse_cells
+    from gr4vy_nb.tables.reader import parse_cells
 
     frame = pd.DataFrame({"checkout_session_id": ["8d3fe99b-1422-42e6-bbb3-932d95ae5f79"], "passenger_index": ["0"],
                           "phone_number": ["0044-CANARY-PHONE"]}, index=[2]).astype("string")
@@ -187,8 +187,7 @@ def _reference_list(f, text):
     """The per-cell way (decode_list on every cell): what the column-wise list parser must equal."""
     import pyarrow as pa
 
-    from gr4vy_nb.tables.cells import _check_text
-    from gr4vy_nb.tables.files import decode_list
+    from gr4vy_nb.tables.cells import _check_text, decode_list
 
     values, out, owners, numbers, flat = [], [], [], [], []
     for i, v in enumerate(text.to_pylist()):

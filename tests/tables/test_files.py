@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gr4vy_nb.errors import InputError
+from gr4vy_nb.problems import COLUMNS
 from gr4vy_nb.tables import files as csvio
-from gr4vy_nb.tables.files import Limits, decode_list, encode_list, read_table, read_text, write_table
+from gr4vy_nb.tables.cells import decode_list, encode_list
+from gr4vy_nb.tables.files import Limits, read_table, read_text, write_table
 from tests.strategies import TRICKY
 
 
@@ -24,7 +26,7 @@ def _refused(data: bytes, **kwargs) -> pd.DataFrame:
     with pytest.raises(InputError) as info:
         read_table(data, name="upload.csv", **kwargs)
     problems = info.value.problems
-    assert list(problems.columns) == list(csvio.PROBLEM_COLUMNS)
+    assert list(problems.columns) == list(COLUMNS)
     assert (problems["file"] == "upload.csv").all()
     return problems
 
@@ -209,12 +211,6 @@ def test_sources_path_bytes_and_file_objects(tmp_path):
     assert read_table(io.BytesIO(b"a\n1\n"), name="up.csv").file == "up.csv"
     assert read_table(b"a\n1\n").file == "<upload>"
     assert read_text(path) == ("a\n1\n", "t.csv")
-
-
-def test_problems_frame_shape():
-    df = csvio.problems_frame([{"file": "f", "line": 3, "rule": "r", "message": "m", "severity": "error"}])
-    assert list(df.columns) == list(csvio.PROBLEM_COLUMNS) and str(df["line"].dtype) == "Int64"
-    assert len(csvio.problems_frame()) == 0
 
 
 # --------------------------------------------------------------------------- lists

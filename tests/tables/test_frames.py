@@ -297,8 +297,11 @@ def test_read_csv_subsets_and_errors(sample_frames, tmp_path):
         ("legs.csv", "type.boolean"), ("legs.csv", "uuid"), ("sessions.csv", "encoding")]
     with pytest.raises(InputError, match=r"no sessions\.csv"):
         SessionFrames.read_csv(tmp_path)
-    with pytest.raises(InputError, match="cannot tell which table"):
+    with pytest.raises(InputError, match=r"orders\.csv: no such file"):
         SessionFrames.read_csv([tmp_path / "orders.csv"])
+    # A file of another name tells its table by its columns, as an upload does.
+    (tmp_path / "orders.csv").write_text(f"checkout_session_id,amount\n{SID},1299\n")
+    assert SessionFrames.read_csv([tmp_path / "orders.csv"]).sessions["amount"].tolist() == [1299]
 
 
 def test_read_csv_keeps_delimiter_warning(tmp_path):

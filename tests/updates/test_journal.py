@@ -10,7 +10,10 @@ import textwrap
 import pytest
 
 from gr4vy_nb.errors import RunError, ValidationFailed
-from gr4vy_nb.updates.journal import STATUSES, Journal, file_digest, list_runs
+from gr4vy_nb.tables.files import file_digest
+from gr4vy_nb.updates.journal import Journal
+from gr4vy_nb.updates.results import list_runs
+from gr4vy_nb.updates.states import STATUSES
 
 ITEMS = [
     {"session_id": "s1", "status": "planned", "before": {"metadata": {"a": "1"}}, "body": {"metadata": {"a": "2"}},

@@ -24,8 +24,9 @@ from gr4vy_nb.errors import InputError
 from gr4vy_nb.sandbox.seeding import default_seed_path
 from gr4vy_nb.tables.files import read_table, write_table
 from gr4vy_nb.tables.frames import flatten_sessions
-from gr4vy_nb.updates.merge import canonical, leaf_diff, locate, read_upload
+from gr4vy_nb.updates.compare import canonical, leaf_diff
 from gr4vy_nb.updates.plan import plan_updates
+from gr4vy_nb.updates.upload import locate, read_upload
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
 S0 = SEED[0]["id"]
@@ -437,7 +438,10 @@ def test_spreadsheet_damage_found_column_wise_exactly_as_trimming_every_cell(row
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from gr4vy_nb.updates.merge import _LONG_ZEROS, _SCIENTIFIC, _SERIAL, check_upload
+    from gr4vy_nb.updates.checks import LONG_ZEROS as _LONG_ZEROS
+    from gr4vy_nb.updates.checks import SCIENTIFIC as _SCIENTIFIC
+    from gr4vy_nb.updates.checks import SERIAL as _SERIAL
+    from gr4vy_nb.updates.checks import check_upload
 
     sid = "4d645fa6-d13c-413a-82f8-eda197b1165f"
     cart = pd.DataFrame({"checkout_session_id": [sid] * len(rows), "item_index": [str(i) for i in range(len(rows))],

@@ -10,8 +10,10 @@ import pytest
 from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
 from gr4vy_nb.errors import InputError, RunError
+from gr4vy_nb.problems import COLUMNS as PROBLEM_COLUMNS
 from gr4vy_nb.sandbox.seeding import default_seed_path
-from gr4vy_nb.updates.plan import DIFF_COLUMNS, PROBLEM_COLUMNS, Plan, plan_updates
+from gr4vy_nb.updates.merge import DIFF_COLUMNS
+from gr4vy_nb.updates.plan import Plan, plan_updates
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
 S0, S1 = SEED[0]["id"], SEED[1]["id"]
@@ -42,7 +44,7 @@ def test_summary_and_views(plan):
     assert (s["sessions_named"], s["changed"], s["unchanged"], s["not_found"], s["invalid"]) == (4, 1, 1, 1, 1)
     assert s["fields_changed"] == {"airline": 1, "metadata": 1}
     assert s["errors"] == 1 and not plan.ok
-    assert list(plan.problems.columns) == PROBLEM_COLUMNS and list(plan.diff.columns) == DIFF_COLUMNS
+    assert tuple(plan.problems.columns) == PROBLEM_COLUMNS and list(plan.diff.columns) == DIFF_COLUMNS
     assert plan.errors.iloc[0]["checkout_session_id"] == SEED[2]["id"]
     sessions = plan.sessions.set_index("checkout_session_id")
     assert sessions.loc[S0, "fields"] == "metadata, airline" or sessions.loc[S0, "fields"] == "airline, metadata"

@@ -19,10 +19,11 @@ from gr4vy_nb.config import Settings
 from gr4vy_nb.errors import InputError, RunError
 from gr4vy_nb.sandbox.seeding import default_seed_path
 from gr4vy_nb.tables.files import read_table
+from gr4vy_nb.updates.compare import same_fields
 from gr4vy_nb.updates.journal import Journal
-from gr4vy_nb.updates.merge import same_fields
 from gr4vy_nb.updates.plan import Plan, plan_updates
-from gr4vy_nb.updates.runs import RESULT_STATUSES, apply_plan, resume_run, rollback_run
+from gr4vy_nb.updates.runs import apply_plan, resume_run, rollback_run
+from gr4vy_nb.updates.states import RESULT_STATUSES
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
 IDS = [s["id"] for s in SEED]
@@ -358,7 +359,7 @@ def test_results_frame_counts_unfinished_rows_as_unprocessed(tmp_path, client, s
     assert run.results.status.tolist() == ["unprocessed"] * 3
     with Journal.open(run.journal) as j:  # as a kill -9 between "sending" and the answer leaves it
         j.mark(IDS[0], "sending")
-    from gr4vy_nb.updates.runs import results_frame
+    from gr4vy_nb.updates.results import results_frame
 
     with Journal.open(run.journal, readonly=True) as j:
         frame = results_frame(j)
@@ -370,7 +371,7 @@ def test_results_frame_counts_unfinished_rows_as_unprocessed(tmp_path, client, s
 
 def test_differences_never_show_personal_values_in_clear(tmp_path, sandbox_clean):
     """D7: a passenger name the server did not keep as sent is masked in the message and results.csv."""
-    from gr4vy_nb.updates.runs import _difference_text
+    from gr4vy_nb.updates.engine import difference_text as _difference_text
 
     assert _difference_text({"path": "airline.passengers[0].first_name", "sent": "Alice", "got": "ALICE"}) \
         .startswith("airline.passengers[0].first_name sent 'A*** #")

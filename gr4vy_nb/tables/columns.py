@@ -1,0 +1,56 @@
+"""A table's columns as the field spec types them: empty tables, and any DataFrame conformed to the spec."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+
+from . import spec as F
+
+__all__ = ["conform_frame", "empty_frame"]
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """``table`` with no rows: every column of the spec, with its dtype."""
+    return pd.DataFrame({f.column: pd.Series([], dtype=f.dtype) for f in F.table_fields(table)})
+
+
+def conform_frame(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the spec's columns, order and dtypes (missing columns added empty).
+
+    Raises:
+        ValueError: ``df`` has a column the spec does not know.
+    """
+    unknown = [c for c in df.columns if F.field_for(table, str(c)) is None]
+    if unknown:
+        raise ValueError(f"{table}: unknown columns {unknown[:10]}")
+    keys = [str(c)[len(F.METADATA_PREFIX):] for c in df.columns if str(c).startswith(F.METADATA_PREFIX)]
+    order = F.columns(table, keys)
+    out = {}
+    for column in order:
+        f = F.field_for(table, column)
+        assert f is not None
+        if column not in df.columns:
+            out[column] = pd.Series(pd.array([None] * len(df), dtype=f.dtype), index=df.index)
+        elif df[column].dtype != f.dtype:
+            out[column] = _cast(df[column], f)
+        else:
+            out[column] = df[column]
+    return pd.DataFrame(out, index=df.index)
+
+
+def _cast(series: pd.Series, f: F.Field) -> pd.Series:
+    if f.kind == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            if getattr(series.dt, "tz", None) is None:
+                series = series.dt.tz_localize("UTC")
+            return series.dt.tz_convert("UTC").astype(f.dtype)
+        return pd.to_datetime(series, utc=True, format="ISO8601").astype(f.dtype)
+    if f.kind in ("date", "list"):
+        values = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in series]
+        if f.kind == "date":
+            values = [datetime.fromisoformat(v).date() if isinstance(v, str) else v for v in values]
+        return pd.Series(pd.array(pa.array(values, f.arrow_type), dtype=f.dtype), index=series.index)
+    return series.astype(f.dtype)
