@@ -45,6 +45,8 @@ from .errors import (
     RunError,
     TransportError,
 )
+from .schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
+from .updates.states import RESULT_STATUSES, RunState, SessionStatus
 
 __all__ = ["main"]
 
@@ -221,14 +223,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _run_summary(run: Any) -> None:
     counts = run.counts
-    rows = [[s, counts[s]] for s in ("succeeded", "failed", "conflict", "skipped", "unprocessed")]
+    rows = [[s, counts[s]] for s in RESULT_STATUSES]
     rows.append(["total", counts["total"]])
     _out()
     _out(_table(rows, ["status", "sessions"]))
     if counts["applied_with_differences"]:
         _out(f"\n{counts['applied_with_differences']} succeeded session(s) were applied WITH DIFFERENCES: the server "
              "did not keep every value as sent (see results.csv).")
-    bad = run.results[run.results.status.isin(["failed", "conflict"])]
+    bad = run.results[run.results.status.isin([SessionStatus.FAILED, SessionStatus.CONFLICT])]
     if len(bad):
         _out("\nFirst sessions that did not go through:")
         _out(_table([[r.checkout_session_id, r.status, _clip(r.message, 100)] for r in bad.head(10).itertuples()],
@@ -237,7 +239,7 @@ def _run_summary(run: Any) -> None:
     _out(f"  journal:   {run.journal}")
     for name, path in run.files.items():
         _out(f"  {name + ':':<10} {path}")
-    if run.state in ("cancelled", "stopped", "paused") or counts["unprocessed"]:
+    if run.state in (RunState.CANCELLED, RunState.STOPPED, RunState.PAUSED) or counts[SessionStatus.UNPROCESSED]:
         _out(f"Resume with: gr4vy-nb resume {run.journal}")
 
 
@@ -309,9 +311,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         created = "" if str(r.created_at) in ("NaT", "nan") else str(r.created_at)[:19]
         rows.append([r.run_id, r.kind or "", created, r.state, *(
             "" if str(getattr(r, s)) in ("<NA>", "nan") else int(getattr(r, s))
-            for s in ("succeeded", "failed", "conflict", "skipped", "unprocessed", "total")), r.journal])
-    _out(_table(rows, ["run", "kind", "created (UTC)", "state", "succeeded", "failed", "conflict", "skipped",
-                       "unprocessed", "total", "journal"]))
+            for s in (*RESULT_STATUSES, "total")), r.journal])
+    _out(_table(rows, ["run", "kind", "created (UTC)", "state", *RESULT_STATUSES, "total", "journal"]))
     return EXIT_OK
 
 
@@ -352,9 +353,96 @@ def _rate(text: str) -> float:
 
 def _expires_in(text: str) -> int:
     value = int(text)
-    if not 3600 <= value <= 86400:
-        raise argparse.ArgumentTypeError("must be between 3600 and 86400 seconds")
+    if not EXPIRES_IN_MIN <= value <= EXPIRES_IN_MAX:
+        raise argparse.ArgumentTypeError(f"must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds")
     return value
+
+
+def _add_export(sub: Any) -> None:
+    e = sub.add_parser("export", help="fetch sessions by id and write the four CSV files",
+                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV with a "
+                                   "checkout_session_id column) and write sessions.csv, cart_items.csv, legs.csv, "
+                                   "passengers.csv and not_found.csv into DIR.")
+    e.add_argument("ids", metavar="IDS")
+    e.add_argument("--out", required=True, metavar="DIR")
+    e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")
+
+
+def _add_planning(sp: argparse.ArgumentParser) -> None:
+    """The arguments ``plan`` and ``apply`` share."""
+    sp.add_argument("source", metavar="DIR", help="a folder with any of sessions.csv, cart_items.csv, legs.csv, "
+                    "passengers.csv (or one CSV file, or a plan saved with plan --save)")
+    sp.add_argument("--expires-in", type=_expires_in, default=EXPIRES_IN_DEFAULT, metavar="S",
+                    help=f"seconds ({EXPIRES_IN_MIN}-{EXPIRES_IN_MAX}) sent with each update: the API resets each "
+                         f"updated session's expiry to that long after its update (default {EXPIRES_IN_DEFAULT})")
+    sp.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent requests (default 8)")
+    sp.add_argument("--raw", action="store_true", help="show personal data in the diff unmasked")
+    sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
+                    help="changed values to print (default 20)")
+
+
+def _add_plan(sub: Any) -> None:
+    pl = sub.add_parser("plan", help="check the CSVs, fetch, merge and print the diff; sends no write",
+                        description="Validate the CSV files in DIR, fetch the current state of every session named, "
+                                    "merge the edits onto it and print the problems, the summary and the diff. "
+                                    "Sends no write. Exit 0 when the plan can be applied, 2 when it has errors.")
+    _add_planning(pl)
+    pl.add_argument("--save", metavar="PLAN.json", help="save the plan, to apply it later with apply PLAN.json")
+    pl.add_argument("--problems", metavar="FILE.csv", help="write the problems table to this CSV file")
+
+
+def _add_apply(sub: Any) -> None:
+    ap = sub.add_parser("apply", help="plan, then apply with a journal; prints where the results are",
+                        description="Plan DIR as `plan` does, then send the updates with a journal (resumable) and "
+                                    "write results.csv, succeeded.csv and errors.csv next to it. Against a "
+                                    "PRODUCTION target, --yes is required.")
+    _add_planning(ap)
+    ap.add_argument("--journal", metavar="FILE", help="the journal to create (default runs/<run id>.sqlite)")
+    ap.add_argument("--runs-dir", default="runs", metavar="DIR", help="where journals go by default (default runs)")
+    ap.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second, all workers together")
+    ap.add_argument("--first", type=_non_negative_int, metavar="N",
+                    help="canary: send only the first N sessions, then stop (resume sends the rest)")
+    ap.add_argument("--no-conflict-check", action="store_true",
+                    help="do not re-read each session before writing it (faster; a session changed by someone else "
+                         "since planning is then overwritten)")
+    ap.add_argument("--yes", action="store_true", help="confirm writing to a production target")
+
+
+def _add_running(sp: argparse.ArgumentParser) -> None:
+    """The arguments ``resume`` and ``rollback`` share."""
+    sp.add_argument("journal", metavar="JOURNAL", help="a run journal (runs/<run id>.sqlite)")
+    sp.add_argument("--workers", type=_positive_int, metavar="N", help="concurrent requests (default: the run's)")
+    sp.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second (default: the run's)")
+
+
+def _add_resume_and_rollback(sub: Any) -> None:
+    rs = sub.add_parser("resume", help="continue a cancelled, stopped, paused or killed run",
+                        description="Continue a run from its journal: every session not known to have succeeded is "
+                                    "re-read and sent again if needed. A finished run sends nothing.")
+    _add_running(rs)
+    rs.add_argument("--ignore-changed-inputs", action="store_true",
+                    help="resume even though the input files changed since the run started")
+    rb = sub.add_parser("rollback", help="put back the before-state of what a run changed",
+                        description="For every session the run changed, re-read it and, if it still holds what the "
+                                    "run wrote, put back the values it had before (only the fields the run changed). "
+                                    "Sessions changed since are reported as conflicts and left alone unless --force. "
+                                    "The rollback is itself a journaled run.")
+    _add_running(rb)
+    rb.add_argument("--force", action="store_true", help="overwrite sessions changed since the run")
+    rb.add_argument("--yes", action="store_true", help="confirm writing to a production target")
+
+
+def _add_runs_and_report(sub: Any) -> None:
+    ru = sub.add_parser("runs", help="list run journals with their totals",
+                        description="List the run journals under DIR (default runs) with their state and totals.")
+    ru.add_argument("dir", nargs="?", default="runs", metavar="DIR")
+    rp = sub.add_parser("report", help="write the exploratory HTML report",
+                        description="Write a self-contained HTML report of SOURCE: a folder of the four CSVs, a "
+                                    "JSONL export, or a file of session ids to fetch.")
+    rp.add_argument("source", metavar="SOURCE")
+    rp.add_argument("--out", required=True, metavar="report.html")
+    rp.add_argument("--run", metavar="JOURNAL", help="add the section of this run")
+    rp.add_argument("--raw", action="store_true", help="show personal data unmasked")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -367,84 +455,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"gr4vy-nb {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
     sub.add_parser("sandbox", add_help=False, help="run the local checkout-sessions emulator in the foreground "
                    "(see gr4vy-nb sandbox --help)")
-
-    e = sub.add_parser("export", help="fetch sessions by id and write the four CSV files",
-                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV with a "
-                                   "checkout_session_id column) and write sessions.csv, cart_items.csv, legs.csv, "
-                                   "passengers.csv and not_found.csv into DIR.")
-    e.add_argument("ids", metavar="IDS")
-    e.add_argument("--out", required=True, metavar="DIR")
-    e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")
-
-    def planning(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("source", metavar="DIR", help="a folder with any of sessions.csv, cart_items.csv, legs.csv, "
-                        "passengers.csv (or one CSV file, or a plan saved with plan --save)")
-        sp.add_argument("--expires-in", type=_expires_in, default=3600, metavar="S",
-                        help="seconds (3600-86400) sent with each update: the API resets each updated session's "
-                             "expiry to that long after its update (default 3600)")
-        sp.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent requests (default 8)")
-        sp.add_argument("--raw", action="store_true", help="show personal data in the diff unmasked")
-        sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
-                        help="changed values to print (default 20)")
-
-    pl = sub.add_parser("plan", help="check the CSVs, fetch, merge and print the diff; sends no write",
-                        description="Validate the CSV files in DIR, fetch the current state of every session named, "
-                                    "merge the edits onto it and print the problems, the summary and the diff. "
-                                    "Sends no write. Exit 0 when the plan can be applied, 2 when it has errors.")
-    planning(pl)
-    pl.add_argument("--save", metavar="PLAN.json", help="save the plan, to apply it later with apply PLAN.json")
-    pl.add_argument("--problems", metavar="FILE.csv", help="write the problems table to this CSV file")
-
-    ap = sub.add_parser("apply", help="plan, then apply with a journal; prints where the results are",
-                        description="Plan DIR as `plan` does, then send the updates with a journal (resumable) and "
-                                    "write results.csv, succeeded.csv and errors.csv next to it. Against a "
-                                    "PRODUCTION target, --yes is required.")
-    planning(ap)
-    ap.add_argument("--journal", metavar="FILE", help="the journal to create (default runs/<run id>.sqlite)")
-    ap.add_argument("--runs-dir", default="runs", metavar="DIR", help="where journals go by default (default runs)")
-    ap.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second, all workers together")
-    ap.add_argument("--first", type=_non_negative_int, metavar="N",
-                    help="canary: send only the first N sessions, then stop (resume sends the rest)")
-    ap.add_argument("--no-conflict-check", action="store_true",
-                    help="do not re-read each session before writing it (faster; a session changed by someone else "
-                         "since planning is then overwritten)")
-    ap.add_argument("--yes", action="store_true", help="confirm writing to a production target")
-
-    def running(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("journal", metavar="JOURNAL", help="a run journal (runs/<run id>.sqlite)")
-        sp.add_argument("--workers", type=_positive_int, metavar="N", help="concurrent requests (default: the run's)")
-        sp.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second (default: the run's)")
-
-    rs = sub.add_parser("resume", help="continue a cancelled, stopped, paused or killed run",
-                        description="Continue a run from its journal: every session not known to have succeeded is "
-                                    "re-read and sent again if needed. A finished run sends nothing.")
-    running(rs)
-    rs.add_argument("--ignore-changed-inputs", action="store_true",
-                    help="resume even though the input files changed since the run started")
-
-    rb = sub.add_parser("rollback", help="put back the before-state of what a run changed",
-                        description="For every session the run changed, re-read it and, if it still holds what the "
-                                    "run wrote, put back the values it had before (only the fields the run changed). "
-                                    "Sessions changed since are reported as conflicts and left alone unless --force. "
-                                    "The rollback is itself a journaled run.")
-    running(rb)
-    rb.add_argument("--force", action="store_true", help="overwrite sessions changed since the run")
-    rb.add_argument("--yes", action="store_true", help="confirm writing to a production target")
-
-    ru = sub.add_parser("runs", help="list run journals with their totals",
-                        description="List the run journals under DIR (default runs) with their state and totals.")
-    ru.add_argument("dir", nargs="?", default="runs", metavar="DIR")
-
-    rp = sub.add_parser("report", help="write the exploratory HTML report",
-                        description="Write a self-contained HTML report of SOURCE: a folder of the four CSVs, a "
-                                    "JSONL export, or a file of session ids to fetch.")
-    rp.add_argument("source", metavar="SOURCE")
-    rp.add_argument("--out", required=True, metavar="report.html")
-    rp.add_argument("--run", metavar="JOURNAL", help="add the section of this run")
-    rp.add_argument("--raw", action="store_true", help="show personal data unmasked")
+    for add in (_add_export, _add_plan, _add_apply, _add_resume_and_rollback, _add_runs_and_report):
+        add(sub)
     return p
 
 

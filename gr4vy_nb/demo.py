@@ -32,6 +32,7 @@ from .tables.files import read_table
 from .updates.plan import plan_updates
 from .updates.results import list_runs
 from .updates.runs import apply_plan, rollback_run
+from .updates.states import RESULT_STATUSES, SessionStatus
 
 _WIDTH = 100
 
@@ -127,7 +128,7 @@ def run_demo(out: Path) -> int:
             print(f"  Writes seen by the sandbox during this step: {_writes(sandbox) - before}.")
 
             _heading("4. Roll back the tax fix")
-            sample = tax_run.results[tax_run.results.status == "succeeded"].checkout_session_id.iloc[0]
+            sample = tax_run.results[tax_run.results.status == SessionStatus.SUCCEEDED].checkout_session_id.iloc[0]
             fixed = client.get_checkout_session(sample)["cart_items"][0].get("tax_amount")
             back = rollback_run(tax_run.journal, client=client)
             restored = client.get_checkout_session(sample)["cart_items"][0].get("tax_amount")
@@ -136,8 +137,7 @@ def run_demo(out: Path) -> int:
             print(f"  The rollback is a run of its own: {back.journal}")
 
             _heading("5. The runs")
-            listing = list_runs(runs)[["run_id", "kind", "state", "succeeded", "failed", "conflict", "skipped",
-                                       "unprocessed", "total"]]
+            listing = list_runs(runs)[["run_id", "kind", "state", *RESULT_STATUSES, "total"]]
             print(_frame(listing))
     ok = tag_run.counts["failed"] == 1 and back.ok and tax_run.ok
     print(f"\nDone in {time.monotonic() - started:.1f} s. Resume a run with `gr4vy-nb resume JOURNAL`, roll one "

@@ -95,88 +95,64 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # --------------------------------------------------------------------------- enums
 
 
-class ProductType(StrEnum):
-    PHYSICAL = "physical"
-    DISCOUNT = "discount"
-    SHIPPING_FEE = "shipping_fee"
-    SALES_TAX = "sales_tax"
-    DIGITAL = "digital"
-    GIFT_CARD = "gift_card"
-    STORE_CREDIT = "store_credit"
-    SURCHARGE = "surcharge"
+def _value_enum(name: str, values: str, doc: str) -> Any:
+    """A StrEnum of the space-separated ``values``; member names are the values in capitals, ``-``/``.`` as ``_``."""
+    members = {v.upper().replace("-", "_").replace(".", "_"): v for v in values.split()}
+    enum = StrEnum(name, members)  # type: ignore[misc]
+    enum.__doc__ = doc
+    return enum
 
 
-CardScheme = StrEnum(  # type: ignore[misc]
+ProductType = _value_enum(
+    "ProductType",
+    "physical discount shipping_fee sales_tax digital gift_card store_credit surcharge",
+    "Kinds of cart item, as in the OpenAPI document.",
+)
+
+CardScheme = _value_enum(
     "CardScheme",
-    {
-        v.upper().replace("-", "_"): v
-        for v in (
-            "accel amex bancontact carte-bancaire cirrus culiance dankort diners-club discover "
-            "eftpos-australia elo hipercard jcb maestro mastercard mir nyce other pulse qcard "
-            "rupay star uatp unionpay visa"
-        ).split()
-    },
+    "accel amex bancontact carte-bancaire cirrus culiance dankort diners-club discover "
+    "eftpos-australia elo hipercard jcb maestro mastercard mir nyce other pulse qcard "
+    "rupay star uatp unionpay visa",
+    "Card schemes, as in the OpenAPI document.",
 )
-CardScheme.__doc__ = "Card schemes, as in the OpenAPI document."
 
+CardType = _value_enum("CardType", "credit debit prepaid", "Kinds of card, as in the OpenAPI document.")
 
-class CardType(StrEnum):
-    CREDIT = "credit"
-    DEBIT = "debit"
-    PREPAID = "prepaid"
-
-
-TaxIdKind = StrEnum(  # type: ignore[misc]
+TaxIdKind = _value_enum(
     "TaxIdKind",
-    {
-        v.upper().replace(".", "_"): v
-        for v in (
-            "ae.trn au.abn ar.dni ar.cuil ar.cuit br.cnpj br.cpf ca.bn ca.gst_hst ca.pst_bc "
-            "ca.pst_mb ca.pst_sk ca.qst ch.vat cl.tin co.itin co.nit co.cc co.ce co.de co.rc "
-            "co.ti co.passport es.cif eu.vat gb.vat hk.br id.nik id.npwp in.gst in.pan jp.cn "
-            "jp.rn kr.brn li.uid mx.curp mx.rfc my.frp my.itn my.nric my.sst no.vat nz.gst "
-            "pe.ruc ph.tin ru.inn ru.kpp sa.vat sg.gst sg.uen th.id th.vat tw.vat us.ein "
-            "za.vat bo.ci uy.rut uy.ci"
-        ).split()
-    },
+    "ae.trn au.abn ar.dni ar.cuil ar.cuit br.cnpj br.cpf ca.bn ca.gst_hst ca.pst_bc "
+    "ca.pst_mb ca.pst_sk ca.qst ch.vat cl.tin co.itin co.nit co.cc co.ce co.de co.rc "
+    "co.ti co.passport es.cif eu.vat gb.vat hk.br id.nik id.npwp in.gst in.pan jp.cn "
+    "jp.rn kr.brn li.uid mx.curp mx.rfc my.frp my.itn my.nric my.sst no.vat nz.gst "
+    "pe.ruc ph.tin ru.inn ru.kpp sa.vat sg.gst sg.uen th.id th.vat tw.vat us.ein "
+    "za.vat bo.ci uy.rut uy.ci",
+    "Kinds of tax identifier, as in the OpenAPI document.",
 )
-TaxIdKind.__doc__ = "Kinds of tax identifier, as in the OpenAPI document."
 
+TransactionIntent = _value_enum(
+    "TransactionIntent",
+    "authorize capture",
+    "Whether a transaction is only authorized or also captured.",
+)
 
-class TransactionIntent(StrEnum):
-    AUTHORIZE = "authorize"
-    CAPTURE = "capture"
+TransactionPaymentSource = _value_enum(
+    "TransactionPaymentSource",
+    "ecommerce moto recurring installment card_on_file",
+    "Where a payment comes from, as in the OpenAPI document.",
+)
 
+ErrorLocation = _value_enum(
+    "ErrorLocation",
+    "query body path header unknown",
+    "Where in a request an error detail points.",
+)
 
-class TransactionPaymentSource(StrEnum):
-    ECOMMERCE = "ecommerce"
-    MOTO = "moto"
-    RECURRING = "recurring"
-    INSTALLMENT = "installment"
-    CARD_ON_FILE = "card_on_file"
+TicketDeliveryMethod = _value_enum("TicketDeliveryMethod", "electronic other", "How an airline ticket is delivered.")
 
+RouteType = _value_enum("RouteType", "round_trip one_way", "Whether a flight is one way or a round trip.")
 
-class ErrorLocation(StrEnum):
-    QUERY = "query"
-    BODY = "body"
-    PATH = "path"
-    HEADER = "header"
-    UNKNOWN = "unknown"
-
-
-class TicketDeliveryMethod(StrEnum):
-    ELECTRONIC = "electronic"
-    OTHER = "other"
-
-
-class RouteType(StrEnum):
-    ROUND_TRIP = "round_trip"
-    ONE_WAY = "one_way"
-
-
-class AgeGroup(StrEnum):
-    ADULT = "adult"
-    INFANT = "infant"
+AgeGroup = _value_enum("AgeGroup", "adult infant", "A passenger's age group.")
 
 
 # --------------------------------------------------------------------------- field types
@@ -297,23 +273,24 @@ class Address(_Model):
     organization: _text(1, 255) | None = None  # type: ignore[valid-type]
 
 
-class BillingDetails(_Model):
+class _ContactDetails(_Model):
+    """The fields billing and shipping details share (``ShippingDetailsCreate`` has exactly these)."""
+
     first_name: _text(1, 255) | None = None  # type: ignore[valid-type]
     last_name: _text(1, 255) | None = None  # type: ignore[valid-type]
     email_address: _text(1, 320) | None = None  # type: ignore[valid-type]
     phone_number: Phone | None = None  # type: ignore[valid-type]
     address: Address | None = None
+
+
+class BillingDetails(_ContactDetails):
+    """A buyer's billing details: the contact fields and a tax id."""
+
     tax_id: TaxId | None = None
 
 
-class ShippingDetails(_Model):
+class ShippingDetails(_ContactDetails):
     """``ShippingDetailsCreate`` in the OpenAPI document."""
-
-    first_name: _text(1, 255) | None = None  # type: ignore[valid-type]
-    last_name: _text(1, 255) | None = None  # type: ignore[valid-type]
-    email_address: _text(1, 320) | None = None  # type: ignore[valid-type]
-    phone_number: Phone | None = None  # type: ignore[valid-type]
-    address: Address | None = None
 
 
 class GuestBuyer(_Model):
@@ -417,13 +394,8 @@ class CheckoutSessionPaymentMethod(_Model):
 Metadata = dict[str, Annotated[str, Strict()]]
 
 
-class CheckoutSessionUpdate(_Model):
-    """The body of ``POST /checkout/sessions`` and ``PUT /checkout/sessions/{id}``.
-
-    Top-level fields present replace the stored value (``None`` clears it); absent fields
-    are kept.  ``expires_in`` (seconds, 3600..86400, default 3600) resets the expiry.
-    Dump with ``model_dump(mode="json", exclude_unset=True)`` to send only what was set.
-    """
+class _SessionFields(_Model):
+    """The fields a session stores and an update may set (both models start with them, in this order)."""
 
     cart_items: list[CartItem] | None = None
     metadata: Metadata | None = None
@@ -432,6 +404,16 @@ class CheckoutSessionUpdate(_Model):
     amount: Amount | None = None
     currency: Currency | None = None  # type: ignore[valid-type]
     payment_service_id: Uuid | None = None  # type: ignore[valid-type]
+
+
+class CheckoutSessionUpdate(_SessionFields):
+    """The body of ``POST /checkout/sessions`` and ``PUT /checkout/sessions/{id}``.
+
+    Top-level fields present replace the stored value (``None`` clears it); absent fields
+    are kept.  ``expires_in`` (seconds, 3600..86400, default 3600) resets the expiry.
+    Dump with ``model_dump(mode="json", exclude_unset=True)`` to send only what was set.
+    """
+
     expires_in: Annotated[float, Strict(), Field(ge=EXPIRES_IN_MIN, le=EXPIRES_IN_MAX)] = EXPIRES_IN_DEFAULT
     country: Country | None = None  # type: ignore[valid-type]
     is_subsequent_payment: StrictBool | None = None
@@ -440,18 +422,11 @@ class CheckoutSessionUpdate(_Model):
     intent: TransactionIntent | None = None
 
 
-class CheckoutSession(_ResponseModel):
+class CheckoutSession(_ResponseModel, _SessionFields):
     """A checkout session as the API returns it (unknown keys tolerated)."""
 
     read_only: ClassVar[frozenset[str]] = frozenset({"type", "id", "expires_at", "payment_method"})
 
-    cart_items: list[CartItem] | None = None
-    metadata: Metadata | None = None
-    buyer: GuestBuyer | None = None
-    airline: Airline | None = None
-    amount: Amount | None = None
-    currency: Currency | None = None  # type: ignore[valid-type]
-    payment_service_id: Uuid | None = None  # type: ignore[valid-type]
     type: Literal["checkout-session"] = "checkout-session"
     id: Uuid  # type: ignore[valid-type]
     expires_at: DateTime

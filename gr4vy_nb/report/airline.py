@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .common import ID, MISSING, count_table, empty_mask, item_currency, present
-from .figures import bar_figure, fit_margins, new_figure
+from .figures import bar_figure, fit_margins, new_figure, no_data, style_axes
 
 __all__ = [
     "age_groups",
@@ -156,15 +156,9 @@ def plot_legs_per_booking(frames: Any, legs: pd.DataFrame | None = None,
     pt = passengers_per_booking(frames) if passengers is None else passengers
     fig = new_figure()
     ax = fig.add_subplot()
-    ax.set_title("Legs and passengers per booking", loc="left", fontsize=11)
-    ax.set_xlabel("legs or passengers in the booking")
-    ax.set_ylabel("bookings")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    style_axes(ax, "Legs and passengers per booking", "legs or passengers in the booking", "bookings")
     if lt.empty and pt.empty:
-        ax.text(0.5, 0.5, "no bookings", ha="center", va="center", transform=ax.transAxes, color="#666")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        no_data(ax, "no bookings")
         return fig
     xs = sorted(set(lt.index.tolist()) | set(pt.index.tolist()))
     width = 0.4

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -39,7 +38,7 @@ from .carts import (
     top_skus,
 )
 from .common import ID
-from .document import Section, figure_html, grid_html, note_html, render_document, table_html
+from .document import Section, figure_html, grid_html, iframe_html, note_html, render_document, table_html
 from .quality import (
     duplicate_skus,
     empty_fields,
@@ -87,100 +86,103 @@ _DETAIL_ROWS = 50
 # --------------------------------------------------------------------------- the HTML report
 
 
-def _sections_for_sessions(frames: Any, now: pd.Timestamp, raw: bool) -> list[Section]:
-    overview = Section("Sessions")
-    overview.add(grid_html([table_html(sessions_overview(frames), caption="What the sessions carry"),
-                            table_html(expiry_timeline(frames, now=now),
-                                       caption=f"Expiry (as of {now.isoformat()}; 'within' rows are cumulative)")]))
-    overview.add(figure_html(plot_expiry(frames, now=now), alt="Histogram of time until expiry"))
-    overview.add(grid_html([table_html(currencies(frames), caption="Currencies (amounts in minor units)"),
-                            table_html(metadata_keys(frames), caption="Metadata keys", empty="no metadata")]))
+def _overview_section(frames: Any, now: pd.Timestamp) -> Section:
+    section = Section("Sessions")
+    section.add(grid_html([table_html(sessions_overview(frames), caption="What the sessions carry"),
+                           table_html(expiry_timeline(frames, now=now),
+                                      caption=f"Expiry (as of {now.isoformat()}; 'within' rows are cumulative)")]))
+    section.add(figure_html(plot_expiry(frames, now=now), alt="Histogram of time until expiry"))
+    section.add(grid_html([table_html(currencies(frames), caption="Currencies (amounts in minor units)"),
+                           table_html(metadata_keys(frames), caption="Metadata keys", empty="no metadata")]))
+    return section
 
-    # Computed once, used by several tables.
+
+def _carts_section(frames: Any, lines: pd.DataFrame, values: pd.DataFrame) -> Section:
+    section = Section("Carts")
+    if frames.cart_items.empty:
+        return section.add(note_html("No session has cart items."))
+    product = by_product_type(frames, lines=lines)
+    category = by_category(frames, lines=lines)
+    section.add(grid_html([table_html(items_per_session(frames), caption="Cart items per session"),
+                           table_html(cart_value_by_currency(frames, values=values),
+                                      caption="Cart value per session, by currency (minor units)")]))
+    section.add(figure_html(plot_cart_values(frames, values=values), alt="Box plots of cart value by currency"))
+    section.add(table_html(discount_tax_totals(frames, lines=lines),
+                           caption="Gross, discount, tax and net totals (minor units)"))
+    section.add(table_html(product, caption="By product type (value in minor units)"))
+    section.add(figure_html(plot_product_types(frames, table=product), alt="Cart items by product type"))
+    section.add(table_html(category, caption="By category (an item counts in each of its categories)", max_rows=30))
+    section.add(figure_html(plot_categories(frames, table=category), alt="Cart items by category"))
+    return section.add(grid_html([table_html(top_skus(frames), caption="Top SKUs"),
+                                  table_html(seller_countries(frames), caption="Seller countries")]))
+
+
+def _airline_section(frames: Any, out_of_order: pd.DataFrame) -> Section:
+    section = Section("Airline")
+    if bookings(frames).empty:
+        return section.add(note_html("No session has an airline addendum."))
+    route_table = routes(frames)
+    section.add(table_html(route_table, caption="Routes", max_rows=25))
+    section.add(figure_html(plot_routes(frames, table=route_table), alt="Most flown routes"))
+    section.add(grid_html([table_html(legs_per_booking(frames), caption="Legs per booking"),
+                           table_html(passengers_per_booking(frames), caption="Passengers per booking"),
+                           table_html(carriers(frames), caption="Carriers"),
+                           table_html(age_groups(frames), caption="Passenger age groups"),
+                           table_html(route_types(frames), caption="Route types (legs)")]))
+    section.add(table_html(airline_totals(frames), caption="Leg amounts by currency (minor units)"))
+    return section.add(table_html(out_of_order, caption="Legs out of time order", index=False, max_rows=_DETAIL_ROWS,
+                                  empty="none: every booking's legs are in time order"))
+
+
+def _payment_section(frames: Any) -> Section:
+    section = Section("Payment methods")
+    schemes = card_schemes(frames)
+    if schemes.empty:
+        return section.add(note_html("No session has a payment method."))
+    return section.add(grid_html([table_html(schemes, caption="Card schemes"),
+                                  table_html(card_types(frames), caption="Card types"),
+                                  table_html(card_countries(frames), caption="Card countries"),
+                                  table_html(card_issuers(frames), caption="Card issuers")]))
+
+
+def _quality_section(frames: Any, raw: bool, values: pd.DataFrame, out_of_order: pd.DataFrame) -> Section:
+    section = Section("Data quality")
+    failures = schema_failures(frames)
+    empties = empty_fields(frames)
+    duplicates = duplicate_skus(frames)
+    read_problems = getattr(frames, "warnings", None)
+    if read_problems is not None and len(read_problems):
+        # Personal values in these problems were masked when read (gr4vy_nb.problems masks every message).
+        section.add(table_html(read_problems, caption="Problems found reading the files", index=False,
+                               max_rows=_DETAIL_ROWS))
+    section.add(table_html(quality_overview(frames, failures=failures, values=values, out_of_order=out_of_order,
+                                            duplicates=duplicates), caption="Sessions flagged"))
+    section.add(table_html(schema_failure_counts(failures), caption="Schema rules broken", index=False,
+                           empty="none: every value follows the schema"))
+    shown = failures if raw else mask_failures(failures)
+    section.add(table_html(shown, caption="Schema rule failures" + ("" if raw else " (personal values masked)"),
+                           index=False, max_rows=_DETAIL_ROWS, empty="none"))
+    section.add(table_html(empties[empties["filled"] > 0].head(25), index=False,
+                           caption="Fields most often empty (among fields used at least once)"))
+    never = int((empties["filled"] == 0).sum())
+    section.add(note_html(f"{never:,} schema fields are empty in every row (not listed)."))
+    section.add(figure_html(plot_empty_fields(frames, table=empties), alt="Fields most often empty"))
+    section.add(grid_html([table_html(duplicates, caption="Duplicate SKUs within a cart", index=False,
+                                      max_rows=_DETAIL_ROWS),
+                           table_html(zero_amounts(frames), caption="Amounts of zero", index=False)]))
+    return section.add(table_html(personal_data(frames), caption="Personal and card data present (counts only)",
+                                  index=False))
+
+
+def _sections_for_sessions(frames: Any, now: pd.Timestamp, raw: bool) -> list[Section]:
+    # Computed once, used by several sections.
     lines = cart_lines(frames)
     values = cart_values(frames, lines=lines)
     out_of_order = legs_out_of_order(frames)
-    duplicates = duplicate_skus(frames)
-
-    carts = Section("Carts")
-    if frames.cart_items.empty:
-        carts.add(note_html("No session has cart items."))
-    else:
-        per_session = items_per_session(frames)
-        product = by_product_type(frames, lines=lines)
-        category = by_category(frames, lines=lines)
-        carts.add(grid_html([table_html(per_session, caption="Cart items per session"),
-                             table_html(cart_value_by_currency(frames, values=values),
-                                        caption="Cart value per session, by currency (minor units)")]))
-        carts.add(figure_html(plot_cart_values(frames, values=values), alt="Box plots of cart value by currency"))
-        carts.add(table_html(discount_tax_totals(frames, lines=lines),
-                             caption="Gross, discount, tax and net totals (minor units)"))
-        carts.add(table_html(product, caption="By product type (value in minor units)"))
-        carts.add(figure_html(plot_product_types(frames, table=product), alt="Cart items by product type"))
-        carts.add(table_html(category, caption="By category (an item counts in each of its categories)",
-                             max_rows=30))
-        carts.add(figure_html(plot_categories(frames, table=category), alt="Cart items by category"))
-        carts.add(grid_html([table_html(top_skus(frames), caption="Top SKUs"),
-                             table_html(seller_countries(frames), caption="Seller countries")]))
-
-    airline = Section("Airline")
-    if bookings(frames).empty:
-        airline.add(note_html("No session has an airline addendum."))
-    else:
-        route_table = routes(frames)
-        legs_t, pax_t = legs_per_booking(frames), passengers_per_booking(frames)
-        airline.add(table_html(route_table, caption="Routes", max_rows=25))
-        airline.add(figure_html(plot_routes(frames, table=route_table), alt="Most flown routes"))
-        airline.add(grid_html([table_html(legs_t, caption="Legs per booking"),
-                               table_html(pax_t, caption="Passengers per booking"),
-                               table_html(carriers(frames), caption="Carriers"),
-                               table_html(age_groups(frames), caption="Passenger age groups"),
-                               table_html(route_types(frames), caption="Route types (legs)")]))
-        airline.add(table_html(airline_totals(frames), caption="Leg amounts by currency (minor units)"))
-        airline.add(table_html(out_of_order, caption="Legs out of time order", index=False,
-                               max_rows=_DETAIL_ROWS, empty="none: every booking's legs are in time order"))
-
-    payment = Section("Payment methods")
-    schemes = card_schemes(frames)
-    if schemes.empty:
-        payment.add(note_html("No session has a payment method."))
-    else:
-        payment.add(grid_html([table_html(schemes, caption="Card schemes"),
-                               table_html(card_types(frames), caption="Card types"),
-                               table_html(card_countries(frames), caption="Card countries"),
-                               table_html(card_issuers(frames), caption="Card issuers")]))
-
-    quality = Section("Data quality")
-    failures = schema_failures(frames)
-    empties = empty_fields(frames)
-    never = empties[empties["filled"] == 0]
-    read_problems = getattr(frames, "warnings", None)
-    if read_problems is not None and len(read_problems):
-        # Personal values in these problems were masked when read (report_sources._read_csv_folder).
-        quality.add(table_html(read_problems, caption="Problems found reading the files", index=False,
-                               max_rows=_DETAIL_ROWS))
-    overview_t = quality_overview(frames, failures=failures, values=values, out_of_order=out_of_order,
-                                  duplicates=duplicates)
-    quality.add(table_html(overview_t, caption="Sessions flagged"))
-    quality.add(table_html(schema_failure_counts(failures), caption="Schema rules broken", index=False,
-                           empty="none: every value follows the schema"))
-    shown = failures if raw else mask_failures(failures)
-    quality.add(table_html(shown, caption="Schema rule failures" + ("" if raw else " (personal values masked)"),
-                           index=False, max_rows=_DETAIL_ROWS, empty="none"))
-    partly = empties[empties["filled"] > 0]
-    quality.add(table_html(partly.head(25), caption="Fields most often empty (among fields used at least once)",
-                           index=False))
-    quality.add(note_html(f"{len(never):,} schema fields are empty in every row (not listed)."))
-    quality.add(figure_html(plot_empty_fields(frames, table=empties), alt="Fields most often empty"))
-    quality.add(grid_html([table_html(duplicates, caption="Duplicate SKUs within a cart", index=False,
-                                      max_rows=_DETAIL_ROWS),
-                           table_html(zero_amounts(frames), caption="Amounts of zero", index=False)]))
-    quality.add(table_html(personal_data(frames), caption="Personal and card data present (counts only)",
-                           index=False))
-
-    sample = Section("Sample of sessions")
-    sample.add(_sample_html(frames, raw))
-    return [overview, carts, airline, payment, quality, sample]
+    sample = Section("Sample of sessions").add(_sample_html(frames, raw))
+    return [_overview_section(frames, now), _carts_section(frames, lines, values),
+            _airline_section(frames, out_of_order), _payment_section(frames),
+            _quality_section(frames, raw, values, out_of_order), sample]
 
 
 def _sample_html(frames: Any, raw: bool) -> str:
@@ -267,9 +269,7 @@ def inline_html(frames: Any = None, run: Any = None, *, raw: bool = False, now: 
     The page is given through ``srcdoc`` (escaped) to a sandboxed frame: its styles cannot
     touch the notebook's, and it can run nothing. Masked unless ``raw=True``, as the file.
     """
-    document = render_report(frames, run, raw=raw, now=now, title=title)
-    return (f'<iframe sandbox title="{html.escape(title)}" style="width:100%;height:{int(height)}px;'
-            f'border:1px solid #d0d7de" srcdoc="{html.escape(document, quote=True)}"></iframe>')
+    return iframe_html(render_report(frames, run, raw=raw, now=now, title=title), height=height, title=title)
 
 
 # --------------------------------------------------------------------------- sources and the CLI

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .common import ID, MISSING, count_table, empty_mask, explode_list, item_currency
-from .figures import bar_figure, fit_margins, new_figure
+from .figures import bar_figure, fit_margins, new_figure, no_data, style_axes
 
 __all__ = [
     "by_category",
@@ -232,18 +232,12 @@ def plot_cart_values(frames: Any, values: pd.DataFrame | None = None, top: int =
     v = cart_values(frames) if values is None else values
     fig = new_figure()
     ax = fig.add_subplot()
-    ax.set_title("Cart value per session, by currency", loc="left", fontsize=11)
-    ax.set_xlabel("currency")
-    ax.set_ylabel("cart value (minor units, log scale)")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    style_axes(ax, "Cart value per session, by currency", "currency", "cart value (minor units, log scale)")
     v = v[v["cart_value"].notna() & (v["cart_value"] > 0)]
     order = v["currency"].value_counts().head(top).index.tolist()
     data = [v.loc[v["currency"] == c, "cart_value"].to_numpy(dtype=np.float64) for c in order]
     if not data:
-        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="#666")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        no_data(ax, "no data")
         return fig
     ax.boxplot(data, tick_labels=[f"{c}\n(n={len(d):,})" for c, d in zip(order, data, strict=True)],
                showfliers=False)  # 100k outlier markers would cost more than they tell

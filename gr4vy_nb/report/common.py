@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ..ids import ID_COLUMN
+from ..tables.columns import isin
 
 __all__ = [
     "ID",
@@ -24,7 +26,7 @@ __all__ = [
     "session_currency",
 ]
 
-ID = "checkout_session_id"
+ID = ID_COLUMN
 MISSING = "(missing)"
 """The label counts use for an empty value, so the missing are counted, not dropped."""
 
@@ -112,41 +114,11 @@ def item_currency(frames: Any, table: pd.DataFrame) -> pd.Series:
     return pd.Series(pc.fill_null(found, MISSING), index=table.index, name="currency", dtype="str")
 
 
-def isin(values: pd.Series, candidates: pd.Series) -> np.ndarray:
-    """``values.isin(candidates)`` as a boolean array, computed by Arrow (missing: ``False``).
-
-    pandas' own ``isin`` on Arrow-backed text walks the values in Python; this is ~50x faster.
-    """
-    left = _arrow(values.astype("string[pyarrow]"))
-    right = pc.unique(_arrow(candidates.astype("string[pyarrow]")).drop_null())
-    return pc.fill_null(pc.is_in(left, value_set=right), False).to_numpy(zero_copy_only=False)
-
-
 def present(frames: Any, container: str) -> pd.Series:
     """Per session (aligned with ``frames.sessions``): is the object or list ``container`` present?
 
-    The rule of :meth:`SessionFrames.presence`, for one container and vectorised: one of its
-    columns holds a value, one of its child tables has a row for the session, or ``extra``
-    holds something under it. (``presence()`` computes every container at once; a report
-    needs two or three.)
+    :func:`gr4vy_nb.tables.frames.presence`'s rule, for one container.
     """
-    from ..tables import spec as fields
+    from ..tables.frames import presence
 
-    s = frames.sessions
-    prefix = container + "."
-    mask = np.zeros(len(s), dtype=bool)
-    for column in s.columns:
-        if column.startswith(prefix):
-            mask |= s[column].notna().to_numpy(dtype=bool)
-    for table, child in fields.CHILD_TABLES.items():
-        if ".".join(child.path) == container or ".".join(child.path).startswith(prefix):
-            mask |= isin(s[ID], frames[table][ID])
-    if fields.EXTRA in s:
-        extra = s[fields.EXTRA]
-        for i in np.flatnonzero(extra.notna().to_numpy(dtype=bool)).tolist():
-            data = orjson.loads(extra.iloc[i])
-            for key in container.split("."):
-                data = data.get(key) if isinstance(data, dict) else None
-            if data is not None:
-                mask[i] = True
-    return pd.Series(mask, index=s.index)
+    return pd.Series(presence(frames, [container])[container].to_numpy(), index=frames.sessions.index)

@@ -1,4 +1,4 @@
-"""Standalone HTML for reports: escaped tables, embedded PNG figures, one file with no network.
+"""Standalone HTML for reports: escaped tables, figures as embedded SVG images, one file with no network.
 
 Everything that comes from data goes through :func:`html.escape` here, in one place: cell
 values, index labels, column names, captions and figure descriptions. Figures are SVG
@@ -26,8 +26,8 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["Section", "figure_html", "figure_png", "figure_svg", "grid_html", "note_html", "render_document",
-           "table_html"]
+__all__ = ["Section", "figure_html", "figure_png", "figure_svg", "grid_html", "iframe_html", "note_html",
+           "render_document", "table_html"]
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>]*>\s*")
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -198,3 +198,14 @@ def render_document(title: str, sections: list[Section], *, subtitle: str = "", 
         f"<h1>{html.escape(title)}</h1><p class=\"meta\">{html.escape(subtitle)} {badge}</p>"
         f"<nav><ul>{toc}</ul></nav>{body}</body></html>\n"
     )
+
+
+def iframe_html(document: str, *, height: int = 900, title: str = "") -> str:
+    """A whole HTML document inside a sandboxed ``<iframe>`` (given through ``srcdoc``, escaped).
+
+    The frame can run nothing and its styles (and Content-Security-Policy) apply to it alone,
+    never to the page around it: how a report is shown in a notebook.
+    """
+    label = f' title="{html.escape(title)}"' if title else ""
+    return (f'<iframe sandbox{label} style="width:100%;height:{int(height)}px;border:1px solid #d0d7de" '
+            f'srcdoc="{html.escape(document, quote=True)}"></iframe>')

@@ -16,7 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["bar_figure", "fit_margins", "histogram_figure", "label_text", "new_figure", "stacked_time_bars"]
+__all__ = ["bar_figure", "fit_margins", "histogram_figure", "label_text", "new_figure", "no_data", "stacked_time_bars",
+           "style_axes"]
 
 _COLOR = "#2f6f9f"
 _PALETTE = ["#2e7d32", "#c62828", "#ef6c00", "#6a1b9a", "#1565c0", "#757575", "#00838f"]
@@ -63,13 +64,15 @@ def label_text(value: Any, *, keep_end: bool = False) -> str:
     return text.replace("$", r"\$")
 
 
-def _no_data(ax: Any, message: str = "no data") -> None:
+def no_data(ax: Any, message: str = "no data") -> None:
+    """Write ``message`` in the middle of an empty plot, without ticks."""
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#666")
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def _title(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
+def style_axes(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
+    """The report's look for a plot: title on the left, labels (``$`` escaped), no top or right spine."""
     ax.set_title(title.replace("$", r"\$"), loc="left", fontsize=11)
     ax.set_xlabel(xlabel.replace("$", r"\$"))
     ax.set_ylabel(ylabel.replace("$", r"\$"))
@@ -89,9 +92,9 @@ def bar_figure(labels: Sequence[Any], values: Sequence[float], *, title: str, xl
     height = max(HEIGHT, 0.8 + 0.26 * n) if horizontal else HEIGHT
     fig = new_figure(height=min(height, 9.0))
     ax = fig.add_subplot()
-    _title(ax, title, xlabel, ylabel)
+    style_axes(ax, title, xlabel, ylabel)
     if n == 0:
-        _no_data(ax)
+        no_data(ax)
         return fig
     texts = [label_text(v, keep_end=keep_end) for v in labels]
     vals = np.asarray([float(v) for v in values], dtype="float64")
@@ -126,15 +129,15 @@ def histogram_figure(values: Sequence[float], *, title: str, xlabel: str, ylabel
     """A histogram of ``values`` (missing values dropped), with an optional vertical marker."""
     fig = new_figure()
     ax = fig.add_subplot()
-    _title(ax, title, xlabel, ylabel)
+    style_axes(ax, title, xlabel, ylabel)
     vals = np.asarray([v for v in values if v is not None and v == v], dtype="float64")
     if vals.size == 0:
-        _no_data(ax)
+        no_data(ax)
         return fig
     if log_x:
         positive = vals[vals > 0]
         if positive.size == 0:
-            _no_data(ax, "no positive values")
+            no_data(ax, "no positive values")
             return fig
         lo, hi = positive.min(), positive.max()
         edges = np.geomspace(lo, hi if hi > lo else lo * 10, (bins if isinstance(bins, int) else 30) + 1)
@@ -166,9 +169,9 @@ def stacked_time_bars(x: Sequence[Any], series: dict[str, Sequence[float]], *, w
 
     fig = new_figure()
     ax = fig.add_subplot()
-    _title(ax, title, xlabel, ylabel)
+    style_axes(ax, title, xlabel, ylabel)
     if len(x) == 0 or not series:
-        _no_data(ax)
+        no_data(ax)
         return fig
     starts = mdates.date2num([t.to_pydatetime() if hasattr(t, "to_pydatetime") else t for t in x])
     span = width.total_seconds() / 86400  # matplotlib dates count days

@@ -59,6 +59,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import schema
+from ..ids import UUID_PATTERN
 
 __all__ = [
     "CHILD_TABLES",
@@ -66,7 +67,6 @@ __all__ = [
     "EXTRA",
     "INDEX_COLUMNS",
     "KEY",
-    "KINDS",
     "METADATA_PREFIX",
     "PERSONAL",
     "TABLES",
@@ -87,7 +87,6 @@ TABLES: tuple[str, ...] = ("sessions", "cart_items", "legs", "passengers")
 KEY = "checkout_session_id"
 EXTRA = "extra"
 METADATA_PREFIX = "metadata."
-KINDS = ("str", "enum", "int", "float", "bool", "datetime", "date", "list", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +329,7 @@ def _scalar_field(table: str, path: tuple[str, ...], column: str, node: dict[str
         raise TypeError(f"unsupported schema type at {column}: {node}")
     pattern = node.get("pattern")
     fmt = node.get("format")
-    if pattern == schema.UUID_PATTERN:
+    if pattern == UUID_PATTERN:
         fmt = "uuid"
     mask = PERSONAL.get((model, name)) if model and name else None
     return Field(
@@ -389,7 +388,7 @@ def _walk_object(spec: Spec, table: str, model: str, node: dict[str, Any], path:
 
 def _key_field(table: str, *, path: tuple[str, ...]) -> Field:
     return Field(table=table, column=KEY, path=path, kind="str", model="CheckoutSession" if path else None,
-                 name="id" if path else None, required=True, read_only=True, pattern=schema.UUID_PATTERN,
+                 name="id" if path else None, required=True, read_only=True, pattern=UUID_PATTERN,
                  format="uuid", role="key")
 
 

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from ..schema import CheckoutSession
 from . import spec as F
 from .cells import rfc3339_utc
-from .columns import conform_frame
+from .columns import conform_frame, isin
 from .flatten import loads_json, merge_into, unknown_parts
 
 __all__ = ["normalize_session", "presence", "unflatten_sessions"]
@@ -267,19 +267,12 @@ def presence(frames: Any, containers: Iterable[str] | None = None) -> pd.DataFra
                 present |= sessions[column].notna().to_numpy(dtype=bool)
         for path, owner_ids in owners.items():
             if path[: len(c.path)] == c.path and len(owner_ids):
-                present |= _isin(ids, owner_ids)
+                present |= isin(ids, owner_ids)
         for i, paths in extra_paths.items():
             if any(p[: len(c.path)] == c.path for p in paths):
                 present[i] = True
         out[c.column] = present
     return pd.DataFrame(out, index=pd.Index(ids, name=F.KEY))
-
-
-def _isin(values: pd.Series, candidates: pd.Series) -> np.ndarray:
-    """``values.isin(candidates)`` computed by Arrow (pandas walks Arrow-backed text in Python)."""
-    left = pa.array(values.astype("string[pyarrow]").array)
-    right = pc.unique(pa.array(candidates.astype("string[pyarrow]").array)).drop_null()
-    return np.asarray(pc.fill_null(pc.is_in(left, value_set=right), False), dtype=bool)
 
 
 def _extra_paths(sessions: pd.DataFrame) -> dict[int, list[tuple[str, ...]]]:
