@@ -3,8 +3,9 @@
     .venv/bin/python notebooks/_build_notebooks.py          # rewrite the .ipynb files
     .venv/bin/python notebooks/_build_notebooks.py --check  # exit 1 if a notebook differs
 
-The notebooks hold no logic: every code cell calls the package. Edit the cells here, not in
-JupyterLab, so that the committed files stay clean and reviewable (tests check both).
+The notebooks hold no logic: every code cell calls the package, and imports only its public surface
+(``gr4vy_nb``, ``gr4vy_nb.report``, ``gr4vy_nb.widgets``, ``gr4vy_nb.notebook_support``). Edit the cells
+here, not in JupyterLab, so that the committed files stay clean and reviewable (tests check all three).
 """
 
 from __future__ import annotations
@@ -94,9 +95,8 @@ update. Each update also resets the session's expiry (`expires_in`, one hour unl
 Every run keeps a journal under `runs/`, so it can be resumed or rolled back; uploads are kept there too.
 
 {_TARGET} Writes to PRODUCTION need an explicit confirmation: typing the merchant account id."""),
-    ("code", """from gr4vy_nb.updates.runs import apply_plan, resume_run, rollback_run
+    ("code", """from gr4vy_nb import apply_plan, plan_updates, resume_run, rollback_run
 from gr4vy_nb.notebook_support import confirm_writes, connect, examples_dir
-from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.widgets import BulkUpdateApp
 
 conn = connect()"""),
@@ -156,8 +156,7 @@ does that on a real Gr4vy instance.
 
 {_TARGET}"""),
     ("code", """%matplotlib inline
-from gr4vy_nb import report
-from gr4vy_nb.updates.runs import rollback_run
+from gr4vy_nb import report, rollback_run
 from gr4vy_nb.notebook_support import InlineHTML, confirm_writes, connect, fetch_frames, latest_run
 from gr4vy_nb.widgets import RunsBrowser
 

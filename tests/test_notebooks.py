@@ -84,6 +84,71 @@ def test_code_cells_hold_no_logic(name: str) -> None:
                 f"{name}: {type(node).__name__} in a cell; move the logic into the package:\n{cell.source}")
 
 
+# The public surface a notebook may import from: the package's own names, and these modules.
+_PUBLIC_MODULES = ("gr4vy_nb", "gr4vy_nb.report", "gr4vy_nb.widgets", "gr4vy_nb.notebook_support")
+
+
+def _imports(source: str) -> list[tuple[str, str | None]]:
+    """``(module, name)`` of each import in a cell (``name`` is ``None`` for ``import module``)."""
+    found: list[tuple[str, str | None]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, None) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found.extend((module, alias.name) for alias in node.names)
+    return found
+
+
+def _import_problem(module: str, name: str | None) -> str | None:
+    """Why ``from module import name`` (or ``import module``) reaches past the public surface, or ``None``."""
+    import gr4vy_nb
+
+    if module not in _PUBLIC_MODULES:
+        return f"{module} is not public (import from {', '.join(_PUBLIC_MODULES)})"
+    if module == "gr4vy_nb" and name is not None and name not in gr4vy_nb.__all__ and (
+            f"gr4vy_nb.{name}" not in _PUBLIC_MODULES):
+        return f"gr4vy_nb.{name} is neither in gr4vy_nb.__all__ nor a public module"
+    if name == "*":
+        return f"from {module} import *"
+    return None
+
+
+@pytest.mark.parametrize(("module", "name", "ok"), [
+    ("gr4vy_nb", "plan_updates", True),
+    ("gr4vy_nb", "report", True),
+    ("gr4vy_nb.widgets", "BulkUpdateApp", True),
+    ("gr4vy_nb.notebook_support", "connect", True),
+    ("gr4vy_nb.report", None, True),
+    ("gr4vy_nb.updates.runs", "apply_plan", False),
+    ("gr4vy_nb.updates.plan", "plan_updates", False),
+    ("gr4vy_nb.notebook_support.runs", "open_run", False),
+    ("gr4vy_nb", "updates", False),
+    ("gr4vy_nb", "_version", False),
+    ("gr4vy_nb.updates", None, False),
+    ("gr4vy_nb.widgets", "*", False),
+    ("pandas", None, False),
+    (".updates", "runs", False),
+])
+def test_the_public_import_rule(module: str, name: str | None, ok: bool) -> None:
+    assert (_import_problem(module, name) is None) == ok
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_code_cells_import_only_the_public_surface(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    imports = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+        for module, imported in _imports(source):
+            imports += 1
+            problem = _import_problem(module, imported)
+            assert problem is None, f"{name}: {problem}; import from the public surface instead:\n{cell.source}"
+    assert imports, f"{name} imports nothing: is the rule looking at the right cells?"
+
+
 def test_notebooks_match_their_build_script() -> None:
     proc = subprocess.run([sys.executable, str(NOTEBOOKS_DIR / "_build_notebooks.py"), "--check"],
                           capture_output=True, text=True, timeout=60)

@@ -23,32 +23,28 @@ Also here, so that notebook cells stay one call each:
 * ``make lab`` / ``make demo``: :func:`run_lab`, :func:`render_notebooks`
   (``python -m gr4vy_nb.notebook_support lab|render``).
 
+One module a noun: ``connection`` (the target, its banner, the embedded sandbox, the connection
+check, the write guard), ``sessions`` (ids, exports, fetching), ``runs`` (past runs, the example
+run), ``display`` (:class:`InlineHTML`), ``lab`` (JupyterLab and the headless renderings).
+
 Nothing here imports ipywidgets: the widgets in :mod:`gr4vy_nb.widgets` are a shell over it.
 """
 
 from .._data import examples_dir
-from ._connection import (
+from .connection import (
     CLOCK_SKEW_WARN_SECONDS,
     Connection,
     ConnectionCheck,
     check_connection,
+    confirm_writes,
     connect,
     needs_confirmation,
     target_style,
 )
-from ._data import (
-    InlineHTML,
-    confirm_writes,
-    example_run,
-    fetch_frames,
-    latest_run,
-    open_run,
-    parse_session_ids,
-    read_sessions_jsonl,
-    runs_for_target,
-    sample_session_ids,
-)
-from ._lab import NOTEBOOKS, main, render_notebooks, run_lab
+from .display import InlineHTML
+from .lab import NOTEBOOKS, main, render_notebooks, run_lab
+from .runs import example_run, latest_run, open_run, runs_for_target
+from .sessions import fetch_frames, parse_session_ids, read_sessions_jsonl, sample_session_ids
 
 __all__ = [
     "CLOCK_SKEW_WARN_SECONDS",

@@ -1,5 +1,5 @@
 """``python -m gr4vy_nb.notebook_support lab [DIR]``: see :func:`run_lab`."""
 
-from ._lab import main
+from .lab import main
 
 raise SystemExit(main())

@@ -1,5 +1,8 @@
 """RunPanel: runs apply/resume/rollback off the kernel's main thread, with live progress and Cancel.
 
+:class:`RunActions` is what the apps that show a run (the bulk-update app, the runs browser)
+share: resume or roll back the run shown, cancel, wait, and report how a run ended.
+
 The kernel's main thread must stay free while a run goes on, or the Cancel click would wait
 behind the run it is meant to stop. So the run executes in a background thread; it updates
 the widgets from there (ipywidgets sends state changes from any thread), at most every
@@ -17,10 +20,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..errors import Gr4vyError
-from ._common import Messages
+from ..errors import Gr4vyError, InputError
+from ..updates.states import RESULT_STATUSES, RunState
+from ._common import Messages, busy
 
-__all__ = ["REFRESH_SECONDS", "RunPanel"]
+__all__ = ["REFRESH_SECONDS", "RunActions", "RunPanel"]
 
 REFRESH_SECONDS = 0.15
 """Shortest interval between two progress redraws (a run may report thousands of events)."""
@@ -156,10 +160,92 @@ class RunPanel:
         c = run.counts
         self.bar.max = max(c["total"], 1)
         self.bar.value = c["total"] - c["unprocessed"]
-        self.bar.bar_style = "success" if run.ok else ("danger" if run.state == "stopped" else "warning")
-        parts = " · ".join(f"{k} <b>{c[k]}</b>" for k in ("succeeded", "failed", "conflict", "skipped",
-                                                          "unprocessed"))
+        self.bar.bar_style = "success" if run.ok else ("danger" if run.state == RunState.STOPPED else "warning")
+        parts = " · ".join(f"{k} <b>{c[k]}</b>" for k in RESULT_STATUSES)
         self.counters.value = (
             f"<span class='gr4vy-run-kind'>{html.escape(run.kind)}</span> {html.escape(run.state)}: {parts} "
             f"(total {c['total']}, {run.elapsed:.1f} s)"
         )
+
+
+class RunActions:
+    """Resume, roll back, cancel and wait for the run an app shows (a mixin of the apps that show runs).
+
+    The app provides ``runner`` (a :class:`RunPanel`), ``results`` (a
+    :class:`~gr4vy_nb.widgets.results.ResultsView`), ``messages``, ``confirmation``, ``client``,
+    ``_refresh()`` (which buttons its state allows) and ``_finished(run)`` (a run ended); it may
+    override :meth:`_run_options` (the engine's options its controls set) and :attr:`_NO_RUN`.
+    """
+
+    _NO_RUN = "no run to act on"
+    """The message when no run is shown."""
+
+    runner: RunPanel
+    results: Any
+    messages: Messages
+    confirmation: Any
+    client: Any
+
+    def _refresh(self) -> None:
+        raise NotImplementedError
+
+    def _finished(self, run: Any) -> None:
+        raise NotImplementedError
+
+    def _run_options(self) -> dict[str, Any]:
+        return {}
+
+    def on_resume(self, _button: Any = None) -> None:
+        """Resume the run shown in the background (sends what it has not sent yet)."""
+        from ..updates.runs import resume_run
+
+        with busy([], self.messages, on_done=self._refresh):
+            run = self._current_run()
+            self.confirmation.require("resuming")
+            kwargs = self._run_options()
+
+            def work(progress: Any, cancel: Any) -> Any:
+                return resume_run(run.journal, client=self.client, progress=progress, cancel=cancel, **kwargs)
+
+            self.runner.start("resume", work, self._finished)
+
+    def on_rollback(self, _button: Any = None) -> None:
+        """Roll the run shown back in the background (a new journaled run)."""
+        from ..updates.runs import rollback_run
+
+        with busy([], self.messages, on_done=self._refresh):
+            run = self._current_run()
+            self.confirmation.require("rolling back")
+            force = bool(self.results.force_rollback.value)
+            kwargs = self._run_options()
+
+            def work(progress: Any, cancel: Any) -> Any:
+                return rollback_run(run.journal, client=self.client, force=force, progress=progress, cancel=cancel,
+                                    **kwargs)
+
+            self.runner.start("rollback", work, self._finished)
+
+    def on_cancel(self, _button: Any = None) -> None:
+        """Stop the run in progress: requests in flight finish, nothing new is sent."""
+        self.runner.on_cancel()
+
+    def wait(self, timeout: float = 120.0) -> Any:
+        """Block until the run in progress ends and return its :class:`~gr4vy_nb.updates.runs.Run` (scripts, tests)."""
+        return self.runner.wait(timeout)
+
+    def _current_run(self) -> Any:
+        if self.runner.running:
+            raise InputError("a run is already in progress")
+        if self.results.run is None:
+            raise InputError(self._NO_RUN)
+        return self.results.run
+
+    def _show_finished(self, run: Any, text: str) -> None:
+        """Show a run that ended in the results view, and ``text`` (its outcome) in the message area."""
+        self.results.show(run)
+        if run.stop_reason:
+            self.messages.error(f"{text}. Stopped: {run.stop_reason}")
+        elif run.ok:
+            self.messages.ok(text)
+        else:
+            self.messages.warn(text)

@@ -1,6 +1,6 @@
 """BulkUpdateApp: upload CSVs -> validate -> plan (diff) -> apply (progress, Cancel) -> results.
 
-A thin shell over :func:`~gr4vy_nb.updates.merge.read_upload`, :func:`~gr4vy_nb.updates.merge.check_upload`,
+A thin shell over :func:`~gr4vy_nb.updates.upload.read_upload`, :func:`~gr4vy_nb.updates.checks.check_upload`,
 :func:`~gr4vy_nb.updates.plan.plan_updates`, :func:`~gr4vy_nb.updates.runs.apply_plan`,
 :func:`~gr4vy_nb.updates.runs.resume_run` and :func:`~gr4vy_nb.updates.runs.rollback_run`: every decision is
 the engine's; the app gathers input, shows output and keeps the kernel responsive.
@@ -18,8 +18,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..notebook_support import Connection, connect, target_style
+from ..problems import Severity
 from ._common import MAX_UPLOAD_BYTES, Confirmation, Messages, Table, busy, download_link, uploaded_files
-from ._runner import RunPanel
+from ._runner import RunActions, RunPanel
 from .results import ResultsView
 
 __all__ = ["EXPIRES_IN_CHOICES", "BulkUpdateApp"]
@@ -42,7 +43,7 @@ def _step(number: int, title: str, hint: str) -> w.HTML:
     )
 
 
-class BulkUpdateApp:
+class BulkUpdateApp(RunActions):
     """Bulk-update checkout sessions from CSV files, step by step, in a notebook.
 
     Args:
@@ -81,12 +82,19 @@ class BulkUpdateApp:
         self._applied_plan: Any = None  # a plan is applied once; resume or plan again after that
         self.run: Any = None
         self.messages = Messages()
-        kind, _label, _colour = target_style(self.settings)
-
         self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data")
         self.show_raw.add_class("gr4vy-show-raw")
+        self._build_files_step()
+        self._build_validation_step()
+        self._build_plan_step()
+        self._build_apply_step(workers)
+        self.results = ResultsView()  # 5 · results
+        self._wire()
+        self.widget = self._layout()
+        self._refresh()
 
-        # 1 · files
+    def _build_files_step(self) -> None:
+        """1 · files: the upload button, the path box, the files chosen, Validate."""
         self.upload = w.FileUpload(accept=".csv", multiple=True, description="Upload CSVs")
         self.upload.add_class("gr4vy-upload")
         self.paths_box = w.Textarea(
@@ -99,13 +107,15 @@ class BulkUpdateApp:
         self.validate_button = w.Button(description="Validate", icon="check", button_style="primary")
         self.validate_button.add_class("gr4vy-validate")
 
-        # 2 · validation
+    def _build_validation_step(self) -> None:
+        """2 · validation: the counts, the problems table and its download."""
         self.validation_summary = w.HTML(value="")
         self.validation_summary.add_class("gr4vy-validation-summary")
         self.problems_table = Table(page_length=10)
         self.problems_download = w.HTML(value="")
 
-        # 3 · plan
+    def _build_plan_step(self) -> None:
+        """3 · plan: the expiry, Plan, the fetch progress, the summary and the diff."""
         self.expires_in = w.Dropdown(options=list(EXPIRES_IN_CHOICES), value=3600, description="expires in",
                                      style={"description_width": "initial"})
         self.plan_button = w.Button(description="Plan", icon="search", button_style="primary", disabled=True,
@@ -120,7 +130,9 @@ class BulkUpdateApp:
         self.diff_view.add_class("gr4vy-diff-view")
         self.diff_table = Table(page_length=10)
 
-        # 4 · apply
+    def _build_apply_step(self, workers: int) -> None:
+        """4 · apply: workers, rate, canary, the PRODUCTION confirmation, Run and the run's progress."""
+        kind, _label, _colour = target_style(self.settings)
         limit = max(1, int(getattr(self.client, "workers", 8)))
         self.workers = w.BoundedIntText(value=min(workers, limit), min=1, max=limit, description="workers")
         self.rate = w.BoundedFloatText(value=0.0, min=0.0, max=10_000.0, description="rate /s",
@@ -134,9 +146,7 @@ class BulkUpdateApp:
         self.apply_button.add_class("gr4vy-apply")
         self.runner = RunPanel(self.messages, on_state=self._refresh)
 
-        # 5 · results
-        self.results = ResultsView()
-
+    def _wire(self) -> None:
         self.upload.observe(self._on_files_changed, names="value")
         self.paths_box.observe(self._on_files_changed, names="value")
         self.validate_button.on_click(self.on_validate)
@@ -147,7 +157,9 @@ class BulkUpdateApp:
         self.results.retry_button.on_click(self.on_retry_failed)
         self.results.resume_button.on_click(self.on_resume)
         self.results.rollback_button.on_click(self.on_rollback)
-        self.widget = w.VBox([
+
+    def _layout(self) -> w.VBox:
+        return w.VBox([
             w.HTML(self.connection.banner_html()),
             self.show_raw,
             self.messages.widget,
@@ -165,7 +177,6 @@ class BulkUpdateApp:
             _step(5, "Results", "what happened to each session; errors.csv can be fixed and uploaded again"),
             self.results.widget,
         ])
-        self._refresh()
 
     # ------------------------------------------------------------------ state
 
@@ -250,7 +261,8 @@ class BulkUpdateApp:
             if upload.ok:
                 self.messages.ok("validation passed: choose the expiry and press Plan")
             else:
-                self.messages.error(f"validation found {self._count(upload.problems, 'error')} error(s): fix them "
+                errors = self._count(upload.problems, Severity.ERROR)
+                self.messages.error(f"validation found {errors} error(s): fix them "
                                     "and validate again; nothing can be sent until then")
 
     @staticmethod
@@ -260,7 +272,7 @@ class BulkUpdateApp:
     def _show_problems(self, problems: pd.DataFrame, tables: dict[str, Any] | None = None) -> None:
         from ..tables.files import write_table
 
-        errors, warnings = self._count(problems, "error"), self._count(problems, "warning")
+        errors, warnings = self._count(problems, Severity.ERROR), self._count(problems, Severity.WARNING)
         files = ""
         if tables:
             files = " · ".join(f"{html.escape(t.file)} ({len(t.text):,} rows → {html.escape(name)})"
@@ -412,25 +424,11 @@ class BulkUpdateApp:
 
     def _finished(self, run: Any) -> None:
         self.run = run
-        self.results.show(run)
         c = run.counts
         text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
                 f"conflict, {c['unprocessed']} unprocessed")
-        if run.stop_reason:
-            self.messages.error(f"{text}. Stopped: {run.stop_reason}")
-        elif run.ok:
-            self.messages.ok(text)
-        else:
-            self.messages.warn(text)
+        self._show_finished(run, text)
         self._refresh()
-
-    def on_cancel(self, _button: Any = None) -> None:
-        """Stop the run in progress: requests in flight finish, nothing new is sent."""
-        self.runner.on_cancel()
-
-    def wait(self, timeout: float = 120.0) -> Any:
-        """Block until the run in progress ends and return its :class:`~gr4vy_nb.updates.runs.Run` (scripts, tests)."""
-        return self.runner.wait(timeout)
 
     # ------------------------------------------------------------------ 5: results
 
@@ -453,43 +451,6 @@ class BulkUpdateApp:
         self.on_validate()
         if self.upload_obj is not None and self.upload_obj.ok:
             self.on_plan()
-
-    def on_resume(self, _button: Any = None) -> None:
-        """Resume the shown run in the background (sends what it has not sent yet)."""
-        from ..updates.runs import resume_run
-
-        with busy([], self.messages, on_done=self._refresh):
-            run = self._current_run()
-            self.confirmation.require("resuming")
-            kwargs = self._run_options()
-
-            def work(progress: Any, cancel: Any) -> Any:
-                return resume_run(run.journal, client=self.client, progress=progress, cancel=cancel, **kwargs)
-
-            self.runner.start("resume", work, self._finished)
-
-    def on_rollback(self, _button: Any = None) -> None:
-        """Roll the shown run back in the background (a new journaled run)."""
-        from ..updates.runs import rollback_run
-
-        with busy([], self.messages, on_done=self._refresh):
-            run = self._current_run()
-            self.confirmation.require("rolling back")
-            force = bool(self.results.force_rollback.value)
-            kwargs = self._run_options()
-
-            def work(progress: Any, cancel: Any) -> Any:
-                return rollback_run(run.journal, client=self.client, force=force, progress=progress, cancel=cancel,
-                                    **kwargs)
-
-            self.runner.start("rollback", work, self._finished)
-
-    def _current_run(self) -> Any:
-        if self.runner.running:
-            raise InputError("a run is already in progress")
-        if self.results.run is None:
-            raise InputError("no run to act on")
-        return self.results.run
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

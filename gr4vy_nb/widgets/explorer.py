@@ -92,9 +92,11 @@ class SessionExplorer:
                 self.progress.value = done
                 self.status.value = f"{done} / {total}"
 
-            found = self.connection.client.get_checkout_sessions(ids, progress=progress)
-            sessions = [v for v in found.values() if isinstance(v, dict)]
-            missing = [(k, str(getattr(v, "message", v))) for k, v in found.items() if not isinstance(v, dict)]
+            from ..export import fetch_sessions
+
+            fetched = fetch_sessions(self.connection.client, ids, progress=progress)
+            sessions = fetched.sessions
+            missing = list(zip(fetched.failures["checkout_session_id"], fetched.failures["reason"], strict=True))
             self._set(sessions, missing)
             self.messages.ok(f"fetched {len(sessions)} session(s); {len(missing)} not found or failed")
 

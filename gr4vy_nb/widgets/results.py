@@ -9,14 +9,16 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from ..updates.states import RESULT_STATUSES, RunKind, RunState, SessionStatus
 from ._common import Table, download_link
 
 __all__ = ["RESULT_FILTERS", "ResultsView"]
 
-RESULT_FILTERS = ("all", "succeeded", "failed", "conflict", "skipped", "unprocessed", "not succeeded")
-_COUNTED = ("succeeded", "failed", "conflict", "skipped", "unprocessed")
-_COLOURS = {"succeeded": "#15803d", "failed": "#b91c1c", "conflict": "#b45309", "skipped": "#6b7280",
-            "unprocessed": "#1d4ed8"}
+_ALL, _NOT_SUCCEEDED = "all", "not succeeded"
+RESULT_FILTERS = (_ALL, *(str(s) for s in RESULT_STATUSES), _NOT_SUCCEEDED)
+"""The status filter's choices: every result status, all of them, or all but ``succeeded``."""
+_COLOURS = {SessionStatus.SUCCEEDED: "#15803d", SessionStatus.FAILED: "#b91c1c", SessionStatus.CONFLICT: "#b45309",
+            SessionStatus.SKIPPED: "#6b7280", SessionStatus.UNPROCESSED: "#1d4ed8"}
 # Result files larger than this are offered by path only, not as an in-page download.
 _MAX_LINK_BYTES = 5 * 1024 * 1024
 
@@ -33,7 +35,7 @@ class ResultsView:
         self.title = w.HTML(value="<i>no run yet</i>")
         self.counts = w.HTML(value="")
         self.counts.add_class("gr4vy-results-counts")
-        self.status_filter = w.Dropdown(options=list(RESULT_FILTERS), value="all", description="status",
+        self.status_filter = w.Dropdown(options=list(RESULT_FILTERS), value=_ALL, description="status",
                                         layout=w.Layout(width="260px"))
         self.status_filter.add_class("gr4vy-results-filter")
         self.table = Table(page_length=10)
@@ -74,7 +76,7 @@ class ResultsView:
         )
         self.counts.value = " ".join(
             f"<span class='gr4vy-count' data-status='{s}' style='color:{_COLOURS[s]};margin-right:14px'>"
-            f"{s} <b>{c[s]}</b></span>" for s in _COUNTED
+            f"{s} <b>{c[s]}</b></span>" for s in RESULT_STATUSES
         ) + f" <span data-status='total'>total <b>{c['total']}</b></span>" + (
             f"<br><span style='color:#b45309'>{c['applied_with_differences']} succeeded session(s) were applied "
             "with differences: the server did not keep every value as sent (see the differences column)</span>"
@@ -91,9 +93,10 @@ class ResultsView:
                 b.disabled = True
             return
         c = run.counts
-        self.retry_button.disabled = not (c["failed"] + c["conflict"]) or run.kind != "apply"
-        self.resume_button.disabled = c["unprocessed"] == 0 or run.state == "finished"
-        self.rollback_button.disabled = c["succeeded"] == 0
+        not_through = c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT]
+        self.retry_button.disabled = not not_through or run.kind != RunKind.APPLY
+        self.resume_button.disabled = c[SessionStatus.UNPROCESSED] == 0 or run.state == RunState.FINISHED
+        self.rollback_button.disabled = c[SessionStatus.SUCCEEDED] == 0
 
     def filtered(self) -> pd.DataFrame:
         """The results rows the status filter selects."""
@@ -101,10 +104,10 @@ class ResultsView:
             return pd.DataFrame()
         df = self.run.results
         choice = self.status_filter.value
-        if choice == "all":
+        if choice == _ALL:
             return df
-        if choice == "not succeeded":
-            return df[df["status"] != "succeeded"]
+        if choice == _NOT_SUCCEEDED:
+            return df[df["status"] != SessionStatus.SUCCEEDED]
         return df[df["status"] == choice]
 
     def _on_filter(self, _change: Any = None) -> None:

@@ -12,13 +12,13 @@ import pandas as pd
 from ..errors import InputError
 from ..notebook_support import Connection, connect, open_run
 from ._common import Confirmation, Messages, Table, busy
-from ._runner import RunPanel
+from ._runner import RunActions, RunPanel
 from .results import ResultsView
 
 __all__ = ["RunsBrowser"]
 
 
-class RunsBrowser:
+class RunsBrowser(RunActions):
     """Every run journal under a folder, newest first; open, resume or roll back the one chosen.
 
     Args:
@@ -32,6 +32,8 @@ class RunsBrowser:
     :meth:`on_cancel`). After a resume or rollback the results view shows the new state and the
     list is refreshed.
     """
+
+    _NO_RUN = "open a run first"
 
     def __init__(self, connection: Connection | None = None, *, runs_dir: str | Path = "runs") -> None:
         self.connection = connection if connection is not None else connect(announce=False)
@@ -103,50 +105,10 @@ class RunsBrowser:
             self.results.show(run)
             self.messages.info(f"opened run {run.run_id}: {run.state}")
 
-    def on_resume(self, _button: Any = None) -> None:
-        """Resume the run shown, in the background."""
-        from ..updates.runs import resume_run
-
-        with busy([], self.messages, on_done=self._refresh):
-            run = self._current()
-            self.confirmation.require("resuming")
-            self.runner.start("resume", lambda progress, cancel: resume_run(
-                run.journal, client=self.client, progress=progress, cancel=cancel), self._finished)
-
-    def on_rollback(self, _button: Any = None) -> None:
-        """Roll the run shown back, in the background (a new journaled run)."""
-        from ..updates.runs import rollback_run
-
-        with busy([], self.messages, on_done=self._refresh):
-            run = self._current()
-            self.confirmation.require("rolling back")
-            force = bool(self.results.force_rollback.value)
-            self.runner.start("rollback", lambda progress, cancel: rollback_run(
-                run.journal, client=self.client, force=force, progress=progress, cancel=cancel), self._finished)
-
-    def on_cancel(self, _button: Any = None) -> None:
-        """Stop the resume or rollback in progress (requests in flight finish)."""
-        self.runner.on_cancel()
-
-    def wait(self, timeout: float = 120.0) -> Any:
-        """Block until the run in progress ends; return its :class:`~gr4vy_nb.updates.runs.Run`."""
-        return self.runner.wait(timeout)
-
-    def _current(self) -> Any:
-        if self.runner.running:
-            raise InputError("a run is already in progress")
-        if self.results.run is None:
-            raise InputError("open a run first")
-        return self.results.run
-
     def _finished(self, run: Any) -> None:
-        self.results.show(run)
         c = run.counts
         text = f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} conflict"
-        if run.stop_reason:
-            self.messages.error(f"{text}. Stopped: {run.stop_reason}")
-        else:
-            (self.messages.ok if run.ok else self.messages.warn)(text)
+        self._show_finished(run, text)
         self.on_refresh()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

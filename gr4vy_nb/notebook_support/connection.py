@@ -1,4 +1,4 @@
-"""Connecting a notebook: the target, a banner naming it, the embedded sandbox, a connection check."""
+"""Connecting a notebook: the target, a banner naming it, the embedded sandbox, a connection check, the write guard."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ __all__ = [
     "Connection",
     "ConnectionCheck",
     "check_connection",
+    "confirm_writes",
     "connect",
     "needs_confirmation",
     "target_style",
@@ -117,6 +118,25 @@ class Connection:
         if not self._closed:
             self.client.close()
             self._closed = True
+
+
+def confirm_writes(conn: Connection, typed_merchant_id: str | None) -> None:
+    """The code-cell counterpart of the apps' PRODUCTION checkbox: call it before any write.
+
+    Does nothing unless the target needs confirmation (see :func:`needs_confirmation`); then
+    ``typed_merchant_id`` must be the merchant account id, typed by the user in the notebook.
+
+    Raises:
+        ConfigError: a PRODUCTION target and no (or a wrong) confirmation; nothing was sent.
+    """
+    if not needs_confirmation(conn.settings):
+        return
+    if (typed_merchant_id or "").strip() != conn.settings.merchant_account_id:
+        raise ConfigError(
+            f"the next cells write to {conn.settings.target} (PRODUCTION, merchant account "
+            f"{conn.settings.merchant_account_id!r}): set CONFIRM_PRODUCTION to that merchant account id to "
+            "allow them; nothing was sent"
+        )
 
 
 def _embedded_sandbox() -> tuple[Any, bool]:
