@@ -1,4 +1,4 @@
-"""Parsing cells against the field spec: every bad value named with file, line, column and a rule."""
+"""Cells: text to typed values against the field spec, each bad value named with a rule; typed columns back to text."""
 
 from __future__ import annotations
 
@@ -7,26 +7,19 @@ import datetime as dt
 import json
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gr4vy_nb.tables.files import read_table
+from gr4vy_nb.tables.cells import decode_list, encode_list
 from gr4vy_nb.tables.reader import parse_cells
-
-SID = "4d645fa6-d13c-413a-82f8-eda197b1165f"
-SID2 = "5e756fb7-e24d-424b-93f9-fea2a8c2276a"
-
-
-def _text(columns: dict[str, list[str | None]], first_line: int = 2) -> pd.DataFrame:
-    n = len(next(iter(columns.values())))
-    index = pd.Index(range(first_line, first_line + n), name="line")
-    return pd.DataFrame({k: pd.array(v, dtype="string[pyarrow]") for k, v in columns.items()}, index=index)
+from tests.tables.helpers import SID, roundtrip, text_frame
 
 
 def _one(table: str, column: str, value: str) -> pd.Series:
-    frame = _text({"checkout_session_id": [SID], column: [value]} if column != "checkout_session_id"
-                  else {column: [value]})
+    frame = text_frame({"checkout_session_id": [SID], column: [value]} if column != "checkout_session_id"
+                       else {column: [value]})
     problems = parse_cells(table, frame, file=f"{table}.csv", mask=False).problems
     assert len(problems) == 1, problems.to_dict("records")
     return problems.iloc[0]
@@ -72,7 +65,7 @@ def test_bad_cells(table, column, value, rule, says):
 
 
 def test_accepted_spellings_and_typed_values():
-    frame = _text({
+    frame = text_frame({
         "checkout_session_id": [SID, SID, SID, SID],
         "leg_index": ["0", " 1 ", "+2", "3"],
         "stop_over": ["TRUE", "false", "True", None],
@@ -96,88 +89,10 @@ def test_accepted_spellings_and_typed_values():
 
 
 def test_dates_and_lists_are_typed():
-    frame = _text({"checkout_session_id": [SID], "passenger_index": ["0"], "date_of_birth": ["1985-03-04"]})
+    frame = text_frame({"checkout_session_id": [SID], "passenger_index": ["0"], "date_of_birth": ["1985-03-04"]})
     assert parse_cells("passengers", frame).frame["date_of_birth"].tolist() == [dt.date(1985, 3, 4)]
-    frame = _text({"checkout_session_id": [SID, SID], "item_index": ["0", "1"], "categories": ["a|b\\|c", "[]"]})
+    frame = text_frame({"checkout_session_id": [SID, SID], "item_index": ["0", "1"], "categories": ["a|b\\|c", "[]"]})
     assert parse_cells("cart_items", frame).frame["categories"].tolist() == [["a", "b|c"], []]
-
-
-def test_problems_are_all_collected_at_once_in_file_coordinates():
-    frame = _text({"checkout_session_id": [SID, "bad", SID2], "amount": ["12.5", "1", "x"],
-                   "currency": ["GBP", "gbp", "EUR"]}, first_line=5)
-    problems = parse_cells("sessions", frame, file="upload/sessions.csv").problems
-    assert sorted(zip(problems["line"], problems["column"], problems["rule"], strict=True)) == [
-        (5, "amount", "type.integer"), (6, "checkout_session_id", "uuid"), (6, "currency", "pattern"),
-        (7, "amount", "type.integer")]
-    assert (problems["file"] == "upload/sessions.csv").all()
-
-
-def test_personal_values_are_masked_in_problems():
-    frame = _text({"checkout_session_id": [SID], "passenger_index": ["0"], "phone_number": ["+44 7700 900123"],
-                   "date_of_birth": ["04/03/1985"]})
-    problems = parse_cells("passengers", frame).problems
-    assert len(problems) == 2
-    for value in problems["value"]:
-        assert "7700" not in value and "1985" not in value[:0] + value.split("#")[-1]
-    assert problems.set_index("column").loc["phone_number", "value"].startswith("+44")
-    raw = parse_cells("passengers", frame, mask=False).problems
-    assert "+44 7700 900123" in raw["value"].tolist()
-
-
-def test_keys_required_and_unique():
-    frame = _text({"checkout_session_id": [SID, None, SID], "amount": ["1", "2", "3"]})
-    problems = parse_cells("sessions", frame).problems
-    assert problems[["line", "rule"]].values.tolist() == [[3, "required"], [4, "duplicate_key"]]
-    assert "already on line 2" in problems["message"].iloc[1]
-    frame = _text({"checkout_session_id": [SID, SID, SID2, SID], "item_index": ["0", "1", "0", "1"]})
-    problems = parse_cells("cart_items", frame).problems
-    assert problems[["line", "column", "rule"]].values.tolist() == [[5, "item_index", "duplicate_key"]]
-    assert "already has item_index 1 on line 3" in problems["message"].iloc[0]
-
-
-def test_a_session_with_21_legs_is_refused_once_at_the_21st_row():
-    ids = [SID] * 21 + [SID2] * 20
-    frame = _text({"checkout_session_id": ids, "departure_airport": ["LHR"] * 41})
-    problems = parse_cells("legs", frame, file="legs.csv").problems
-    assert problems[["line", "column", "rule"]].values.tolist() == [[22, "checkout_session_id", "max_items"]]
-    assert "has 21 legs; at most 20" in problems["message"].iloc[0]
-
-
-def test_unknown_columns_are_reported_with_a_hint():
-    frame = _text({"checkout_session_id": [SID], "Amount": ["1"], "departure_airport": ["x"], "colour": ["red"]})
-    problems = parse_cells("sessions", frame).problems.set_index("column")
-    assert set(problems["rule"]) == {"unknown_column"} and (problems["line"] == 1).all()
-    assert "did you mean 'amount'" in problems.loc["Amount", "message"]
-    assert "belongs in legs.csv" in problems.loc["departure_airport", "message"]
-    assert "metadata.colour" not in problems.index  # metadata.<any key> is a column, colour is not
-    assert parse_cells("sessions", _text({"checkout_session_id": [SID], "metadata.colour": ["red"]})).ok
-
-
-def test_cleared_cells_are_skipped():
-    table = read_table(f"checkout_session_id,amount,metadata.note\n{SID},#N/A,'#N/A\n".encode())
-    parsed = parse_cells("sessions", table.frame, cleared=table.cleared)
-    assert parsed.ok and pd.isna(parsed.frame["amount"].iloc[0])
-    assert parsed.frame["metadata.note"].tolist() == ["#N/A"]  # written '#N/A: data, not the marker
-    unparsed = parse_cells("sessions", table.frame)  # without the mask, #N/A is just bad text
-    assert unparsed.problems["rule"].tolist() == ["type.integer"]
-
-
-def test_a_child_table_without_key_column_is_reported():
-    problems = parse_cells("legs", _text({"departure_airport": ["LHR"]})).problems
-    assert problems[["column", "rule"]].values.tolist() == [["checkout_session_id", "required"]]
-
-
-def test_masked_problems_do_not_quote_personal_values_in_their_message() -> None:
-    import pandas as pd
-
-    from gr4vy_nb.tables.reader import parse_cells
-
-    frame = pd.DataFrame({"checkout_session_id": ["8d3fe99b-1422-42e6-bbb3-932d95ae5f79"], "passenger_index": ["0"],
-                          "phone_number": ["0044-CANARY-PHONE"]}, index=[2]).astype("string")
-    masked = parse_cells("passengers", frame).problems
-    assert len(masked) == 1 and "CANARY" not in masked.to_string()
-    raw = parse_cells("passengers", frame, mask=False).problems
-    assert "0044-CANARY-PHONE" in raw["message"].iloc[0]
 
 
 # ----------------------------------------------------------------------------- fast paths = reference
@@ -258,3 +173,52 @@ def test_text_lengths_are_counted_in_characters(cells, bounds):
     for i, rule, message in found:
         if rule == "max_length":
             assert message.startswith(f"is {len(cells[i])} characters long")
+
+
+# --------------------------------------------------------------------------- typed columns as text
+
+
+def test_typed_columns_are_written_as_plain_values():
+    df = pd.DataFrame({
+        "i": pd.array([1, None, -3], dtype="Int64"),
+        "b": pd.array([True, None, False], dtype="boolean"),
+        "t": pd.to_datetime(["2024-07-16T21:23:00+02:00", None, "2024-01-01T00:00:00.5Z"], utc=True,
+                            format="ISO8601").astype("datetime64[us, UTC]"),
+        "l": pd.Series([["a", "b|c"], None, []], dtype=pd.ArrowDtype(pa.list_(pa.string()))),
+        "f": [1.5, float("nan"), 2.0],
+        "o": ["x", None, 3],
+    })
+    raw, table = roundtrip(df)
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[1] == '1,true,"2024-07-16T19:23:00Z","a|b\\|c","1.5","x"'
+    assert lines[3] == '-3,false,"2024-01-01T00:00:00.500000Z","[]","2","3"'
+    assert lines[2] == ",,,,,"  # an all-empty row is written, and skipped on reading
+    assert table.frame.index.tolist() == [2, 4]
+    assert table.frame.loc[4].tolist() == ["-3", "false", "2024-01-01T00:00:00.500000Z", "[]", "2", "3"]
+
+
+# --------------------------------------------------------------------------- lists
+
+
+@pytest.mark.parametrize("values,text", [
+    (["travel", "flights"], "travel|flights"), (["a|b", "c\\d"], "a\\|b|c\\\\d"), (["solo"], "solo"),
+    ([], "[]"), ([""], '[""]'), (["a", ""], '["a",""]'), (["[x", "y"], '["[x","y"]'), ([" pad"], '[" pad"]'),
+])
+def test_list_encoding_is_readable_and_exact(values, text):
+    assert encode_list(values) == text
+    assert decode_list(text) == values
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text()))
+def test_list_encoding_is_lossless_for_any_list_of_strings(values):
+    assert decode_list(encode_list(values)) == values
+
+
+def test_hand_typed_lists():
+    assert decode_list("travel | flights") == ["travel", "flights"]
+    assert decode_list("C:\\path") == ["C:\\path"]
+    with pytest.raises(ValueError, match="not a JSON array"):
+        decode_list("[oops")
+    with pytest.raises(ValueError, match="array of strings"):
+        decode_list("[1, 2]")

@@ -1,21 +1,19 @@
-"""Reading user CSV files exactly (or refusing them precisely) and writing them safely."""
+"""Reading user CSV files exactly (or refusing them precisely), writing them safely, and file digests."""
 
 from __future__ import annotations
 
 import io
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gr4vy_nb.errors import InputError
 from gr4vy_nb.problems import COLUMNS
-from gr4vy_nb.tables import files as csvio
-from gr4vy_nb.tables.cells import decode_list, encode_list
-from gr4vy_nb.tables.files import Limits, read_table, read_text, write_table
+from gr4vy_nb.tables.files import Limits, file_digest, read_table, read_text
 from tests.strategies import TRICKY
+from tests.tables.helpers import roundtrip
 
 
 def _csv(text: str, encoding: str = "utf-8") -> bytes:
@@ -31,19 +29,13 @@ def _refused(data: bytes, **kwargs) -> pd.DataFrame:
     return problems
 
 
-def _roundtrip(df: pd.DataFrame) -> tuple[bytes, csvio.CsvTable]:
-    buf = io.BytesIO()
-    write_table(df, buf)
-    return buf.getvalue(), read_table(buf.getvalue())
-
-
 # --------------------------------------------------------------------------- round trips
 
 
 @pytest.mark.parametrize("value", [*TRICKY, "", "'=x", "'#N/A", "-", "=", "@", "+", "\r", "a\r\nb\nc"])
 def test_text_values_survive_write_then_read(value):
     df = pd.DataFrame({"v": pd.array([value, None, "plain"], dtype="string[pyarrow]"), "k": [1, 2, 3]})
-    _raw, table = _roundtrip(df)
+    _raw, table = roundtrip(df)
     assert table.frame["v"].tolist() == [value, pd.NA, "plain"]
     assert not table.cleared["v"].any()
 
@@ -53,7 +45,7 @@ def test_text_values_survive_write_then_read(value):
                 min_size=1, max_size=8))
 def test_any_text_column_round_trips(values):
     df = pd.DataFrame({"a": pd.array(values, dtype="string[pyarrow]"), "k": range(len(values))})
-    _raw, table = _roundtrip(df)
+    _raw, table = roundtrip(df)
     assert table.frame["a"].tolist() == [pd.NA if v is None else v for v in values]
 
 
@@ -61,7 +53,7 @@ def test_formula_cells_are_neutralised_on_disk_and_restored_on_read():
     df = pd.DataFrame({"name": pd.array(['=HYPERLINK("http://evil.example","x")', "+441234567890", "@cmd",
                                          "-2+3", "\tx", "'lead", "#N/A", "", "safe"], dtype="string[pyarrow]"),
                        "k": range(9)})
-    raw, table = _roundtrip(df)
+    raw, table = roundtrip(df)
     text = raw.decode("utf-8-sig")
     for written in ["'=HYPERLINK", "'+441234567890", "'@cmd", "'-2+3", "'\tx", "''lead", "'#N/A"]:
         assert written in text
@@ -74,25 +66,6 @@ def test_user_typed_prefixes():
     table = read_table(_csv("a\n'abc\n'\n''x\n'=1\n#N/A\n"))
     assert table.frame["a"].tolist() == ["'abc", "", "'x", "=1", "#N/A"]
     assert table.cleared["a"].tolist() == [False, False, False, False, True]
-
-
-def test_typed_columns_are_written_as_plain_values():
-    df = pd.DataFrame({
-        "i": pd.array([1, None, -3], dtype="Int64"),
-        "b": pd.array([True, None, False], dtype="boolean"),
-        "t": pd.to_datetime(["2024-07-16T21:23:00+02:00", None, "2024-01-01T00:00:00.5Z"], utc=True,
-                            format="ISO8601").astype("datetime64[us, UTC]"),
-        "l": pd.Series([["a", "b|c"], None, []], dtype=pd.ArrowDtype(pa.list_(pa.string()))),
-        "f": [1.5, float("nan"), 2.0],
-        "o": ["x", None, 3],
-    })
-    raw, table = _roundtrip(df)
-    lines = raw.decode("utf-8-sig").splitlines()
-    assert lines[1] == '1,true,"2024-07-16T19:23:00Z","a|b\\|c","1.5","x"'
-    assert lines[3] == '-3,false,"2024-01-01T00:00:00.500000Z","[]","2","3"'
-    assert lines[2] == ",,,,,"  # an all-empty row is written, and skipped on reading
-    assert table.frame.index.tolist() == [2, 4]
-    assert table.frame.loc[4].tolist() == ["-3", "false", "2024-01-01T00:00:00.500000Z", "[]", "2", "3"]
 
 
 # --------------------------------------------------------------------------- reading
@@ -213,28 +186,11 @@ def test_sources_path_bytes_and_file_objects(tmp_path):
     assert read_text(path) == ("a\n1\n", "t.csv")
 
 
-# --------------------------------------------------------------------------- lists
+# --------------------------------------------------------------------------- digests
 
 
-@pytest.mark.parametrize("values,text", [
-    (["travel", "flights"], "travel|flights"), (["a|b", "c\\d"], "a\\|b|c\\\\d"), (["solo"], "solo"),
-    ([], "[]"), ([""], '[""]'), (["a", ""], '["a",""]'), (["[x", "y"], '["[x","y"]'), ([" pad"], '[" pad"]'),
-])
-def test_list_encoding_is_readable_and_exact(values, text):
-    assert encode_list(values) == text
-    assert decode_list(text) == values
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.text()))
-def test_list_encoding_is_lossless_for_any_list_of_strings(values):
-    assert decode_list(encode_list(values)) == values
-
-
-def test_hand_typed_lists():
-    assert decode_list("travel | flights") == ["travel", "flights"]
-    assert decode_list("C:\\path") == ["C:\\path"]
-    with pytest.raises(ValueError, match="not a JSON array"):
-        decode_list("[oops")
-    with pytest.raises(ValueError, match="array of strings"):
-        decode_list("[1, 2]")
+def test_file_digest(tmp_path):
+    f = tmp_path / "sessions.csv"
+    f.write_bytes(b"checkout_session_id\n")
+    d = file_digest(f)
+    assert d["size"] == 20 and len(d["sha256"]) == 64 and d["path"].endswith("sessions.csv")

@@ -1,4 +1,4 @@
-"""The run journal: durable transitions, the exclusive lock, listing runs."""
+"""The run journal: durable transitions, the exclusive lock, what is and is not a journal."""
 
 from __future__ import annotations
 
@@ -10,26 +10,14 @@ import textwrap
 import pytest
 
 from gr4vy_nb.errors import RunError, ValidationFailed
-from gr4vy_nb.tables.files import file_digest
 from gr4vy_nb.updates.journal import Journal
 from gr4vy_nb.updates.results import list_runs
-from gr4vy_nb.updates.states import STATUSES
-
-ITEMS = [
-    {"session_id": "s1", "status": "planned", "before": {"metadata": {"a": "1"}}, "body": {"metadata": {"a": "2"}},
-     "desired": {"metadata": {"a": "2"}}, "source": {"rows": [{"file": "sessions.csv", "line": 2}]}},
-    {"session_id": "s2", "status": "planned", "body": {"metadata": None}},
-    {"session_id": "s3", "status": "skipped", "message": "no change"},
-]
-
-
-def _create(path, **meta):
-    return Journal.create(path, meta={"run_id": "r1", "kind": "apply", **meta}, items=ITEMS)
+from tests.updates.helpers import ITEMS, create_journal
 
 
 def test_create_reopen_and_json_round_trip(tmp_path):
     path = tmp_path / "runs" / "r1.sqlite"
-    with _create(path, inputs=[{"path": "x", "sha256": "ab"}]) as j:
+    with create_journal(path, inputs=[{"path": "x", "sha256": "ab"}]) as j:
         assert j.counts() == {"planned": 2, "sending": 0, "succeeded": 0, "failed": 0, "conflict": 0,
                               "skipped": 1, "unprocessed": 0, "total": 3}
     with Journal.open(path) as j:
@@ -48,13 +36,13 @@ def test_create_reopen_and_json_round_trip(tmp_path):
 
 def test_create_refuses_an_existing_journal(tmp_path):
     path = tmp_path / "r.sqlite"
-    _create(path).close()
+    create_journal(path).close()
     with pytest.raises(RunError, match="already exists"):
-        _create(path)
+        create_journal(path)
 
 
 def test_transitions_record_attempts_errors_and_events(tmp_path):
-    with _create(tmp_path / "r.sqlite") as j:
+    with create_journal(tmp_path / "r.sqlite") as j:
         j.mark("s1", "sending", started=True)
         err = ValidationFailed("bad", status=400, code="bad_request",
                                details=[{"pointer": "/metadata/a", "message": "too long"}])
@@ -76,7 +64,7 @@ def test_transitions_record_attempts_errors_and_events(tmp_path):
 
 @pytest.mark.parametrize("final", ["succeeded", "skipped"])
 def test_a_final_status_never_moves(tmp_path, final):
-    with _create(tmp_path / "r.sqlite") as j:
+    with create_journal(tmp_path / "r.sqlite") as j:
         sid = "s3" if final == "skipped" else "s1"
         if final == "succeeded":
             j.mark(sid, "succeeded")
@@ -89,7 +77,7 @@ def test_a_final_status_never_moves(tmp_path, final):
 
 
 def test_unknown_status_and_session_are_refused(tmp_path):
-    with _create(tmp_path / "r.sqlite") as j:
+    with create_journal(tmp_path / "r.sqlite") as j:
         with pytest.raises(ValueError):
             j.mark("s1", "done")
         with pytest.raises(RunError, match="not part of this run"):
@@ -98,7 +86,7 @@ def test_unknown_status_and_session_are_refused(tmp_path):
 
 def test_second_opener_in_the_same_process_is_refused(tmp_path):
     path = tmp_path / "r.sqlite"
-    with _create(path):
+    with create_journal(path):
         with pytest.raises(RunError, match="in use by another process"):
             Journal.open(path)
         # A read-only view takes no lock and works while the run is held.
@@ -112,7 +100,7 @@ def test_second_opener_in_the_same_process_is_refused(tmp_path):
 
 def test_second_process_is_refused_and_lock_dies_with_its_holder(tmp_path):
     path = tmp_path / "r.sqlite"
-    _create(path).close()
+    create_journal(path).close()
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
@@ -140,7 +128,7 @@ def test_second_process_is_refused_and_lock_dies_with_its_holder(tmp_path):
 
 def test_committed_transitions_survive_sigkill(tmp_path):
     path = tmp_path / "r.sqlite"
-    _create(path).close()
+    create_journal(path).close()
     code = textwrap.dedent(f"""
         import os, signal
         from gr4vy_nb.updates.journal import Journal
@@ -158,22 +146,6 @@ def test_committed_transitions_survive_sigkill(tmp_path):
         assert j.integrity_check() == "ok"
 
 
-def test_meta_updates_and_list_runs(tmp_path):
-    with _create(tmp_path / "a.sqlite", target="local sandbox emulator") as j:
-        j.set_meta(state="finished", stop_reason=None)
-        assert j.meta["state"] == "finished"
-    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 10)
-    runs = list_runs(tmp_path)
-    assert set(runs.run_id) == {"r1", "junk"}
-    good = runs[runs.run_id == "r1"].iloc[0]
-    assert (good.state, good.total, good.planned, good.skipped) == ("finished", 3, 2, 1)
-    assert runs[runs.run_id == "junk"].iloc[0].state == "unreadable"
-    assert list(runs.columns[:7]) == ["journal", "run_id", "kind", "created_at", "target", "merchant_account_id",
-                                      "state"]
-    assert all(s in runs.columns for s in STATUSES)
-    assert list_runs(tmp_path / "missing").empty
-
-
 def test_open_refuses_what_is_not_a_journal(tmp_path):
     with pytest.raises(RunError, match="no run journal"):
         Journal.open(tmp_path / "none.sqlite")
@@ -181,13 +153,6 @@ def test_open_refuses_what_is_not_a_journal(tmp_path):
     sqlite3.connect(other).execute("CREATE TABLE meta (key TEXT, value TEXT)").connection.commit()
     with pytest.raises(RunError, match="not a gr4vy-nb run journal"):
         Journal.open(other)
-
-
-def test_file_digest(tmp_path):
-    f = tmp_path / "sessions.csv"
-    f.write_bytes(b"checkout_session_id\n")
-    d = file_digest(f)
-    assert d["size"] == 20 and len(d["sha256"]) == 64 and d["path"].endswith("sessions.csv")
 
 
 def test_memory_journal_for_benchmarks():

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from gr4vy_nb.api.client import Gr4vyClient
-from gr4vy_nb.config import Settings
 from gr4vy_nb.errors import InputError, RunError
 from gr4vy_nb.problems import COLUMNS as PROBLEM_COLUMNS
-from gr4vy_nb.sandbox.seeding import default_seed_path
 from gr4vy_nb.updates.merge import DIFF_COLUMNS
 from gr4vy_nb.updates.plan import Plan, plan_updates
-
-SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
-S0, S1 = SEED[0]["id"], SEED[1]["id"]
-MISSING = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture(scope="module")
-def client(sandbox):
-    # The sandbox is shared by the whole session: start this module from the seed, whatever ran before.
-    sandbox.clear_faults()
-    sandbox.reset(reseed=True)
-    with Gr4vyClient(Settings.for_sandbox(sandbox), workers=4) as c:
-        yield c
+from tests.updates.helpers import MISSING, S0, S1, SEED
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""The edits an upload makes: read-only cells ignored or refused, and an unedited export is no edit at all."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gr4vy_nb.tables.files import read_table, write_table
+from gr4vy_nb.tables.frames import flatten_sessions
+from gr4vy_nb.updates.plan import plan_updates
+from tests.updates.helpers import S0, SEED, errors_of, plan_of
+
+
+def test_read_only_columns_are_ignored_when_unchanged_and_rejected_when_changed(tmp_path, client):
+    same = plan_of(tmp_path / "a", client, sessions=f"""\
+        checkout_session_id,expires_at,payment_method.label,metadata.tag
+        {S0},2099-10-05T05:01:00Z,4446,x
+    """)
+    assert same.ok and set(same.item(S0).body) == {"metadata", "expires_in"}
+    changed = plan_of(tmp_path / "b", client, sessions=f"""\
+        checkout_session_id,expires_at,payment_method.label,payment_method.scheme
+        {S0},2099-10-06T05:01:00Z,9999,visa
+    """)
+    assert sorted(errors_of(changed)) == [["sessions.csv", 2, "expires_at", "read_only"],
+                                          ["sessions.csv", 2, "payment_method.label", "read_only"],
+                                          ["sessions.csv", 2, "payment_method.scheme", "read_only"]]
+    label = changed.errors[changed.errors.column == "payment_method.label"].iloc[0]
+    assert "9999" not in str(label["value"])  # card data masked in problems
+
+
+# ----------------------------------------------------------------------------- the no-op property
+
+
+@pytest.fixture(scope="module")
+def exported(sandbox, client, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    got = client.get_checkout_sessions([s["id"] for s in SEED])
+    flatten_sessions(list(got.values())).to_csv(out)
+    return out
+
+
+def test_unedited_export_of_every_sample_session_is_a_plan_with_zero_changes(exported, client):
+    plan = plan_updates(exported, client=client)
+    assert plan.ok, plan.problems
+    assert plan.summary["changed"] == 0 and plan.summary["unchanged"] == len(SEED)
+    assert plan.diff.empty and plan.problems.empty
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_unedited_export_of_any_subset_and_columns_is_a_no_op(exported, client, data):
+    """Any subset of the files, rows and columns of an unedited export plans to zero changes."""
+    files = {}
+    for name in ("sessions", "cart_items", "legs", "passengers"):
+        if not data.draw(st.booleans(), label=f"include {name}"):
+            continue
+        df = read_table(exported / f"{name}.csv").frame.reset_index(drop=True)
+        ids = df["checkout_session_id"].unique().tolist()
+        keep = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=8, unique=True), label="ids")
+        df = df[df.checkout_session_id.isin(keep)]
+        others = [c for c in df.columns if c != "checkout_session_id"]
+        cols = data.draw(st.lists(st.sampled_from(others), max_size=len(others), unique=True), label="columns")
+        if name != "sessions" and df.columns[1] not in cols:
+            cols.insert(0, df.columns[1])  # keep the index column: without it the rows are new elements
+        files[name] = df[["checkout_session_id", *cols]]
+    if not files:
+        return
+    # Through real CSV bytes, as an upload would arrive (write_table neutralises formulas).
+    uploads = {}
+    for name, df in files.items():
+        buf = io.BytesIO()
+        write_table(df, buf)
+        uploads[f"{name}.csv"] = buf.getvalue()
+    plan = plan_updates(uploads, client=client)
+    assert plan.ok, plan.errors
+    assert plan.summary["changed"] == 0, plan.diff

@@ -1,0 +1,52 @@
+"""The read side of runs: results_frame over a journal, and the list of runs in a folder."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gr4vy_nb.api.client import Gr4vyClient
+from gr4vy_nb.config import Settings
+from gr4vy_nb.updates.journal import Journal
+from gr4vy_nb.updates.plan import plan_updates
+from gr4vy_nb.updates.results import list_runs, results_frame
+from gr4vy_nb.updates.runs import apply_plan, resume_run
+from gr4vy_nb.updates.states import STATUSES
+from tests.updates.helpers import FAST, IDS, create_journal, tag_upload
+
+
+@pytest.fixture
+def client(sandbox_clean):
+    # A fresh sandbox per test and fast retries (this overrides conftest.py's module-wide reading client).
+    with Gr4vyClient(Settings.for_sandbox(sandbox_clean, retry=FAST), workers=8) as c:
+        yield c
+
+
+def test_results_frame_counts_unfinished_rows_as_unprocessed(tmp_path, client, sandbox_clean):
+    plan = plan_updates(tag_upload(tmp_path / "up", IDS[:3]), client=client)
+    run = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", first=0)
+    assert run.results.status.tolist() == ["unprocessed"] * 3
+    with Journal.open(run.journal) as j:  # as a kill -9 between "sending" and the answer leaves it
+        j.mark(IDS[0], "sending")
+    with Journal.open(run.journal, readonly=True) as j:
+        frame = results_frame(j)
+    assert frame.status.tolist() == ["unprocessed"] * 3 and "resume" in frame.message.iloc[0]
+    done = resume_run(run.journal, client=client)
+    assert done.counts["succeeded"] == 3
+    assert isinstance(done.results, pd.DataFrame)
+
+
+def test_meta_updates_and_list_runs(tmp_path):
+    with create_journal(tmp_path / "a.sqlite", target="local sandbox emulator") as j:
+        j.set_meta(state="finished", stop_reason=None)
+        assert j.meta["state"] == "finished"
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 10)
+    runs = list_runs(tmp_path)
+    assert set(runs.run_id) == {"r1", "junk"}
+    good = runs[runs.run_id == "r1"].iloc[0]
+    assert (good.state, good.total, good.planned, good.skipped) == ("finished", 3, 2, 1)
+    assert runs[runs.run_id == "junk"].iloc[0].state == "unreadable"
+    assert list(runs.columns[:7]) == ["journal", "run_id", "kind", "created_at", "target", "merchant_account_id",
+                                      "state"]
+    assert all(s in runs.columns for s in STATUSES)
+    assert list_runs(tmp_path / "missing").empty
