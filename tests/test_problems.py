@@ -103,3 +103,10 @@ def test_lines_are_nullable_integers(line):
 def test_rule_codes_are_unique_text():
     values = [r.value for r in Rule]
     assert len(values) == len(set(values)) and all(v == v.strip().lower() for v in values)
+
+
+def test_problems_frame_shape():
+    # Moved from the CSV reader's tests: its problems table is this one.
+    df = frame([{"file": "f", "line": 3, "rule": "r", "message": "m", "severity": "error"}])
+    assert tuple(df.columns) == COLUMNS and str(df["line"].dtype) == "Int64"
+    assert len(frame()) == 0
