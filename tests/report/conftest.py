@@ -19,6 +19,7 @@ def frames() -> SessionFrames:
 
 @pytest.fixture(scope="module")
 def run() -> pd.DataFrame:
+    # As a user would load a results CSV: text, empty cells missing.
     return pd.read_csv(FIXTURE / "run.csv", dtype="str")
 
 

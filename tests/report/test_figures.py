@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from gr4vy_nb import report
 from gr4vy_nb.report import figures as report_figures
 from gr4vy_nb.report.document import figure_png, figure_svg
-from gr4vy_nb.tables.frames import SessionFrames, flatten_sessions
+from gr4vy_nb.tables.frames import SessionFrames
 from tests.paths import FIXTURES
 
 FIXTURE = FIXTURES / "report_fixture"
@@ -39,16 +39,6 @@ RUN_PLOTS = {
     "plot_run_latency": report.plot_run_latency,
     "plot_run_throughput": report.plot_run_throughput,
 }
-
-
-@pytest.fixture(scope="module")
-def frames() -> SessionFrames:
-    return flatten_sessions(FIXTURE / "sessions.jsonl")
-
-
-@pytest.fixture(scope="module")
-def run() -> pd.DataFrame:
-    return pd.read_csv(FIXTURE / "run.csv", dtype="str")
 
 
 def _check(fig: Figure) -> None:

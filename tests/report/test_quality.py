@@ -15,11 +15,6 @@ FIXTURE = FIXTURES / "report_fixture"
 S1, S2, S3, S4, S5, S6, S7 = (f"{d * 8}-{d * 4}-4{d * 3}-8{d * 3}-{d * 12}" for d in "1234567")
 
 
-@pytest.fixture(scope="module")
-def frames() -> SessionFrames:
-    return flatten_sessions(FIXTURE / "sessions.jsonl")
-
-
 def _keys(failures: pd.DataFrame) -> set[tuple]:
     return {(r.checkout_session_id, r.table, None if pd.isna(r.row_index) else int(r.row_index), r.column)
             for r in failures.itertuples()}

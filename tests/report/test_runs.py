@@ -15,12 +15,6 @@ FIXTURE = FIXTURES / "report_fixture"
 S1, S2, S3, S4, S5, S6, S7 = (f"{d * 8}-{d * 4}-4{d * 3}-8{d * 3}-{d * 12}" for d in "1234567")
 
 
-@pytest.fixture(scope="module")
-def run() -> pd.DataFrame:
-    # As a user would load a results CSV: text, empty cells missing.
-    return pd.read_csv(FIXTURE / "run.csv", dtype="str")
-
-
 def test_run_frame_conforms(run):
     df = report.run_frame(run)
     assert list(df.columns[: len(report.RUN_COLUMNS)]) == list(report.RUN_COLUMNS)

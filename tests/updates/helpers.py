@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.api.retry import RetryPolicy
+from gr4vy_nb.config import Settings
 from gr4vy_nb.sandbox.seeding import default_seed_path
 from gr4vy_nb.updates.compare import same_fields
 from gr4vy_nb.updates.journal import Journal
@@ -79,3 +83,13 @@ ITEMS = [
 
 def create_journal(path, **meta):
     return Journal.create(path, meta={"run_id": "r1", "kind": "apply", **meta}, items=ITEMS)
+
+
+def writing_client(sandbox_clean: Any) -> Iterator[Gr4vyClient]:
+    """A fresh sandbox per test and fast retries: the client of the tests that write.
+
+    Modules that write register it as their ``client`` (``client = pytest.fixture(name="client")(writing_client)``),
+    which overrides conftest.py's module-wide reading client.
+    """
+    with Gr4vyClient(Settings.for_sandbox(sandbox_clean, retry=FAST), workers=8) as c:
+        yield c

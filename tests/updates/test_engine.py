@@ -18,14 +18,18 @@ from gr4vy_nb.updates.engine import difference_text
 from gr4vy_nb.updates.journal import Journal
 from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.updates.runs import apply_plan, resume_run
-from tests.updates.helpers import FAST, IDS, S0, SEED, WITH_CART, assert_consistent, assert_desired, tag_upload
+from tests.updates.helpers import (
+    IDS,
+    S0,
+    SEED,
+    WITH_CART,
+    assert_consistent,
+    assert_desired,
+    tag_upload,
+    writing_client,
+)
 
-
-@pytest.fixture
-def client(sandbox_clean):
-    # A fresh sandbox per test and fast retries (this overrides conftest.py's module-wide reading client).
-    with Gr4vyClient(Settings.for_sandbox(sandbox_clean, retry=FAST), workers=8) as c:
-        yield c
+client = pytest.fixture(name="client")(writing_client)
 
 
 # ----------------------------------------------------------------------------- re-read

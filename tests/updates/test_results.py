@@ -5,21 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gr4vy_nb.api.client import Gr4vyClient
-from gr4vy_nb.config import Settings
 from gr4vy_nb.updates.journal import Journal
 from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.updates.results import list_runs, results_frame
 from gr4vy_nb.updates.runs import apply_plan, resume_run
 from gr4vy_nb.updates.states import STATUSES
-from tests.updates.helpers import FAST, IDS, create_journal, tag_upload
+from tests.updates.helpers import IDS, create_journal, tag_upload, writing_client
 
-
-@pytest.fixture
-def client(sandbox_clean):
-    # A fresh sandbox per test and fast retries (this overrides conftest.py's module-wide reading client).
-    with Gr4vyClient(Settings.for_sandbox(sandbox_clean, retry=FAST), workers=8) as c:
-        yield c
+client = pytest.fixture(name="client")(writing_client)
 
 
 def test_results_frame_counts_unfinished_rows_as_unprocessed(tmp_path, client, sandbox_clean):

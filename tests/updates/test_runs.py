@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import pytest
 
-from gr4vy_nb.api.client import Gr4vyClient
-from gr4vy_nb.config import Settings
 from gr4vy_nb.errors import InputError, RunError
 from gr4vy_nb.tables.files import read_table
 from gr4vy_nb.updates.compare import same_fields
 from gr4vy_nb.updates.journal import Journal
 from gr4vy_nb.updates.plan import Plan, plan_updates
 from gr4vy_nb.updates.runs import apply_plan, resume_run, rollback_run
-from tests.updates.helpers import FAST, IDS, S0, SEED, WITH_CART, assert_consistent, assert_desired, tag_upload
+from tests.updates.helpers import (
+    IDS,
+    S0,
+    SEED,
+    WITH_CART,
+    assert_consistent,
+    assert_desired,
+    tag_upload,
+    writing_client,
+)
 
-
-@pytest.fixture
-def client(sandbox_clean):
-    # A fresh sandbox per test and fast retries (this overrides conftest.py's module-wide reading client).
-    with Gr4vyClient(Settings.for_sandbox(sandbox_clean, retry=FAST), workers=8) as c:
-        yield c
+client = pytest.fixture(name="client")(writing_client)
 
 
 def test_apply_writes_each_session_once_and_hands_back_result_files(tmp_path, client, sandbox_clean):
