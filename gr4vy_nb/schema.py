@@ -1,9 +1,10 @@
 """Pydantic v2 models of Gr4vy's checkout-session API.
 
-The models follow the checkout-session part of Gr4vy's OpenAPI document
-(``tests/data/checkout-sessions.openapi.json``, a copy of the reference) field by field:
-required fields, lengths, patterns, numeric bounds, enums, ``maxItems``, defaults, and
-``additionalProperties: false``.  ``tests/test_schema_drift.py`` walks that document and
+The models follow the checkout-session part of Gr4vy's OpenAPI document, vendored unmodified
+as package data, plus its overlay (the properties the official SDK knows beyond it, such as
+``CartItem.brand``; see :func:`gr4vy_nb._data.api_document`), field by field: required
+fields, lengths, patterns, numeric bounds, enums, ``maxItems``, defaults, and
+``additionalProperties: false``.  ``tests/test_schema.py`` walks document and overlay and
 checks every constraint against these models, so a drift is caught.
 
 Two behaviours matter to callers:
@@ -249,8 +250,12 @@ class CartItem(_Model):
     tax_exempt: StrictBool | None = None
     unit_of_measure: _text(1, 50) | None = None  # type: ignore[valid-type]
     commodity_code: _text(1, 50) | None = None  # type: ignore[valid-type]
+    description: _text(1, 255) | None = None  # type: ignore[valid-type]
     duty_amount: Amount | None = None
     shipping_amount: Amount | None = None
+    # From the overlay (the official SDK 2.4.27 knows them; the document does not yet):
+    brand: _text() | None = None  # type: ignore[valid-type]
+    subcategories: list[_text()] | None = None  # type: ignore[valid-type]
 
 
 # --------------------------------------------------------------------------- buyer
@@ -340,6 +345,7 @@ class AirlinePassenger(_Model):
     passport_number: _text(1, 50) | None = None  # type: ignore[valid-type]
     phone_number: Phone | None = None  # type: ignore[valid-type]
     ticket_number: _text(1, 50) | None = None  # type: ignore[valid-type]
+    title: _text(1, 50) | None = None  # type: ignore[valid-type]
     country_code: Country | None = None  # type: ignore[valid-type]
 
 

@@ -31,8 +31,9 @@ def _environment() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     out = {}
     for dep in env["dependencies"]:
-        if isinstance(dep, str):
-            name, version = _parse(dep)
+        # conda-forge packages, then the pip section (packages only PyPI has, such as the official SDK)
+        for spec in [dep] if isinstance(dep, str) else [s for s in dep.get("pip", []) if s != "-e ."]:
+            name, version = _parse(spec)
             if name not in {"python", "pip"}:
                 out[name] = version
     return out

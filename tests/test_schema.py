@@ -1,26 +1,35 @@
-"""Walk Gr4vy's OpenAPI document and check, field by field, that the models agree with it.
+"""Walk Gr4vy's OpenAPI document (and its overlay) and check, field by field, that the models agree with it.
 
-For every object schema in ``tests/data/checkout-sessions.openapi.json`` the matching model
-must have the same properties and required set, refuse unknown keys (request models), and
-for every property accept and reject exactly what the document says: types, null, string
-lengths, patterns, formats, numeric bounds, enums, consts, ``maxItems``, map values and
-defaults.  A new field, a changed limit or a new enum member in the document fails here.
+The document is the one vendored unmodified in ``gr4vy_nb/_data/openapi/`` (its digest is
+checked here, and its bytes against ``../shared/reference/`` when that is present); the
+overlay adds the properties the official SDK knows beyond it.  For every object schema the
+matching model must have the same properties and required set, refuse unknown keys (request
+models), and for every property accept and reject exactly what the document says: types,
+null, string lengths, patterns, formats, numeric bounds, enums, consts, ``maxItems``, map
+values and defaults.  A new field, a changed limit or a new enum member fails here, and a
+self-test proves that a model missing one property is caught.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from typing import Any
 
+import pydantic
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from gr4vy_nb import schema
-from tests.paths import FIXTURES, SAMPLE
+from gr4vy_nb._data import api_document, openapi_path, overlay_entries
+from tests.paths import REPO, SAMPLE
 
-DOC = json.loads((FIXTURES / "checkout-sessions.openapi.json").read_text())
+DOC = api_document()
 SCHEMAS: dict[str, dict[str, Any]] = DOC["components"]["schemas"]
+PUBLISHED_SHA256 = "6d6dc2653771a7c172eafa1e06c91fd151c6d3bfcb474dfe243ba6fca09eb2a5"
+"""SHA-256 of the checkout-session document as Gr4vy published it (``../shared/reference/``)."""
+REFERENCE = REPO.parent / "shared" / "reference" / "checkout-sessions.openapi.json"
 
 MODELS: dict[str, type[BaseModel]] = {
     "Address": schema.Address,
@@ -72,6 +81,10 @@ WRONG_TYPE: dict[str, list[Any]] = {
     "array": ["a,b", {"a": 1}, 1],
     "object": ["x", 1, ["a"]],
 }
+
+
+ANNOTATIONS = {"title", "description", "examples", "deprecated", "readOnly", "writeOnly"}
+"""Keys that describe a property without constraining it (``x-…`` vendor keys are ignored too)."""
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +153,7 @@ def _cases(node: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     """(values the document accepts, values it rejects) for one property schema."""
     good: list[Any] = []
     bad: list[Any] = []
-    if not node:  # the empty schema: anything goes
+    if not {k for k in node if not k.startswith("x-")} - ANNOTATIONS:  # no constraint, annotations only: anything
         return [None, 1, "x", [1], {"a": 1}], []
     branches, nullable = _branches(node)
     (good if nullable else bad).append(None)
@@ -210,26 +223,78 @@ PROPERTY_CASES = [
 ]
 
 
+def shape_drift(name: str, model: type[BaseModel]) -> list[str]:
+    """How ``model``'s properties and required set differ from schema ``name`` of the document."""
+    doc = SCHEMAS[name]
+    out = [f"{name}.{p} is in the document but not in the model" for p in doc["properties"]
+           if p not in model.model_fields]
+    out += [f"{name}.{p} is in the model but not in the document" for p in model.model_fields
+            if p not in doc["properties"]]
+    required = {f for f, info in model.model_fields.items() if info.is_required()}
+    if required != set(doc.get("required", [])):
+        out.append(f"{name}: required {sorted(required)} != documented {sorted(doc.get('required', []))}")
+    return out
+
+
+def value_drift(name: str, prop: str, model: type[BaseModel]) -> list[str]:
+    """The values the document accepts for ``name.prop`` that ``model`` refuses, and the reverse."""
+    node = SCHEMAS[name]["properties"][prop]
+    good, bad = _cases(node)
+    base = _base(name)
+    out = [f"{name}.{prop} should accept {v!r}" for v in good if not _accepts(model, {**copy.deepcopy(base), prop: v})]
+    out += [f"{name}.{prop} should reject {v!r}" for v in bad if _accepts(model, {**copy.deepcopy(base), prop: v})]
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_properties_and_required_match(name: str) -> None:
-    doc, model = SCHEMAS[name], MODELS[name]
-    assert list(model.model_fields) == list(doc["properties"]) or set(model.model_fields) == set(doc["properties"])
-    required = {f for f, info in model.model_fields.items() if info.is_required()}
-    assert required == set(doc.get("required", [])), name
+    assert shape_drift(name, MODELS[name]) == []
 
 
 @pytest.mark.parametrize(("name", "prop"), PROPERTY_CASES, ids=[f"{n}.{p}" for n, p in PROPERTY_CASES])
 def test_property_accepts_and_rejects_as_documented(name: str, prop: str) -> None:
+    assert value_drift(name, prop, MODELS[name]) == []
+
+
+@pytest.mark.parametrize(("name", "prop"), [("CartItem", "description"), ("AirlinePassenger", "title"),
+                                            ("CartItem", "brand"), ("CartItem", "subcategories")])
+def test_the_drift_check_fails_when_a_model_lacks_a_property(name: str, prop: str) -> None:
+    """A model missing one documented (or overlay) property is caught, by both checks."""
     model = MODELS[name]
-    node = SCHEMAS[name]["properties"][prop]
-    good, bad = _cases(node)
-    base = _base(name)
-    for value in good:
-        data = {**copy.deepcopy(base), prop: value}
-        assert _accepts(model, data), f"{name}.{prop} should accept {value!r}"
-    for value in bad:
-        data = {**copy.deepcopy(base), prop: value}
-        assert not _accepts(model, data), f"{name}.{prop} should reject {value!r}"
+    fields: dict[str, Any] = {k: (v.annotation, v) for k, v in model.model_fields.items() if k != prop}
+    broken = pydantic.create_model(f"Broken{name}", __base__=schema._Model, **fields)
+    assert f"{name}.{prop} is in the document but not in the model" in shape_drift(name, broken)
+    assert any(p.startswith(f"{name}.{prop} should accept") for p in value_drift(name, prop, broken))
+    assert shape_drift(name, model) == []  # and the real model passes
+
+
+def test_vendored_document_is_unmodified() -> None:
+    data = openapi_path().read_bytes()
+    assert hashlib.sha256(data).hexdigest() == PUBLISHED_SHA256, "the vendored OpenAPI document was edited"
+    if REFERENCE.exists():
+        assert data == REFERENCE.read_bytes()
+
+
+def test_overlay_adds_only_new_properties_and_names_its_sources() -> None:
+    raw = json.loads(openapi_path().read_text(encoding="utf-8"))["components"]["schemas"]
+    entries = overlay_entries()
+    assert entries
+    for entry in entries:
+        assert entry["property"] not in raw[entry["schema"]]["properties"], entry
+        assert entry["source"].startswith("gr4vy 2.4.27 on PyPI"), entry
+        assert SCHEMAS[entry["schema"]]["properties"][entry["property"]] == entry["definition"]
+
+
+def test_overlay_properties_exist_in_the_official_sdk() -> None:
+    """The overlay is not our invention: the official SDK's models have each property."""
+    models = pytest.importorskip("gr4vy.models")
+    for entry in overlay_entries():
+        assert entry["property"] in getattr(models, entry["schema"]).model_fields, entry
+
+
+def test_documented_fields_the_first_version_lost_are_modelled() -> None:
+    assert "description" in schema.CartItem.model_fields
+    assert "title" in schema.AirlinePassenger.model_fields
 
 
 @pytest.mark.parametrize(("name", "prop"), PROPERTY_CASES, ids=[f"{n}.{p}" for n, p in PROPERTY_CASES])
@@ -304,13 +369,14 @@ def test_response_tolerates_unknown_fields_at_any_depth_request_does_not() -> No
         "expires_at": "2030-01-01T00:00:00+00:00",
         "brand_new_field": {"x": 1},
         "cart_items": [{"name": "a", "quantity": 1, "unit_amount": 1, "new_item_field": True}],
-        "airline": {"legs": [{"new_leg_field": 1}], "passengers": [{"title": "Mr."}]},
+        "airline": {"legs": [{"new_leg_field": 1}], "passengers": [{"title": "Mr.", "x_new": 1}]},
     }
     schema.CheckoutSession.model_validate(session)
     with pytest.raises(ValidationError):
         schema.CheckoutSessionUpdate.model_validate({"cart_items": session["cart_items"]})
     with pytest.raises(ValidationError):
-        schema.CheckoutSessionUpdate.model_validate({"airline": {"passengers": [{"title": "Mr."}]}})
+        schema.CheckoutSessionUpdate.model_validate({"airline": {"passengers": [{"x_new": 1}]}})
+    schema.CheckoutSessionUpdate.model_validate({"airline": {"passengers": [{"title": "Mr."}]}})
 
 
 def test_sdk_style_update_body_is_accepted() -> None:

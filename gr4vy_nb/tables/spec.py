@@ -135,6 +135,7 @@ PERSONAL: dict[tuple[str, str], str] = {
     ("AirlinePassenger", "date_of_birth"): "date",
     ("AirlinePassenger", "frequent_flyer_number"): "id",
     ("AirlinePassenger", "ticket_number"): "id",
+    ("AirlinePassenger", "title"): "name",
     ("Airline", "ticket_number"): "id",
     ("CheckoutSessionPaymentMethod", "fingerprint"): "hash",
     ("CheckoutSessionPaymentMethod", "label"): "id",

@@ -112,7 +112,7 @@ def test_read_only_and_personal_flags():
     assert "amount" not in ro and "buyer.display_name" not in ro
     assert set(F.personal_columns("passengers")) == {
         "date_of_birth", "email_address", "first_name", "frequent_flyer_number", "last_name", "passport_number",
-        "phone_number", "ticket_number"}
+        "phone_number", "ticket_number", "title"}
     personal = set(F.personal_columns("sessions"))
     assert {"buyer.display_name", "buyer.account_number", "buyer.billing_details.tax_id.value",
             "buyer.shipping_details.address.line1", "payment_method.fingerprint", "payment_method.label",
