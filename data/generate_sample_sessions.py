@@ -303,10 +303,34 @@ def make_session(rng: random.Random, n: int) -> dict[str, Any]:
 PACKAGE_DATA = Path(__file__).resolve().parent.parent / "gr4vy_nb" / "_data"
 
 
+BRANDS = ["Acme", "Globex", "Initech", "Umbrella", "Stark"]
+TITLES = ["Mr.", "Ms.", "Mrs.", "Dr.", "Mx."]
+
+
+def _later_fields(sessions: list[dict[str, Any]], seed: int) -> None:
+    """The fields the first version of the samples lacked (``CartItem.description``, ``brand``,
+    ``subcategories``; ``AirlinePassenger.title``), drawn from their own random stream so that
+    every value drawn before stays as it was."""
+    rng = random.Random(seed + 1)
+    for session in sessions:
+        for item in session.get("cart_items") or []:
+            if rng.random() < 0.4:
+                item["description"] = f"{item['name'][:200]}, as ordered"
+            if rng.random() < 0.3:
+                item["brand"] = rng.choice(BRANDS)
+            if item.get("categories") and rng.random() < 0.3:
+                item["subcategories"] = [f"{c}-{rng.choice(['basic', 'premium'])}" for c in item["categories"]][:2]
+        for pax in (session.get("airline") or {}).get("passengers") or []:
+            if rng.random() < 0.6:
+                pax["title"] = rng.choice(TITLES)
+
+
 def generate(n: int = 200, seed: int = SEED) -> list[dict[str, Any]]:
     """``n`` sessions, the same for the same ``seed``."""
     rng = random.Random(seed)
-    return [make_session(rng, i) for i in range(n)]
+    sessions = [make_session(rng, i) for i in range(n)]
+    _later_fields(sessions, seed)
+    return sessions
 
 
 def main() -> None:
