@@ -12,6 +12,15 @@ absent = ``default``):
 ``DELETE /checkout/sessions/{id}``    204
 ====================================  ======  =========================================
 
+Bodies are validated against the OpenAPI document's request body schemas and responses are
+shaped by its ``CheckoutSession`` (see :mod:`~gr4vy_nb.sandbox.document`; nothing of the
+toolkit's own models is used).  ``expires_in`` (3600..86400, default 3600) resets
+``expires_at`` on create and update; the read-only fields (``id``, ``type``,
+``expires_at``, ``payment_method``) are refused in a body.  With ``newer_api`` (the
+``--newer-api`` flag, or ``PUT /_sandbox/config {"newer_api": true}``) the sandbox behaves
+as a newer API version: fields the document does not know are accepted at any depth,
+stored and returned; the known ones are validated as usual.
+
 Errors always have Gr4vy's body ``{type, code, status, message, details[]}``: 400 for a bad
 body (malformed JSON, or one ``details`` entry per bad field with its JSON pointer,
 ``location: body``) or a non-UUID id (``location: path``), 401/403 for tokens, 404 for an
@@ -21,7 +30,7 @@ FastAPI's own 422 never appears unless a scripted fault asks for it.
 
 Admin (no auth; loopback clients only, even when the server listens on all interfaces):
 ``GET /_sandbox/health``, ``GET /_sandbox/stats``, ``POST /_sandbox/reset[?reseed=true]``,
-``POST /_sandbox/seed[?merchant_account_id=M]``, ``GET|POST|DELETE /_sandbox/faults``
+``POST /_sandbox/seed[?merchant_account_id=M][&real_lifetimes=true]``, ``GET|POST|DELETE /_sandbox/faults``
 (``POST ...?append=true`` to append), ``POST /_sandbox/expire``, ``GET|PUT /_sandbox/config``,
 ``GET /_sandbox/public-key``.  Admin requests are neither counted nor faulted.
 
@@ -48,13 +57,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from .._version import __version__
-from ..ids import UUID_RE
-from ..pointers import encode
-from ..schema import EXPIRES_IN_DEFAULT, CheckoutSessionUpdate
 from .asgi import SandboxASGI
-from .faults import FaultConfig, FaultRule
-from .seeding import SeedError, error_details, parse_seed
-from .state import Problem, SandboxState, load_or_create_key
+from .document import UUID_RE, contract, encode_pointer
+from .faults import FaultConfig, FaultRule, pydantic_details
+from .keys import load_or_create_key
+from .seeding import SeedError, parse_seed, with_real_lifetimes
+from .state import Problem, SandboxState
 from .store import SessionStore, expires_ts_after
 from .tokens import AuthProblem, required_scope
 
@@ -65,6 +73,8 @@ MAX_BODY_BYTES = 1024 * 1024
 _DRAIN_CAP = 64 * 1024 * 1024  # past this an oversized body is not read to the end; the connection closes
 
 _MERCHANT_HEADER = "x-gr4vy-merchant-account-id"
+EXPIRES_IN_DEFAULT = float(contract().schemas["CheckoutSessionUpdate"]["properties"]["expires_in"]["default"])
+"""The document's default ``expires_in`` (3600 seconds)."""
 
 
 # ---------------------------------------------------------------------- request helpers
@@ -93,8 +103,8 @@ def _authorized(request: Request) -> _Call:
 
 def _session_id(raw: str) -> str:
     """The path's session id in lower case (as stored), or a 400 naming the path."""
-    # match, not fullmatch: as before, an id with one trailing newline passes (and is then not found, 404).
-    if not UUID_RE.match(raw):
+    # The document's path parameter is a string of format uuid: the hyphenated form, any case, nothing around it.
+    if not UUID_RE.fullmatch(raw):
         raise Problem(400, "The checkout session id in the path is not a valid UUID",
                        [{"location": "path", "pointer": "/session_id", "message": "Input should be a valid UUID",
                          "type": "uuid_parsing"}])
@@ -140,13 +150,17 @@ async def _read_json(request: Request) -> Any:
                        [{"location": "body", "pointer": "", "message": str(exc), "type": "json_invalid"}]) from None
 
 
-def _validated(data: Any) -> tuple[dict[str, Any], float]:
-    """Validate an update body; return it (verbatim) and its ``expires_in``."""
-    try:
-        CheckoutSessionUpdate.model_validate(data)
-    except ValidationError as exc:
-        details = error_details(exc)
-        raise Problem(400, f"Request failed validation ({len(details)} error(s))", details) from None
+def _validated(state: SandboxState, data: Any, *, create: bool = False) -> tuple[dict[str, Any], float]:
+    """Validate a body against the document's request body schema; return it (verbatim) and its ``expires_in``.
+
+    A create's body may also be ``null`` or a list of empty objects (the document allows
+    both): that is the same as ``{}``.
+    """
+    details = contract(state.config.newer_api).update_problems(data, create=create)
+    if details:
+        raise Problem(400, f"Request failed validation ({len(details)} error(s))", details)
+    if not isinstance(data, dict):
+        data = {}
     return data, float(data.get("expires_in", EXPIRES_IN_DEFAULT))
 
 
@@ -156,16 +170,7 @@ def _validated(data: Any) -> tuple[dict[str, Any], float]:
 async def create_session(request: Request) -> Response:
     call = _authorized(request)
     data = await _read_json(request)
-    if data is _NO_BODY or data is None:
-        data = {}
-    elif isinstance(data, list):
-        # The document also allows a list of empty objects (a FastAPI artefact): same as no body.
-        if any(item != {} for item in data):
-            raise Problem(400, "Request failed validation",
-                           [{"location": "body", "pointer": "", "message": "the body must be a JSON object",
-                             "type": "model_type"}])
-        data = {}
-    fields, expires_in = _validated(data)
+    fields, expires_in = _validated(call.state, None if data is _NO_BODY else data, create=True)
     record = call.state.store.create(call.merchant, fields, expires_ts_after(call.now, expires_in))
     call.state.stats.wrote(record["id"])
     return call.state.session(record, 201)
@@ -183,7 +188,7 @@ async def _update_session(request: Request, call: _Call, sid: str) -> Response:
     if data is _NO_BODY:
         raise Problem(400, "Request failed validation",
                        [{"location": "body", "pointer": "", "message": "Field required", "type": "missing"}])
-    fields, expires_in = _validated(data)
+    fields, expires_in = _validated(call.state, data)
     record = call.state.store.update(call.merchant, sid, fields, expires_ts_after(call.now, expires_in), call.now)
     if record is None:
         raise Problem(404)
@@ -257,12 +262,15 @@ async def admin_seed(request: Request) -> Response:
     st = _state(request)
     raw = await request.body()
     try:
-        records = parse_seed(raw)
+        records = parse_seed(raw, newer_api=st.config.newer_api)
     except SeedError as exc:
         raise Problem(400, exc.message, exc.details) from None
+    if _flag(request, "real_lifetimes"):
+        records = with_real_lifetimes(records, time.time())
     merchant = request.query_params.get("merchant_account_id", "").strip() or "default"
     count = st.store.seed(merchant, records)
-    return st.json({"seeded": count, "merchant_account_id": merchant, "ids": [r["id"] for r in records]})
+    return st.json({"seeded": count, "merchant_account_id": merchant, "ids": [r["id"] for r in records],
+                    "expires_at": [r["expires_at"] for r in records]})
 
 
 _RULES = TypeAdapter(list[FaultRule])
@@ -277,7 +285,7 @@ async def admin_faults(request: Request) -> Response:
         try:
             rules = _RULES.validate_python(data)
         except ValidationError as exc:
-            details = error_details(exc)
+            details = pydantic_details(exc)
             raise Problem(400, f"Invalid fault rules ({len(details)} error(s))", details) from None
         st.queue.set(rules, append=_flag(request, "append"))
     elif request.method == "DELETE":
@@ -321,14 +329,18 @@ async def admin_public_key(request: Request) -> Response:
 
 def build_app(*, db: str | os.PathLike[str], private_key_file: str | os.PathLike[str],
               config: FaultConfig, seed_records: list[dict[str, Any]],
-              seed_info: dict[str, Any]) -> tuple[SandboxASGI, SandboxState]:
-    """Open the store, load (or create) the key, seed, and return the ASGI app and its state."""
+              seed_info: dict[str, Any], real_lifetimes: bool = False) -> tuple[SandboxASGI, SandboxState]:
+    """Open the store, load (or create) the key, seed, and return the ASGI app and its state.
+
+    ``real_lifetimes``: re-base the seed's expiry on the start (and on each reseed), see
+    :func:`~gr4vy_nb.sandbox.seeding.with_real_lifetimes`.
+    """
     key_file = Path(private_key_file)
     key = load_or_create_key(key_file)
     store = SessionStore(db)
     try:
         state = SandboxState(store=store, key=key, key_file=key_file, config=config,
-                             seed_records=seed_records, seed_info=seed_info)
+                             seed_records=seed_records, seed_info=seed_info, real_lifetimes=real_lifetimes)
     except BaseException:
         store.close()
         raise
@@ -364,7 +376,8 @@ def build_app(*, db: str | os.PathLike[str], private_key_file: str | os.PathLike
         # Never reached with the endpoints above (they take no FastAPI-validated
         # parameters); kept so that a future one cannot leak FastAPI's 422.
         assert isinstance(exc, RequestValidationError)
-        details = [{"location": str(e["loc"][0]) if e.get("loc") else "body", "pointer": encode(e.get("loc", ())[1:]),
+        details = [{"location": str(e["loc"][0]) if e.get("loc") else "body",
+                    "pointer": encode_pointer(e.get("loc", ())[1:]),
                     "message": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
         return state.error(400, "Request failed validation", details)
 

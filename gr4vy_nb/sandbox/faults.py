@@ -1,13 +1,15 @@
 """Fault injection of the sandbox: the knobs (rate limit, failure share, latency, unknown
-fields), the token bucket, and the scripted fault queue.
+fields, newer API), the token bucket, and the scripted fault queue.
 
 Two kinds of fault:
 
 * **Knobs** (:class:`FaultConfig`), set by CLI flags, ``start_sandbox(...)`` arguments or
   ``PUT /_sandbox/config``: a token-bucket rate limit (excess answered 429 with
   ``Retry-After``), a share of 500/502/504 answers with the write not applied, latency
-  added to every request (an async sleep: other requests proceed meanwhile), and unknown
-  fields added to responses.  Random draws come from one ``random.Random(random_seed)``,
+  added to every request (an async sleep: other requests proceed meanwhile), unknown
+  fields added to responses, and ``newer_api`` (behave as a newer API version that accepts,
+  stores and returns fields the document does not know, at any depth; see
+  :mod:`~gr4vy_nb.sandbox.document`).  Random draws come from one ``random.Random(random_seed)``,
   so a sequential client sees the same faults on every run with the same seed.
 * **Scripted rules** (:class:`FaultRule`), set with ``POST /_sandbox/faults``: precise,
   one-off faults for client tests.  Each request takes the first rule that matches its
@@ -26,19 +28,21 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..schema import ErrorDetail, error_body
+from .document import encode_pointer, error_body
 
 __all__ = [
     "BODY_KINDS",
     "UNKNOWN_FIELD",
+    "ErrorDetail",
     "FaultConfig",
     "FaultQueue",
     "FaultRule",
     "RandomFaults",
     "TokenBucket",
     "add_unknown_fields",
+    "pydantic_details",
     "render_body",
 ]
 
@@ -59,6 +63,7 @@ class FaultConfig:
     latency_ms: float = 0.0
     unknown_fields: bool = False
     random_seed: int | None = None
+    newer_api: bool = False
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and not (self.rate_limit > 0 and math.isfinite(self.rate_limit)):
@@ -100,6 +105,23 @@ class TokenBucket:
                 self._tokens -= 1.0
                 return 0.0
             return (1.0 - self._tokens) / self.rate
+
+
+def pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Gr4vy error ``details`` for the admin endpoints' own (pydantic) inputs; inputs are never echoed."""
+    return [{"location": "body", "pointer": encode_pointer(err["loc"]), "message": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)]
+
+
+class ErrorDetail(BaseModel):
+    """One entry of a Gr4vy error body's ``details`` (the document's ``ErrorDetail``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: Literal["query", "body", "path", "header", "unknown"]
+    pointer: str = Field(..., max_length=1000)
+    message: str = Field(..., max_length=1000)
+    type: str = Field(..., max_length=100)
 
 
 class FaultRule(BaseModel):
@@ -240,7 +262,7 @@ def render_body(kind: str, status: int, message: str | None = None,
         else:
             detail = message or _REASONS.get(status, "Error")
         return orjson.dumps({"detail": detail}), "application/json"
-    body = error_body(status, message, details=details)
+    body = error_body(status, message, details)
     if unknown_fields:
         body[UNKNOWN_FIELD] = "added by the sandbox"
     data = orjson.dumps(body)

@@ -108,17 +108,22 @@ class Sandbox:
         self._admin("POST", "reset", params={"reseed": "true" if reseed else "false"})
 
     def seed(self, sessions: Iterable[Mapping[str, Any]] | str | os.PathLike[str],
-             *, merchant_account_id: str = "default") -> list[str]:
+             *, merchant_account_id: str = "default", real_lifetimes: bool = False) -> list[str]:
         """Insert (or replace) sessions, kept verbatim (ids and ``expires_at`` as given).
 
-        ``sessions`` is an iterable of session dicts or the path of a JSONL file.
+        ``sessions`` is an iterable of session dicts or the path of a JSONL file; they are
+        validated against the document's ``CheckoutSession`` (relaxed in newer-API mode, see
+        :meth:`configure`, so that unknown fields at any depth are kept).  With
+        ``real_lifetimes`` their ``expires_at`` is re-based on now instead (15 min to 24 h,
+        one holding a card within the hour; see :mod:`gr4vy_nb.sandbox.seeding`).
         Returns the ids seeded.
         """
         if isinstance(sessions, str | os.PathLike):
             payload = Path(sessions).read_bytes()
         else:
             payload = orjson.dumps(list(sessions))
-        result = self._admin("POST", "seed", data=payload, params={"merchant_account_id": merchant_account_id})
+        params = {"merchant_account_id": merchant_account_id, "real_lifetimes": "true" if real_lifetimes else "false"}
+        result = self._admin("POST", "seed", data=payload, params=params)
         return list(result["ids"])
 
     def set_faults(self, rules: Iterable[Mapping[str, Any]], *, append: bool = False) -> list[dict[str, Any]]:
@@ -142,7 +147,9 @@ class Sandbox:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change fault knobs while running: ``rate_limit``, ``fail_rate``, ``latency_ms``,
-        ``unknown_fields``, ``random_seed``.  :meth:`reset` restores the starting ones."""
+        ``unknown_fields``, ``random_seed``, ``newer_api`` (behave as a newer API version:
+        unknown fields accepted, stored and returned at any depth).  :meth:`reset` restores
+        the starting ones."""
         return self._admin("PUT", "config", body=settings)  # type: ignore[no-any-return]
 
     def expire(self, session_id: str, *, merchant_account_id: str | None = None) -> None:
@@ -173,6 +180,8 @@ def start_sandbox(
     latency_ms: float = 0,
     unknown_fields: bool = False,
     random_seed: int | None = None,
+    newer_api: bool = False,
+    real_lifetimes: bool | None = None,
     allow_remote: bool = False,
     mode: Literal["thread", "process"] = "thread",
 ) -> Sandbox:
@@ -188,6 +197,12 @@ def start_sandbox(
             ``None`` for an empty store.
         rate_limit, fail_rate, latency_ms, unknown_fields, random_seed: the fault knobs
             (see :mod:`gr4vy_nb.sandbox.faults`).
+        newer_api: behave as a newer API version: fields the OpenAPI document does not know
+            are accepted, stored and returned at any depth (default: refused with 400).
+        real_lifetimes: re-base the seed's ``expires_at`` on the start (and each reseed) to
+            15 min .. 24 h (a session holding a card: within the hour), fixed by each id;
+            ``None`` (default): on for :data:`DEFAULT_SEED`, off for a seed file, whose
+            ``expires_at`` are kept as given.
         mode: ``"thread"`` (a daemon thread of this process) or ``"process"`` (a separate
             ``python -m gr4vy_nb.sandbox`` process).
 
@@ -200,7 +215,8 @@ def start_sandbox(
 
     check_host(host, allow_remote)
     config = FaultConfig(rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms,
-                         unknown_fields=unknown_fields, random_seed=random_seed)
+                         unknown_fields=unknown_fields, random_seed=random_seed, newer_api=newer_api)
+    lifetimes = (seed is DEFAULT_SEED) if real_lifetimes is None else bool(real_lifetimes)
     if mode not in ("thread", "process"):
         raise ValueError("mode must be 'thread' or 'process'")
     stopper = contextlib.ExitStack()
@@ -211,9 +227,10 @@ def start_sandbox(
         db_path = Path(db) if db is not None else tmp / "sandbox.db"  # type: ignore[operator]
         key_path = Path(private_key_file) if private_key_file is not None else tmp / "sandbox-key.pem"  # type: ignore[operator]
         if mode == "thread":
-            base_url, log_file = _start_thread(stopper, host, port, db_path, key_path, seed, config), None
+            base_url, log_file = _start_thread(stopper, host, port, db_path, key_path, seed, config, lifetimes), None
         else:
-            base_url, log_file = _start_process(stopper, host, port, db_path, key_path, seed, config, allow_remote)
+            base_url, log_file = _start_process(stopper, host, port, db_path, key_path, seed, config, allow_remote,
+                                                lifetimes)
         sandbox = Sandbox(base_url=base_url, private_key_file=key_path, db=db_path, mode=mode, stopper=stopper,
                           log_file=log_file)
         _wait_healthy(sandbox, stopper)
@@ -224,14 +241,14 @@ def start_sandbox(
 
 
 def _start_thread(stopper: contextlib.ExitStack, host: str, port: int, db: Path, key_file: Path, seed: Any,
-                  config: FaultConfig) -> str:
+                  config: FaultConfig, real_lifetimes: bool) -> str:
     from .app import build_app
     from .seeding import resolve_seed
     from .server import base_url_of, bind_socket, make_server
 
-    seed_records, seed_info = resolve_seed(seed)
+    seed_records, seed_info = resolve_seed(seed, newer_api=config.newer_api)
     app, state = build_app(db=db, private_key_file=key_file, config=config, seed_records=seed_records,
-                           seed_info=seed_info)
+                           seed_info=seed_info, real_lifetimes=real_lifetimes)
     stopper.callback(state.store.close)
     sock = bind_socket(host, port)
     stopper.callback(sock.close)
@@ -263,7 +280,7 @@ def _start_thread(stopper: contextlib.ExitStack, host: str, port: int, db: Path,
 
 
 def _start_process(stopper: contextlib.ExitStack, host: str, port: int, db: Path, key_file: Path, seed: Any,
-                   config: FaultConfig, allow_remote: bool) -> tuple[str, Path]:
+                   config: FaultConfig, allow_remote: bool, real_lifetimes: bool) -> tuple[str, Path]:
     run_dir = Path(stopper.enter_context(tempfile.TemporaryDirectory(prefix="gr4vy-nb-sandbox-run-")))
     ready = run_dir / "ready.json"
     log_path = run_dir / "server.log"
@@ -283,6 +300,9 @@ def _start_process(stopper: contextlib.ExitStack, host: str, port: int, db: Path
         cmd.append("--unknown-fields")
     if config.random_seed is not None:
         cmd += ["--random-seed", str(config.random_seed)]
+    if config.newer_api:
+        cmd.append("--newer-api")
+    cmd.append("--real-lifetimes" if real_lifetimes else "--no-real-lifetimes")
     if allow_remote:
         cmd.append("--allow-remote")
     env = dict(os.environ)

@@ -121,8 +121,16 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"the sandbox's EC P-521 key, created (mode 0600) if missing (default {DEFAULT_KEY_FILE})")
     seeding = p.add_mutually_exclusive_group()
     seeding.add_argument("--seed", type=Path, metavar="FILE.jsonl",
-                         help="sessions to load at start (default: the repository's data/sample_sessions.jsonl)")
+                         help="sessions to load at start, expires_at kept as given (default: the package's sample "
+                         "sessions, which get real lifetimes)")
     seeding.add_argument("--no-seed", action="store_true", help="start with an empty store")
+    p.add_argument("--real-lifetimes", action=argparse.BooleanOptionalAction, default=None,
+                   help="re-base the seed's expires_at on the start (and on each reseed): each session expires "
+                   "15 min to 24 h later, one holding a payment_method within the hour, fixed by its id "
+                   "(default: on for the sample sessions, off for --seed FILE)")
+    p.add_argument("--newer-api", action="store_true",
+                   help="behave as a newer API version: accept, store and return fields the OpenAPI document does "
+                   "not know, at any depth (the known ones are still validated); without it they are refused (400)")
     p.add_argument("--rate-limit", type=float, metavar="RPS", help="answer 429 past this many requests per second")
     p.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
                    help="share (0..1) of requests answered 500/502/504 without applying them")
@@ -149,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_host(args.host, args.allow_remote)
         config = FaultConfig(rate_limit=args.rate_limit, fail_rate=args.fail_rate, latency_ms=args.latency_ms,
-                             unknown_fields=args.unknown_fields, random_seed=args.random_seed)
-        seed_records, seed_info = resolve_seed(None if args.no_seed else (args.seed or DEFAULT_SEED))
+                             unknown_fields=args.unknown_fields, random_seed=args.random_seed,
+                             newer_api=args.newer_api)
+        seed = None if args.no_seed else (args.seed or DEFAULT_SEED)
+        seed_records, seed_info = resolve_seed(seed, newer_api=args.newer_api)
+        real_lifetimes = (seed is DEFAULT_SEED) if args.real_lifetimes is None else args.real_lifetimes
     except (ConfigError, ValueError) as exc:
         print(f"gr4vy-nb sandbox: {exc}", file=sys.stderr)
         return 2
@@ -168,14 +179,14 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(sock.close)
         try:
             app, state = build_app(db=db, private_key_file=args.private_key_file, config=config,
-                                   seed_records=seed_records, seed_info=seed_info)
+                                   seed_records=seed_records, seed_info=seed_info, real_lifetimes=real_lifetimes)
         except (ConfigError, OSError, sqlite3.Error) as exc:
             print(f"gr4vy-nb sandbox: cannot start: {exc}", file=sys.stderr)
             return 3
         stack.callback(state.store.close)
         server = make_server(app, log_level=args.log_level, access_log=args.access_log)
         url = base_url_of(sock)
-        _announce(url, args, state.verifier.kid, db, seed_info, config)
+        _announce(url, args, state.verifier.kid, db, seed_info, config, real_lifetimes)
         if args.ready_file is not None:
             _write_atomically(args.ready_file, json.dumps({"base_url": url, "pid": os.getpid()}))
         if args.parent_pid:
@@ -186,14 +197,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _announce(url: str, args: argparse.Namespace, kid: str, db: Path, seed_info: dict[str, Any],
-              config: FaultConfig) -> None:
+              config: FaultConfig, real_lifetimes: bool) -> None:
     lines = [
         f"gr4vy-nb sandbox listening on {url}",
         f"  private key file: {args.private_key_file}  (kid {kid})",
         f"  database:         {db}",
-        f"  seed:             {seed_info['loaded']} session(s) from {seed_info['source']} ({seed_info['note']})",
+        f"  seed:             {seed_info['loaded']} session(s) from {seed_info['source']} ({seed_info['note']}"
+        + ("; real lifetimes: expiring 15 min to 24 h from now)" if real_lifetimes else ")"),
     ]
-    knobs = [f"{k}={v}" for k, v in config.as_dict().items() if v not in (None, 0, 0.0, False)]
+    if config.newer_api:
+        lines.append("  API version:      newer (fields the document does not know are accepted and returned)")
+    knobs = [f"{k}={v}" for k, v in config.as_dict().items() if v not in (None, 0, 0.0, False) and k != "newer_api"]
     if knobs:
         lines.append(f"  faults:           {', '.join(knobs)}")
     lines.append(f"Use it with GR4VY_BASE_URL={url} GR4VY_PRIVATE_KEY_FILE={args.private_key_file}")

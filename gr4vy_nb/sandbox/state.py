@@ -3,22 +3,22 @@ and :class:`Problem`, the exception every handler raises to answer with Gr4vy's 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi.responses import Response
 
-from ..api.auth import load_private_key, public_jwk, write_new_private_key
-from ..schema import error_body
+from .document import error_body
 from .faults import UNKNOWN_FIELD, FaultConfig, FaultQueue, RandomFaults, add_unknown_fields
+from .keys import jwk_of, load_or_create_key
+from .seeding import with_real_lifetimes
 from .store import SessionStore, session_response
 from .tokens import TokenVerifier
 
-__all__ = ["Problem", "SandboxState", "Stats", "load_or_create_key"]
+__all__ = ["Problem", "SandboxState", "Stats", "load_or_create_key"]  # load_or_create_key: from .keys
 
 _JSON = "application/json"
 
@@ -33,15 +33,6 @@ class Problem(Exception):
         self.message = message
         self.details = details or []
         self.headers = headers or {}
-
-
-def load_or_create_key(path: str | os.PathLike[str]) -> Any:
-    """Load the sandbox's P-521 key from ``path``, creating it (mode 0600) when missing."""
-    path = Path(path)
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another process created it meanwhile
-            write_new_private_key(path)
-    return load_private_key(path.read_bytes(), source=f"the sandbox key file {path}")
 
 
 class Stats:
@@ -87,19 +78,25 @@ class SandboxState:
     """Everything the sandbox holds: store, key, counters, fault knobs and rules, seed."""
 
     def __init__(self, *, store: SessionStore, key: Any, key_file: Path, config: FaultConfig,
-                 seed_records: list[dict[str, Any]], seed_info: dict[str, Any]) -> None:
+                 seed_records: list[dict[str, Any]], seed_info: dict[str, Any], real_lifetimes: bool = False) -> None:
         self.store = store
         self.key_file = key_file
         self.verifier = TokenVerifier(key)
-        self.public_jwk = public_jwk(key)
+        self.public_jwk = jwk_of(key)
         self.initial_config = config
         self.random = RandomFaults(config)
         self.queue = FaultQueue()
         self.stats = Stats()
         self.seed_records = seed_records
-        self.seed_info = seed_info
-        if seed_records:
-            store.seed("default", seed_records)
+        self.seed_info = {**seed_info, "real_lifetimes": real_lifetimes}
+        self.real_lifetimes = real_lifetimes
+        self._seed_start()
+
+    def _seed_start(self) -> None:
+        """Seed the starting sessions; with ``real_lifetimes`` their expiry re-based on this moment."""
+        if self.seed_records:
+            records = with_real_lifetimes(self.seed_records, time.time()) if self.real_lifetimes else self.seed_records
+            self.store.seed("default", records)
 
     @property
     def config(self) -> FaultConfig:
@@ -114,8 +111,8 @@ class SandboxState:
         self.stats.clear()
         self.queue.clear()
         self.random = RandomFaults(self.initial_config)
-        if reseed and self.seed_records:
-            self.store.seed("default", self.seed_records)
+        if reseed:
+            self._seed_start()
 
     # ------------------------------------------------------------------ responses
 
@@ -124,13 +121,13 @@ class SandboxState:
 
     def error(self, status: int, message: str | None = None, details: list[dict[str, Any]] | None = None,
               headers: dict[str, str] | None = None) -> Response:
-        body = error_body(status, message, details=details)
+        body = error_body(status, message, details)
         if self.config.unknown_fields:
             body[UNKNOWN_FIELD] = "added by the sandbox"
         return self.json(body, status, headers)
 
     def session(self, record: dict[str, Any], status: int = 200) -> Response:
-        body = session_response(record)
+        body = session_response(record, newer_api=self.config.newer_api)
         if self.config.unknown_fields:
             add_unknown_fields(body)
         return self.json(body, status)

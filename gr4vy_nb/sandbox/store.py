@@ -1,10 +1,15 @@
 """The sandbox's session store: one SQLite file, one row per (merchant account, session).
 
 A row keeps the session's ``id``, its ``expires_at`` exactly as it was written (seeded
-sessions keep the text they were given; created and updated ones get
+sessions keep the text they were given, or the re-based one, see
+:mod:`~gr4vy_nb.sandbox.seeding`; created and updated ones get
 ``YYYY-MM-DDTHH:MM:SS.mmm+00:00``), the same instant as a Unix time for the expiry check,
 and a JSON document of the session's stored fields.  Stored values are kept verbatim as
-the client sent them (after validation): what a client PUTs is what it GETs back.
+the client sent them (after validation): what a client PUTs is what it GETs back.  The
+store keeps every field it is given (in ``--newer-api`` mode that includes fields the
+document does not know) except the document's update-only fields (``expires_in``,
+``country``, ...), which are not session fields; the response is shaped from the document
+by :func:`session_response`.
 
 Every method takes the store's lock and runs in one SQLite transaction, so a write is
 atomic and concurrent callers (threads) never see half of one.  The file is opened in WAL
@@ -19,13 +24,12 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..schema import WRITABLE_SESSION_FIELDS
+from .document import contract, format_instant
 
 __all__ = [
     "RESPONSE_FIELDS",
@@ -36,13 +40,14 @@ __all__ = [
     "session_response",
 ]
 
-#: Top-level fields of a session response, in the OpenAPI document's order.  Every one is
-#: present in every response; a field with no value is ``null`` (as the real API does).
-RESPONSE_FIELDS: tuple[str, ...] = (
-    "type", "id", "expires_at", *WRITABLE_SESSION_FIELDS, "payment_method",
-)
-#: Fields kept in a row's JSON document: the writable ones and the read-only card.
-STORED_FIELDS: frozenset[str] = frozenset((*WRITABLE_SESSION_FIELDS, "payment_method"))
+#: Top-level fields of a session response (``CheckoutSession``'s properties: ``type``, ``id``,
+#: ``expires_at`` first, then the document's order).  Every one is present in every response;
+#: a field with no value is ``null`` (as the real API does).
+RESPONSE_FIELDS: tuple[str, ...] = contract().response_fields
+#: The documented fields kept in a row's JSON document: the writable ones and the read-only card.
+STORED_FIELDS: frozenset[str] = frozenset(contract().stored_fields)
+#: Fields an update may send that a session does not have: never stored.
+_NOT_STORED: frozenset[str] = contract().update_only_fields | frozenset(("type", "id", "expires_at", "expires_ts"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -59,9 +64,7 @@ CREATE INDEX IF NOT EXISTS sessions_by_id ON sessions (id);
 
 def format_expires_at(ts: float) -> str:
     """RFC 3339 text, UTC, millisecond precision, for a Unix time (rounded to the millisecond)."""
-    ms = round(ts * 1000)
-    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
-    return moment.isoformat(timespec="milliseconds")
+    return format_instant(ts)
 
 
 def expires_ts_after(now: float, expires_in: float) -> float:
@@ -69,13 +72,13 @@ def expires_ts_after(now: float, expires_in: float) -> float:
     return round((now + expires_in) * 1000) / 1000
 
 
-def session_response(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The response body of a stored session: exactly the documented fields, ``null`` when unset."""
-    doc = record["doc"]
-    body: dict[str, Any] = {"type": "checkout-session", "id": record["id"], "expires_at": record["expires_at"]}
-    for name in RESPONSE_FIELDS[3:]:
-        body[name] = doc.get(name)
-    return body
+def session_response(record: Mapping[str, Any], *, newer_api: bool = False) -> dict[str, Any]:
+    """The response body of a stored session, shaped by the document's ``CheckoutSession``.
+
+    Exactly the documented fields, ``null`` when unset (see :class:`~gr4vy_nb.sandbox.document.Contract`);
+    with ``newer_api`` the stored fields the document does not know come back too, at every depth.
+    """
+    return contract(newer_api).session_body(record["id"], record["expires_at"], record["doc"])
 
 
 class SessionStore:
@@ -122,8 +125,8 @@ class SessionStore:
     # ------------------------------------------------------------------ writes
 
     def create(self, merchant: str, fields: Mapping[str, Any], expires_ts: float) -> dict[str, Any]:
-        """Store a new session with a fresh UUID; ``fields`` are the stored fields given (nulls dropped)."""
-        doc = {k: v for k, v in fields.items() if v is not None and k in STORED_FIELDS}
+        """Store a new session with a fresh UUID; ``fields`` are the validated body (nulls and update-only dropped)."""
+        doc = {k: v for k, v in fields.items() if v is not None and k not in _NOT_STORED}
         record = {"id": str(uuid.uuid4()), "expires_at": format_expires_at(expires_ts),
                   "expires_ts": expires_ts, "doc": doc}
         with self._lock:
@@ -147,7 +150,7 @@ class SessionStore:
                 return None  # the transaction ends having written nothing
             doc = orjson.loads(row[1])
             for name, value in fields.items():
-                if name not in STORED_FIELDS:
+                if name in _NOT_STORED:
                     continue
                 if value is None:
                     doc.pop(name, None)
@@ -191,12 +194,12 @@ class SessionStore:
         """Insert or replace sessions verbatim, in one transaction.
 
         Each session must already be validated and carry ``id`` (canonical lowercase UUID),
-        ``expires_at`` (kept as given) and ``expires_ts``; other keys outside the stored
-        fields are ignored.
+        ``expires_at`` (kept as given) and ``expires_ts``; its other keys are stored (nulls
+        and update-only fields dropped).
         """
         rows = [
             (merchant, s["id"], s["expires_at"], float(s["expires_ts"]),
-             orjson.dumps({k: v for k, v in s.items() if k in STORED_FIELDS and v is not None}).decode())
+             orjson.dumps({k: v for k, v in s.items() if k not in _NOT_STORED and v is not None}).decode())
             for s in sessions
         ]
         with self._transaction() as conn:

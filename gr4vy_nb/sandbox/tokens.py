@@ -4,7 +4,8 @@ The checks, in order, each failing with 401 (403 for a missing scope):
 
 1. an ``Authorization: Bearer <token>`` header is present;
 2. the token's header says ``alg: ES512`` (RS256, HS256, ``none`` and the rest are refused)
-   and carries a ``kid`` equal to the thumbprint of the sandbox key;
+   and carries a ``kid`` equal to the RFC 7638 thumbprint of the sandbox key (computed by
+   :mod:`~gr4vy_nb.sandbox.keys`, independently of the toolkit's signer);
 3. the signature verifies with the sandbox's public key; ``exp`` is required, ``exp``,
    ``nbf`` and ``iat`` are checked with :data:`LEEWAY_SECONDS` of leeway for clock skew;
 4. the ``scopes`` claim holds the operation's scope (``checkout-sessions.read`` or
@@ -24,7 +25,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..api.auth import READ_SCOPE, WRITE_SCOPE, thumbprint
+from .keys import READ_SCOPE, WRITE_SCOPE, kid_of
 
 __all__ = ["LEEWAY_SECONDS", "AuthProblem", "TokenVerifier", "required_scope"]
 
@@ -62,7 +63,7 @@ class TokenVerifier:
     def __init__(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
                  *, leeway: int = LEEWAY_SECONDS) -> None:
         self._public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
-        self.kid = thumbprint(self._public)
+        self.kid = kid_of(self._public)
         self.leeway = leeway
         self._verified: dict[str, dict[str, Any]] = {}
 

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from gr4vy_nb.sandbox import DEFAULT_SEED, Sandbox
-from gr4vy_nb.sandbox.seeding import default_seed_path, resolve_seed
+from gr4vy_nb.sandbox import DEFAULT_SEED, Sandbox, start_sandbox
+from gr4vy_nb.sandbox.seeding import default_seed_path, resolve_seed, with_real_lifetimes
 from tests.sandbox.helpers import (
     FAR_FUTURE,
+    PAYMENT_METHOD,
     Headers,
     assert_gr4vy_error,
     assert_session_shape,
+    bearer,
+    local,
+    parse_time,
+    seed_file,
     seeded_session,
     session_url,
+    signer_for,
     writes,
 )
 
@@ -95,18 +103,23 @@ def test_default_seed_is_the_sample_file(sandbox: Sandbox) -> None:
         assert seed["loaded"] == 0 and "does not exist" in seed["note"]
 
 
-def test_sample_sessions_come_back_verbatim(sandbox_clean: Sandbox, http: requests.Session,
-                                            auth_headers: Headers) -> None:
+def test_sample_sessions_come_back_verbatim_with_real_lifetimes(sandbox_clean: Sandbox, http: requests.Session,
+                                                                auth_headers: Headers) -> None:
+    # Everything as in the file but expires_at: the default seed gets real lifetimes (2099 in the file).
     path = default_seed_path()
     if not path.is_file():
         pytest.skip("no data/sample_sessions.jsonl in this tree")
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    now = time.time()
     for session in lines[:: max(1, len(lines) // 20)]:
         got = http.get(session_url(sandbox_clean, session["id"]), headers=auth_headers(), timeout=10)
         assert got.status_code == 200
         body = got.json()
         assert_session_shape(body)
-        assert {k: v for k, v in body.items() if v is not None} == {k: v for k, v in session.items() if v is not None}
+        expected = {k: v for k, v in session.items() if v is not None and k != "expires_at"}
+        assert {k: v for k, v in body.items() if v is not None and k != "expires_at"} == expected
+        left = parse_time(body["expires_at"]) - now
+        assert 14 * 60 <= left <= (3600 if session.get("payment_method") else 86400) + 1
 
 
 def test_resolve_seed_variants(tmp_path: Any) -> None:
@@ -123,3 +136,47 @@ def test_resolve_seed_variants(tmp_path: Any) -> None:
     bad.write_text('{"id": "x"}\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="invalid"):
         resolve_seed(bad)
+
+
+# ---------------------------------------------------------------------- real lifetimes
+
+
+def test_real_lifetimes_are_fixed_by_id_and_in_range() -> None:
+    records, _ = resolve_seed(DEFAULT_SEED)
+    if not records:
+        pytest.skip("no sample sessions in this install")
+    first = with_real_lifetimes(records, 1_000_000.0)
+    second = with_real_lifetimes(records, 2_000_000.0)
+    left = [r["expires_ts"] - 1_000_000.0 for r in first]
+    assert left == [r["expires_ts"] - 2_000_000.0 for r in second]  # the same spread whenever seeded
+    for record, seconds in zip(records, left, strict=True):
+        assert 15 * 60 <= seconds <= (3600 if record.get("payment_method") else 86400)
+        assert parse_time(first[records.index(record)]["expires_at"]) == pytest.approx(1_000_000.0 + seconds)
+    assert max(left) > 3600 and len(set(left)) > len(left) * 0.9  # spread over the day, not one instant
+    assert records[0]["expires_at"].startswith("2099")  # the parsed records themselves are untouched
+
+
+def test_explicit_seeds_opt_in_to_real_lifetimes(sandbox_clean: Sandbox, http: requests.Session,
+                                                 auth_headers: Headers) -> None:
+    kept, rebased = seeded_session(), seeded_session(payment_method=PAYMENT_METHOD)
+    sandbox_clean.seed([kept])
+    sandbox_clean.seed([rebased], real_lifetimes=True)
+    now = time.time()
+    assert http.get(session_url(sandbox_clean, kept["id"]), headers=auth_headers(), timeout=10).json()[
+        "expires_at"] == FAR_FUTURE
+    got = http.get(session_url(sandbox_clean, rebased["id"]), headers=auth_headers(), timeout=10).json()
+    assert 14 * 60 <= parse_time(got["expires_at"]) - now <= 3600
+    assert sandbox_clean.health()["seed"]["real_lifetimes"] is True  # the default seed of the shared sandbox
+
+
+def test_start_sandbox_real_lifetimes_switch(tmp_path: Path) -> None:
+    session = seeded_session()
+    with start_sandbox(seed=seed_file(tmp_path, session), real_lifetimes=True, db=tmp_path / "a.db") as sb, \
+            local() as http:
+        got = http.get(session_url(sb, session["id"]), headers=bearer(signer_for(sb)), timeout=10).json()
+        assert parse_time(got["expires_at"]) - time.time() <= 86400
+    with start_sandbox(real_lifetimes=False, db=tmp_path / "b.db") as sb, local() as http:
+        first = json.loads(default_seed_path().read_text(encoding="utf-8").splitlines()[0])
+        got = http.get(session_url(sb, first["id"]), headers=bearer(signer_for(sb)), timeout=10).json()
+        assert got["expires_at"] == first["expires_at"]
+        assert sb.health()["seed"]["real_lifetimes"] is False
