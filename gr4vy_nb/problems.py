@@ -103,7 +103,6 @@ class Rule(StrEnum):
     CLEAR_NOT_ALLOWED = "clear_not_allowed"
     READ_ONLY = "read_only"
     CONTRADICTION = "contradiction"
-    UNKNOWN_FIELDS_DROPPED = "unknown_fields_dropped"
     # what a spreadsheet probably did (warnings)
     SCIENTIFIC_NOTATION = "scientific_notation"
     PRECISION_LOSS = "precision_loss"

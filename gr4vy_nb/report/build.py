@@ -24,6 +24,7 @@ from .airline import (
     routes,
 )
 from .carts import (
+    by_brand,
     by_category,
     by_product_type,
     cart_lines,
@@ -113,6 +114,7 @@ def _carts_section(frames: Any, lines: pd.DataFrame, values: pd.DataFrame) -> Se
     section.add(figure_html(plot_product_types(frames, table=product), alt="Cart items by product type"))
     section.add(table_html(category, caption="By category (an item counts in each of its categories)", max_rows=30))
     section.add(figure_html(plot_categories(frames, table=category), alt="Cart items by category"))
+    section.add(table_html(by_brand(frames, lines=lines), caption="By brand (value in minor units)", max_rows=30))
     return section.add(grid_html([table_html(top_skus(frames), caption="Top SKUs"),
                                   table_html(seller_countries(frames), caption="Seller countries")]))
 

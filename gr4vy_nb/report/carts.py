@@ -17,6 +17,7 @@ from .common import ID, MISSING, count_table, empty_mask, explode_list, item_cur
 from .figures import bar_figure, fit_margins, new_figure, no_data, style_axes
 
 __all__ = [
+    "by_brand",
     "by_category",
     "by_product_type",
     "cart_lines",
@@ -155,6 +156,17 @@ def by_product_type(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.Dat
     items = frames.cart_items
     key = items["product_type"].astype("str").where(~empty_mask(items["product_type"]), MISSING)
     return _by(lines, key, "product_type")
+
+
+def by_brand(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per ``brand`` (a field the official SDK knows beyond the document): items, units, sessions, value per currency.
+
+    Items without a brand are counted under ``(missing)``.
+    """
+    lines = cart_lines(frames) if lines is None else lines
+    items = frames.cart_items
+    key = items["brand"].astype("str").where(~empty_mask(items["brand"]), MISSING)
+    return _by(lines, key, "brand")
 
 
 def by_category(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:

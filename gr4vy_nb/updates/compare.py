@@ -3,8 +3,9 @@
 * :func:`canonical`: the comparable form of a top-level field's value (``null``, a missing
   key, ``{}`` and ``[]`` alike; schema defaults given or not alike; date-times in UTC);
 * :func:`same_fields`: which top-level fields differ between two sessions;
-* :func:`known_value` / :func:`known_item`: a current value reduced to what the models know,
-  as it is sent back inside an object or list an update replaces;
+* :func:`carried_value` / :func:`carried_item`: a current value as it is sent back inside an
+  object or list an update replaces: everything kept, fields this version does not know too;
+  :func:`known_part`: the part the models know, to validate;
 * :func:`leaf_diff`: every leaf that differs between two values, with its path
   (``cart_items[0].tax_amount``; see :mod:`gr4vy_nb.pointers`).
 """
@@ -28,7 +29,18 @@ from ..pointers import path_text
 from ..schema import CheckoutSessionUpdate
 from ..tables import spec as F
 
-__all__ = ["canonical", "diff_parts", "get_path", "known_item", "known_value", "leaf_diff", "prune", "same_fields"]
+__all__ = [
+    "canonical",
+    "carried_item",
+    "carried_value",
+    "diff_parts",
+    "get_path",
+    "known_body",
+    "known_part",
+    "leaf_diff",
+    "prune",
+    "same_fields",
+]
 
 
 @cache
@@ -94,8 +106,8 @@ def canonical(name: str, value: Any) -> Any:
 
     Values the API treats alike compare equal: ``null``, a missing key, ``{}`` and ``[]``; a
     schema default given or not (``discount_amount`` 0); ``2013-07-16T19:23:00.000+00:00`` and
-    ``2013-07-16T19:23:00Z``. Keys unknown to this version are dropped (they are never sent).
-    A value the models refuse is compared as given (minus ``None`` members).
+    ``2013-07-16T19:23:00Z``. Keys unknown to this version are compared as they are (a change
+    in one is a change). A value the models refuse is compared as given (minus ``None`` members).
     """
     if value is None:
         return None
@@ -106,6 +118,7 @@ def canonical(name: str, value: Any) -> Any:
         except pydantic.ValidationError:
             return prune(value)
         dumped = adapter.dump_python(parsed, mode="json", exclude_none=True)
+        _restore(value, dumped, *_fields_of(CheckoutSessionUpdate)[name])
         if name in _datetime_paths():
             box = {name: dumped}
             for path in _datetime_paths()[name]:
@@ -158,9 +171,11 @@ def _plain_copy(v: Any) -> Any:
     return list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v
 
 
-def _filter(value: Any, kind: str, model: Any, path: str, dropped: list[str], index: int | None = None) -> Any:
-    """A copy of ``value`` keeping only what ``model`` knows (no nulls); unknown keys go to ``dropped``.
+def _filter(value: Any, kind: str, model: Any, path: str, unknown: list[str], index: int | None = None, *,
+            keep: bool = True) -> Any:
+    """A copy of ``value`` without nulls; keys ``model`` does not know are kept (``keep``) or left out.
 
+    Either way the path of each unknown key goes to ``unknown`` (``cart_items[0].x_new``).
     ``index``: the position of ``value`` in the list at ``path`` (a list element).
     """
     if value is None:
@@ -168,7 +183,7 @@ def _filter(value: Any, kind: str, model: Any, path: str, dropped: list[str], in
     if kind == "models":
         if not isinstance(value, list):
             return copy.deepcopy(value)
-        return [_filter(v, "model", model, path, dropped, i) for i, v in enumerate(value)]
+        return [_filter(v, "model", model, path, unknown, i, keep=keep) for i, v in enumerate(value)]
     if kind == "model":
         if not isinstance(value, dict):
             return copy.deepcopy(value)
@@ -181,20 +196,58 @@ def _filter(value: Any, kind: str, model: Any, path: str, dropped: list[str], in
             if v is None:
                 continue
             if key not in known:
-                dropped.append(f"{here}.{key}")
+                unknown.append(f"{here}.{key}")
+                if keep:
+                    out[key] = copy.deepcopy(v)
                 continue
             shape = nested.get(key)
-            out[key] = _plain_copy(v) if shape is None else _filter(v, shape[0], shape[1], f"{here}.{key}", dropped)
+            out[key] = _plain_copy(v) if shape is None else _filter(v, shape[0], shape[1], f"{here}.{key}", unknown,
+                                                                     keep=keep)
         return out
     if isinstance(value, dict):
         return {k: v for k, v in value.items() if v is not None}
     return list(value) if isinstance(value, list) else value
 
 
-def known_value(name: str, value: Any, dropped: list[str] | None = None) -> Any:
-    """A top-level field's current value as it may be sent back: known keys only, no nulls (a copy)."""
+def carried_value(name: str, value: Any, unknown: list[str] | None = None) -> Any:
+    """A top-level field's current value as it is sent back inside an update that replaces it (a copy).
+
+    Everything is kept, fields this version does not know included (their paths go to
+    ``unknown``): the API replaces ``cart_items`` and ``airline`` whole, so a key left out
+    would be deleted. Only ``null`` members are left out (null and missing mean the same).
+    """
     kind, model = _fields_of(CheckoutSessionUpdate).get(name, ("value", None))
-    return _filter(value, kind, model, name, [] if dropped is None else dropped)
+    return _filter(value, kind, model, name, [] if unknown is None else unknown)
+
+
+def known_part(name: str, value: Any, unknown: list[str] | None = None) -> Any:
+    """The part of a top-level field's value that this version's models know (to validate it; never to send).
+
+    The paths of the parts left out go to ``unknown``.
+    """
+    kind, model = _fields_of(CheckoutSessionUpdate).get(name, ("value", None))
+    return _filter(value, kind, model, name, [] if unknown is None else unknown, keep=False)
+
+
+def known_body(body: Mapping[str, Any], unknown: list[str] | None = None) -> dict[str, Any]:
+    """An update body reduced to what the models know, to validate it (the rest is the server's to judge)."""
+    return {n: known_part(n, v, unknown) for n, v in body.items()}
+
+
+def _restore(raw: Any, dumped: Any, kind: str, model: Any) -> None:
+    """Put back into ``dumped`` (a model dump of ``raw``) the keys of ``raw`` the model does not know."""
+    if kind == "models" and isinstance(raw, list) and isinstance(dumped, list):
+        for r, d in zip(raw, dumped, strict=False):
+            _restore(r, d, "model", model)
+    elif kind == "model" and isinstance(raw, dict) and isinstance(dumped, dict):
+        known, nested = _model_keys(model)
+        for key, v in raw.items():
+            if v is None:
+                continue
+            if key not in known:
+                dumped[key] = copy.deepcopy(v)
+            elif key in nested and key in dumped:
+                _restore(v, dumped[key], *nested[key])
 
 
 def same_fields(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None, names: Iterable[str]) -> list[str]:
@@ -249,9 +302,11 @@ def _item_model(table: str) -> type[pydantic.BaseModel]:
     return getattr(schema, next(c.model for c in F.containers() if c.kind == "list" and c.path == path))
 
 
-def known_item(table: str, value: Mapping[str, Any]) -> dict[str, Any]:
-    """An element of a child table's list reduced to what its model knows (a copy, no nulls)."""
-    return _filter(value, "model", _item_model(table), table, [])
+def carried_item(table: str, value: Mapping[str, Any], unknown: list[str] | None = None,
+                 index: int | None = None) -> dict[str, Any]:
+    """An element of a child table's list as it is sent back (a copy, no nulls, unknown keys kept)."""
+    path = ".".join(F.CHILD_TABLES[table].path)
+    return _filter(value, "model", _item_model(table), path, [] if unknown is None else unknown, index)
 
 
 def get_path(obj: Any, path: tuple[str, ...]) -> Any:

@@ -43,7 +43,7 @@ from ..tables import spec as F
 from ..tables.files import CLEAR_TOKEN
 from ..tables.masking import is_personal, mask_value
 from .checks import CLEAR_COLUMNS, check_upload, with_sessions
-from .compare import canonical, diff_parts, get_path, known_item, known_value, prune
+from .compare import canonical, carried_item, carried_value, diff_parts, get_path, known_body, prune
 from .edits import Current, SessionEdits, TableRows, field_of, find_edits
 from .states import ItemStatus
 from .upload import Upload, locate
@@ -164,19 +164,14 @@ class _Session:
         self.desired: dict[str, Any] = {}
         self.where: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.unknown: list[str] = []  # paths in the body of fields this version does not know (sent unchanged)
 
     # -- building the desired values
 
     def _start(self) -> None:
-        """Each touched field starts as its current value (known keys only: the rest cannot be sent)."""
+        """Each touched field starts as its current value, whole: fields this version does not know included."""
         for name in self.names:
-            lost: list[str] = []
-            self.desired[name] = known_value(name, self.cur.get(name), lost)
-            if lost:
-                file, line = self.ctx.anchor(self.sid)
-                self.ctx.found.warn(Rule.UNKNOWN_FIELDS_DROPPED, f"{name} holds fields this toolkit does not know "
-                                    f"({', '.join(lost[:5])}); the API replaces {name} as a whole, so the update "
-                                    "would drop them", file=file, line=line, column=name, session_id=self.sid)
+            self.desired[name] = carried_value(name, self.cur.get(name))
 
     def _element(self, table: str, r: int) -> dict[str, Any]:
         """The element of a desired list that row ``r`` of ``table`` describes (its index is its place)."""
@@ -242,7 +237,7 @@ class _Session:
             i = index[r]
             base = {}
             if np.isfinite(i) and int(i) < len(current_list) and isinstance(current_list[int(i)], dict):
-                base = known_item(table, current_list[int(i)])
+                base = carried_item(table, current_list[int(i)])
             for column, f in rows.value_columns:
                 if rows.cleared(column)[r]:
                     _unset(base, f.path)
@@ -298,8 +293,10 @@ class _Session:
     # -- the item
 
     def _validate(self, body: dict[str, Any]) -> bool:
+        """Whether the models accept the body; the fields they do not know are the server's to judge."""
+        known = known_body(body, self.unknown)
         try:
-            CheckoutSessionUpdate.model_validate({**body, "expires_in": float(self.ctx.expires_in)})
+            CheckoutSessionUpdate.model_validate({**known, "expires_in": float(self.ctx.expires_in)})
         except pydantic.ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = tuple(err["loc"])
@@ -366,6 +363,7 @@ class _Session:
         for n in changed:
             if self.desired.get(n) is None and self.cur.get(n) is not None and n in _OBJECTS:
                 self.notes.append(f"clears {n.replace('_', ' ')}")
+
         if self.sid in self.ctx.bad:  # its rows have errors already: the models would only repeat them
             return PlanItem(self.sid, ItemStatus.INVALID, before=self.cur, source=source,
                             message="the upload has errors for it"), []
@@ -373,12 +371,24 @@ class _Session:
         if not self._validate(body):
             return PlanItem(self.sid, ItemStatus.INVALID, before=self.cur, source=source,
                             message="refused by the update schema"), []
+        if carried := _carried_text(self.unknown):
+            self.notes.append(carried)
         # Valid: the body is sent as built (JSON values only), not re-serialised.
         sent = {**body, "expires_in": float(self.ctx.expires_in)}
         desired = {n: sent.get(n) for n in changed}
         rows = self._cell_diff(changed, compared) + self._compared_diff(changed, compared, desired)
         return PlanItem(self.sid, ItemStatus.CHANGE, before=self.cur, body=sent, desired=desired, source=source,
                         message="; ".join(self.notes) or None), rows
+
+
+def _carried_text(paths: list[str]) -> str | None:
+    """``keeps 2 field(s) this version does not know, …: cart_items[].x_new, …`` (paths in a body)."""
+    sent = sorted({re.sub(r"\[\d+\]", "[]", p) for p in paths})
+    if not sent:
+        return None
+    n = len(set(paths))
+    shown = ", ".join(sent[:4]) + (f" and {len(sent) - 4} more" if len(sent) > 4 else "")
+    return f"keeps {n} field(s) this version does not know, sent back unchanged: {shown}"
 
 
 # --------------------------------------------------------------------------- all sessions

@@ -80,3 +80,18 @@ def test_cart_lines_and_reuse(frames):
     # The summaries give the same answer from precomputed lines.
     pd.testing.assert_frame_equal(report.by_category(frames, lines=lines), report.by_category(frames))
     pd.testing.assert_frame_equal(report.cart_values(frames, lines=lines), report.cart_values(frames))
+
+
+def test_by_brand_counts_the_overlay_field():
+    from gr4vy_nb.tables.frames import flatten_sessions
+
+    item = {"name": "a", "quantity": 2, "unit_amount": 100}
+    f = flatten_sessions([
+        {"id": S1, "expires_at": "2030-01-01T13:00:00Z", "currency": "GBP",
+         "cart_items": [{**item, "brand": "Acme"}, {**item, "brand": "Acme"}, item]},
+        {"id": S2, "expires_at": "2030-01-01T13:00:00Z", "currency": "GBP", "cart_items": [{**item, "brand": "Zed"}]},
+    ])
+    t = report.by_brand(f)
+    assert col(t, "items") == {"Acme": 2, "(missing)": 1, "Zed": 1}
+    assert col(t, "sessions") == {"Acme": 1, "(missing)": 1, "Zed": 1}
+    assert t.loc["Acme", "value_GBP"] == 400

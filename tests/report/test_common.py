@@ -13,9 +13,9 @@ from tests.report.helpers import NOW, S1, S2
 def test_every_summary_handles_empty_frames():
     empty = SessionFrames()
     for name in ("sessions_overview", "currencies", "metadata_keys", "card_schemes", "items_per_session",
-                 "cart_values", "cart_value_by_currency", "discount_tax_totals", "by_product_type", "by_category",
-                 "top_skus", "seller_countries", "routes", "legs_per_booking", "passengers_per_booking", "carriers",
-                 "airline_totals", "age_groups", "route_types", "legs_out_of_order", "bookings"):
+                 "cart_values", "cart_value_by_currency", "discount_tax_totals", "by_product_type", "by_brand",
+                 "by_category", "top_skus", "seller_countries", "routes", "legs_per_booking", "passengers_per_booking",
+                 "carriers", "airline_totals", "age_groups", "route_types", "legs_out_of_order", "bookings"):
         out = getattr(report, name)(empty)
         assert len(out) in (0, 8), name  # the overview lists its 8 metrics, all zero
     assert report.expiry_timeline(empty, now=NOW)["sessions"].sum() == 0

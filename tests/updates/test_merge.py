@@ -179,15 +179,20 @@ def test_expiry_reset_is_shown_and_expires_in_is_checked(tmp_path, client):
 # ----------------------------------------------------------------------------- a newer API
 
 
-def test_fields_unknown_to_this_version_are_kept_out_of_bodies_and_reported(tmp_path, client, sandbox_clean):
+def test_fields_unknown_to_this_version_are_sent_back_unchanged_and_named(tmp_path, client, sandbox_clean):
     sandbox_clean.configure(unknown_fields=True)  # every response carries fields this version does not know
     got = client.get_checkout_sessions([S0, S1])
     flatten_sessions(list(got.values())).to_csv(tmp_path / "export")
     assert plan_updates(tmp_path / "export", client=client).summary["changed"] == 0  # still a no-op
     plan = plan_of(tmp_path / "edit", client, sessions=f"checkout_session_id,airline.booking_code\n{S0},NEW123\n")
     assert plan.ok
-    airline = plan.item(S0).body["airline"]
-    assert airline["booking_code"] == "NEW123" and "sandbox_future_field" not in airline
-    assert all("sandbox_future_field" not in leg for leg in airline["legs"])
-    warning = plan.warnings.set_index("rule").loc["unknown_fields_dropped"]
-    assert "sandbox_future_field" in warning["message"] and warning["file"] == "sessions.csv"
+    item = plan.item(S0)
+    airline = item.body["airline"]
+    current = got[S0]["airline"]
+    assert airline["booking_code"] == "NEW123"
+    assert airline["sandbox_future_field"] == current["sandbox_future_field"]
+    assert [leg["sandbox_future_field"] for leg in airline["legs"]] == [
+        leg["sandbox_future_field"] for leg in current["legs"]]
+    assert plan.warnings.empty  # nothing is dropped, so there is nothing to warn about
+    assert "this version does not know, sent back unchanged: airline.legs[].sandbox_future_field" in item.message
+    assert any("sent back unchanged" in n for n in plan.notes)
