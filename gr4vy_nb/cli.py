@@ -57,12 +57,40 @@ _PROBLEMS_SHOWN = 40
 # --------------------------------------------------------------------------- output helpers
 
 
+def _quiet(stream_name: str) -> None:
+    """The reader of stdout/stderr went away (``gr4vy-nb apply … | head``): write to the null device from now on.
+
+    The command itself goes on (a run is finished and journaled, not abandoned half-way), and the
+    interpreter's final flush no longer fails on the closed pipe.
+    """
+    stream = getattr(sys, stream_name)
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured output): just replace it
+        fd = None
+    devnull = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - kept open for the rest of the process
+    if fd is not None:
+        try:
+            os.dup2(devnull.fileno(), fd)
+            return
+        except OSError:
+            pass
+    setattr(sys, stream_name, devnull)
+
+
+def _write(text: str, stream_name: str) -> None:
+    try:
+        print(text, file=getattr(sys, stream_name), flush=True)
+    except BrokenPipeError:
+        _quiet(stream_name)
+
+
 def _out(text: str = "") -> None:
-    print(text, flush=True)
+    _write(text, "stdout")
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    _write(text, "stderr")
 
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
@@ -184,7 +212,7 @@ def _make_plan(args: argparse.Namespace, client: Any) -> Any:
     bar = _Bar("reading current state")
     try:
         return plan_updates(source, client=client, expires_in=args.expires_in, workers=args.workers,
-                            progress=bar.fetch)
+                            progress=bar.fetch, rate=args.rate, run_workers=args.workers)
     finally:
         bar.close()
 
@@ -235,6 +263,8 @@ def _run_summary(run: Any) -> None:
         _out("\nFirst sessions that did not go through:")
         _out(_table([[r.checkout_session_id, r.status, _clip(r.message, 100)] for r in bad.head(10).itertuples()],
                     ["checkout_session_id", "status", "message"]))
+    for note in run.notes:
+        _out(f"\nnote: {note}")
     _out(f"\nrun {run.run_id} ({run.kind}): {run.state}" + (f" — {run.stop_reason}" if run.stop_reason else ""))
     _out(f"  journal:   {run.journal}")
     for name, path in run.files.items():
@@ -376,6 +406,8 @@ def _add_planning(sp: argparse.ArgumentParser) -> None:
                     help=f"seconds ({EXPIRES_IN_MIN}-{EXPIRES_IN_MAX}) sent with each update: the API resets each "
                          f"updated session's expiry to that long after its update (default {EXPIRES_IN_DEFAULT})")
     sp.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent requests (default 8)")
+    sp.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second, all workers together (the "
+                    "plan uses it to say how many sessions will likely expire before the run reaches them)")
     sp.add_argument("--raw", action="store_true", help="show personal data in the diff unmasked")
     sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
                     help="changed values to print (default 20)")
@@ -399,7 +431,6 @@ def _add_apply(sub: Any) -> None:
     _add_planning(ap)
     ap.add_argument("--journal", metavar="FILE", help="the journal to create (default runs/<run id>.sqlite)")
     ap.add_argument("--runs-dir", default="runs", metavar="DIR", help="where journals go by default (default runs)")
-    ap.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second, all workers together")
     ap.add_argument("--first", type=_non_negative_int, metavar="N",
                     help="canary: send only the first N sessions, then stop (resume sends the rest)")
     ap.add_argument("--no-conflict-check", action="store_true",
@@ -483,12 +514,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error argparse printed
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    except BrokenPipeError:  # `gr4vy-nb --help | head`
+        _quiet("stdout")
+        return EXIT_OK
     if args.command is None:
-        parser.print_help()
+        try:
+            parser.print_help()
+        except BrokenPipeError:
+            _quiet("stdout")
         return EXIT_INPUT
     # Library errors become CLI errors here, in one place.
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # output cut short outside _out/_err (a progress bar, a library print): quietly
+        _quiet("stdout")
+        _quiet("stderr")
+        return EXIT_OK
     except InputError as exc:
         if exc.problems is not None and len(exc.problems):
             _print_problems(exc.problems)

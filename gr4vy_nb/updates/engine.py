@@ -34,10 +34,10 @@ from ..pointers import field_of_path
 from ..tables.masking import mask_value
 from .compare import canonical, leaf_diff, same_fields
 from .journal import Journal
-from .states import RunKind, SessionStatus
+from .states import RunKind, SessionStatus, parse_instant, utc_text
 from .upload import locate
 
-__all__ = ["Engine", "RunOptions", "RunProgress", "difference_text"]
+__all__ = ["Engine", "RunOptions", "RunProgress", "difference_text", "not_found_message"]
 
 Row = dict[str, Any]
 
@@ -124,6 +124,20 @@ def auth_reason(exc: ApiError) -> str:
                 "dashboard, then resume the run")
     return (f"the API refused the credentials (401: {exc.message}); check GR4VY_PRIVATE_KEY_FILE, GR4VY_ID, "
             "GR4VY_MERCHANT_ACCOUNT_ID and the machine's clock, then resume the run")
+
+
+def not_found_message(expires_at: Any, now: float | None = None) -> str:
+    """Why a session answered 404, in words: ``expired at …`` when its last known expiry has passed.
+
+    The API answers 404 both for an unknown session and for an expired one; when the session was
+    read before (the plan, or the run being rolled back) its ``expires_at`` tells them apart.
+    """
+    due = parse_instant(expires_at)
+    if due is None:
+        return "not found or expired"
+    if due <= (time.time() if now is None else now):
+        return f"expired at {utc_text(due)} (the API answers 404 once a session expires)"
+    return f"not found or expired (404; it was due to expire at {utc_text(due)})"
 
 
 def _mapped_details(exc: ApiError, where: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -257,7 +271,8 @@ class Engine:
         final = status not in (SessionStatus.SENDING, SessionStatus.PLANNED)
         self.journal.mark(sid, status, finished=final, **kw)
 
-    def _failed(self, sid: str, exc: ApiError, *, writing: bool, where: Mapping[str, Any] | None = None) -> str:
+    def _failed(self, sid: str, exc: ApiError, *, writing: bool, where: Mapping[str, Any] | None = None,
+                before: Mapping[str, Any] | None = None) -> str:
         """Record a call that ended in an error; the status the session ends in."""
         kw: dict[str, Any] = {"attempts": exc.attempts, "http_status": exc.status, "error": exc}
         if isinstance(exc, AuthError | PermissionDenied):
@@ -265,7 +280,7 @@ class Engine:
             self._mark(sid, SessionStatus.UNPROCESSED, message=self._stop_reason, **kw)
             return SessionStatus.UNPROCESSED
         if isinstance(exc, NotFound):
-            message = "not found or expired"
+            message = not_found_message((before or {}).get("expires_at"))
         elif writing and isinstance(exc, ValidationFailed):
             details = _mapped_details(exc, where)
             message = f"refused by the API: {_details_text(details) if details else exc.message}"
@@ -284,7 +299,7 @@ class Engine:
             current = self.client.get_checkout_session(sid)
             attempts = self.client.last_call.attempts if self.client.last_call else 1
         except ApiError as exc:
-            return self._failed(sid, exc, writing=False), exc.attempts
+            return self._failed(sid, exc, writing=False, before=row.get("before")), exc.attempts
         if not same_fields(current, desired, fields):
             self._mark(sid, SessionStatus.SUCCEEDED, attempts=attempts, http_status=200, response=current,
                        message="already held the desired values; nothing sent")
@@ -308,7 +323,8 @@ class Engine:
         except OutcomeUnknown as exc:
             return self._settle_unknown(sid, desired, exc)
         except ApiError as exc:
-            return self._failed(sid, exc, writing=True, where=(row.get("source") or {}).get("where"))
+            return self._failed(sid, exc, writing=True, where=(row.get("source") or {}).get("where"),
+                                before=row.get("before"))
         diffs = _differences(desired, response)
         message = None
         if diffs:

@@ -37,10 +37,10 @@ from ..schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
 from ..tables.masking import mask_value
 from .checks import check_upload
 from .merge import DIFF_COLUMNS, PlanItem, build_changes
-from .states import ItemStatus
+from .states import ItemStatus, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
-__all__ = ["Plan", "PlanItem", "plan_updates", "target_of"]
+__all__ = ["Plan", "PlanItem", "expiry_forecast", "plan_updates", "target_of"]
 
 _PLAN_FORMAT = "gr4vy-nb-plan/1"
 
@@ -72,8 +72,12 @@ class Plan:
         tables: for each uploaded table, its ``file`` name and original ``columns``.
         uploads: the uploaded tables themselves (:class:`~gr4vy_nb.tables.reader.UploadTable`: the
             cells as the user wrote them, by line), from which ``errors.csv`` is cut.
-        notes: plan-wide warnings in words (expiry resets, lists replaced, objects cleared).
+        notes: plan-wide warnings in words (expiry resets, lists replaced, objects cleared, sessions likely
+            to expire before the run reaches them).
         created_at: when the plan was made (Unix time).
+        likely_to_expire: the sessions to update whose ``expires_at`` comes before the run is likely to
+            reach them (see :func:`expiry_forecast`); they will end ``failed`` "expired".
+        seconds_per_request: the mean time one read took while planning (the forecast's latency).
     """
 
     items: list[PlanItem]
@@ -86,6 +90,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
     uploads: dict[str, UploadTable] = field(default_factory=dict, repr=False)
+    likely_to_expire: list[str] = field(default_factory=list)
+    seconds_per_request: float | None = None
 
     # ------------------------------------------------------------------ views
 
@@ -139,6 +145,7 @@ class Plan:
             "fields_changed": dict(per_field.most_common()),
             "values_changed": len(self.diff),
             "expires_in": self.expires_in,
+            "likely_to_expire": len(self.likely_to_expire),
             "notes": list(self.notes),
         }
 
@@ -218,6 +225,8 @@ class Plan:
             "problems": _records(self.problems, list(self.problems.columns)),
             "diff": _records(self.diff, DIFF_COLUMNS),
             "uploads": [table_records(t) for t in self.uploads.values()],
+            "likely_to_expire": list(self.likely_to_expire),
+            "seconds_per_request": self.seconds_per_request,
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -244,6 +253,8 @@ class Plan:
             notes=list(data.get("notes") or []),
             created_at=float(data.get("created_at") or time.time()),
             uploads=upload_from_records(data.get("uploads") or []),
+            likely_to_expire=list(data.get("likely_to_expire") or []),
+            seconds_per_request=data.get("seconds_per_request"),
         )
 
     @classmethod
@@ -291,6 +302,8 @@ def plan_updates(
     progress: Callable[[int, int], None] | None = None,
     errors: str = "collect",
     encoding: str | None = None,
+    rate: float | None = None,
+    run_workers: int | None = None,
 ) -> Plan:
     """Check an upload, fetch the sessions it names, merge, diff and validate: a :class:`Plan`.
 
@@ -306,6 +319,9 @@ def plan_updates(
         errors: ``"collect"`` (default) returns the plan with its problems; ``"raise"`` raises
             :class:`InputError` (carrying the problems) when there is any error.
         encoding: the files' encoding when not UTF-8 (e.g. ``"cp1252"``).
+        rate, run_workers: the requests per second and workers the run will use (default: no limit,
+            ``workers`` or 4): the plan's notes say how many sessions will likely expire before the
+            run reaches them (:func:`expiry_forecast`).
 
     Reads only (GET); nothing is written. Sessions are read and merged even when some cells
     are wrong, so that every problem is reported at once; a plan with errors cannot be applied.
@@ -329,6 +345,7 @@ def plan_updates(
         client = Gr4vyClient(Settings.from_env(required=True), workers=workers or 8)
     try:
         plan = _plan(upload, client, int(expires_in), workers, progress)
+        _forecast_expiry(plan, workers=run_workers or workers or 4, rate=rate)
     finally:
         if own:
             client.close()
@@ -360,7 +377,10 @@ def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
     ids = upload.session_ids()
     if ids:
         found = Problems()
+        started = time.monotonic()
         current = _fetch_current(client, ids, workers, progress, found)
+        readers = max(1, min(len(ids), int(workers or getattr(client, "workers", None) or 1)))
+        plan.seconds_per_request = (time.monotonic() - started) * readers / len(ids)
         changes = build_changes(upload, current, expires_in=expires_in)
         plan.items, plan.diff, plan.notes = changes.items, changes.diff, changes.notes
         _not_found_problems(changes.items, upload, found)
@@ -395,3 +415,41 @@ def _not_found_problems(items: list[PlanItem], upload: Upload, found: Problems) 
             found.warn(Rule.NOT_FOUND, f"session {item.session_id} was not found or has expired: it cannot be "
                        "updated (it will be reported as failed)", file=t.file if t else None, line=line,
                        column="checkout_session_id", value=item.session_id, session_id=item.session_id)
+
+
+# --------------------------------------------------------------------------- expiry before the run reaches a session
+
+
+def expiry_forecast(plan: Plan, *, workers: int = 4, rate: float | None = None, conflict_check: bool = True,
+                    seconds_per_request: float | None = None, now: float | None = None) -> list[str]:
+    """The sessions to update that will likely expire before a run reaches them.
+
+    A run sends the plan's changes in order, ``workers`` at a time, each with a re-read and a write
+    (one request less without ``conflict_check``), at most ``rate`` requests per second. A request
+    is taken to last what a read lasted while planning (``seconds_per_request``, default the
+    plan's measure, at least 5 ms). Session *k* is reached after ``(k + 1) / throughput`` seconds;
+    it is counted when its ``expires_at`` comes before that.
+    """
+    per_session = 2 if conflict_check else 1
+    latency = max(0.005, seconds_per_request or plan.seconds_per_request or 0.0)
+    throughput = max(1, int(workers)) / (per_session * latency)  # sessions a second
+    if rate:
+        throughput = min(throughput, float(rate) / per_session)
+    start = time.time() if now is None else now
+    out = []
+    for k, item in enumerate(plan.changes):
+        due = parse_instant((item.before or {}).get("expires_at"))
+        if due is not None and due <= start + (k + 1) / throughput:
+            out.append(item.session_id)
+    return out
+
+
+def _forecast_expiry(plan: Plan, *, workers: int, rate: float | None) -> None:
+    """Fill :attr:`Plan.likely_to_expire` and say so in the notes."""
+    plan.likely_to_expire = expiry_forecast(plan, workers=workers, rate=rate)
+    n = len(plan.likely_to_expire)
+    if n:
+        pace = f"at {rate:g} req/s" if rate else f"with {workers} worker(s) and no rate limit"
+        plan.notes = [*plan.notes, (
+            f"{n} of {len(plan.changes)} sessions expire before the run is likely to reach them ({pace}); they will "
+            "end failed \"expired\" (first: " + ", ".join(plan.likely_to_expire[:5]) + ")")]

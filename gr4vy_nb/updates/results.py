@@ -93,7 +93,7 @@ def results_frame(journal: Journal) -> pd.DataFrame:
         "json_extract(source, '$.rows[0][1]') AS src_line"))
     tables: dict[str, Any] = journal.meta.get("tables") or {}
     records = [_result_row(r, tables) for r in rows]
-    df = pd.DataFrame({c: [r[c] for r in records] for c in RESULT_COLUMNS})
+    df = pd.DataFrame({c: pd.Series([r[c] for r in records], dtype=object) for c in RESULT_COLUMNS})
     df["attempts"] = df["attempts"].astype("Int64")
     for c in ("http_status", "line"):
         df[c] = pd.array(df[c].tolist(), dtype="Int64")
@@ -165,7 +165,10 @@ def _write_error_files(journal: Journal, results: pd.DataFrame, out_dir: Path) -
     tables to ``errors_<table>.csv``.
     """
     bad = results[results["status"].isin(NOT_THROUGH)]
-    why = dict(zip(bad["checkout_session_id"], bad["status"] + ": " + bad["message"].fillna(""), strict=True))
+    # Row by row, not as column arithmetic: an empty frame (a run with nothing to do) has untyped columns.
+    why = {str(sid): f"{status}: {'' if message is None or message is pd.NA else message}"
+           for sid, status, message in zip(bad["checkout_session_id"].tolist(), bad["status"].tolist(),
+                                           bad["message"].tolist(), strict=True)}
     tables: dict[str, Any] = journal.meta.get("tables") or {}
     order = [t for t in F.TABLES if t in tables]
     uploads = {u["table"]: u for u in journal.uploads()} if why else {}

@@ -38,7 +38,7 @@ from .engine import Engine, RunOptions, RunProgress
 from .journal import Journal
 from .plan import Plan, target_of
 from .results import RESULT_COLUMNS, results_dir, results_frame, write_result_files
-from .states import RESULT_STATUSES, ItemStatus, RunKind, RunState, SessionStatus
+from .states import RESULT_STATUSES, ItemStatus, RunKind, RunState, SessionStatus, parse_instant, utc_text
 from .upload import changed_inputs, locate, table_records
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 DEFAULT_RUNS_DIR = Path("runs")
+_NAMED = 20  # sessions named in a note before "and N more"
 
 
 @dataclass
@@ -128,12 +129,47 @@ class Run:
             return 3
         return 0 if self.ok else 1
 
+    @property
+    def expired(self) -> list[str]:
+        """The sessions that answered 404 (expired, or gone) and so could not be sent or restored."""
+        r = self.results
+        gone = r[(r["status"] == SessionStatus.FAILED) & (r["http_status"] == 404).fillna(False)]
+        return [str(s) for s in gone["checkout_session_id"]]
+
+    @property
+    def notes(self) -> list[str]:
+        """What the user must know beyond the counts, in words: expired sessions; for a rollback, expiry."""
+        notes: list[str] = []
+        c = self.counts
+        rollback = self.kind == RunKind.ROLLBACK
+        if rollback and c["total"] == 0:
+            notes.append("nothing to roll back: the run changed no session")
+        expired = self.expired
+        if expired:
+            shown = ", ".join(expired[:_NAMED]) + (f" and {len(expired) - _NAMED} more" if len(expired) > _NAMED
+                                                   else "")
+            notes.append(f"{len(expired)} session(s) had expired (the API answers 404) and could not be "
+                         f"{'restored' if rollback else 'sent'}: {shown} (see errors.csv)")
+        if rollback and c["succeeded"]:
+            stamps = [t for t in (parse_instant(v) for v in
+                                  self.results.loc[self.results["status"] == SessionStatus.SUCCEEDED, "expires_at"])
+                      if t is not None]
+            when = ""
+            if stamps:
+                low, high = min(stamps), max(stamps)
+                when = f"; the {c['succeeded']} restored session(s) now expire " + (
+                    f"at {utc_text(low)}" if high - low < 1 else f"between {utc_text(low)} and {utc_text(high)}")
+            notes.append("a rollback cannot restore expires_at: every update resets a session's expiry, so the "
+                         "restored sessions do not expire when they did before the run" + when)
+        return notes
+
     def describe(self) -> str:
         """The run's outcome in words."""
         c = self.counts
         lines = [
             f"Run {self.run_id} ({self.kind}): {self.state}" + (f" — {self.stop_reason}" if self.stop_reason else ""),
             "  " + ", ".join(f"{s} {c[s]}" for s in RESULT_STATUSES) + f" (total {c['total']})",
+            *(f"  note: {n}" for n in self.notes),
         ]
         if c["applied_with_differences"]:
             lines.append(f"  {c['applied_with_differences']} succeeded session(s) were applied with differences: "
@@ -404,6 +440,8 @@ def _rollback_items(parent: Journal, expires_in: float) -> list[dict[str, Any]]:
             continue
         response = r["response"] or {}
         wrote = {f: response.get(f, desired[f]) if response else desired[f] for f in desired}
+        if response.get("expires_at"):  # when the run left it due to expire (a 404 then says "expired at")
+            wrote["expires_at"] = response["expires_at"]
         before = r["before"] or {}
         restore = {f: before.get(f) for f in desired}
         items.append({"session_id": r["session_id"], "status": SessionStatus.PLANNED, "before": wrote,

@@ -1,4 +1,4 @@
-"""The statuses and states of the update pipeline, named once.
+"""The statuses and states of the update pipeline, named once (and how their instants are read and shown).
 
 * :class:`ItemStatus`: what the plan decided for a session named in the upload;
 * :class:`SessionStatus`: where a session stands in a run's journal
@@ -11,7 +11,9 @@ journals, plan files and result CSVs (``SessionStatus.SUCCEEDED == "succeeded"``
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "FINAL_STATUSES",
@@ -22,6 +24,8 @@ __all__ = [
     "RunKind",
     "RunState",
     "SessionStatus",
+    "parse_instant",
+    "utc_text",
 ]
 
 
@@ -83,3 +87,24 @@ class RunKind(StrEnum):
 
     APPLY = "apply"
     ROLLBACK = "rollback"
+
+
+# --------------------------------------------------------------------------- instants (expiry)
+
+
+def parse_instant(value: Any) -> float | None:
+    """An ``expires_at`` (ISO 8601 text, any offset) as Unix time; ``None`` when absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+def utc_text(stamp: float) -> str:
+    """A Unix time as ``2026-12-01 22:35:00 UTC``."""
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -4,8 +4,9 @@ Usage (from the repository root; ``make reliability`` runs exactly this)::
 
     .venv/bin/python -m tests.reliability.run_full [--out RELIABILITY.md] [--keep DIR] [-- PYTEST ARGS]
 
-It runs ``pytest tests/reliability`` with ``GR4VY_NB_RELIABILITY=full`` (every bad input as a
-real process, the whole fault grid, 20 kill -9 runs, the notebooks executed with canaries),
+It runs ``pytest tests/reliability tests/stateful`` with ``GR4VY_NB_RELIABILITY=full`` (every bad
+input as a real process, the whole fault grid, 20 kill -9 runs, the notebooks executed with
+canaries, the long profile of the run-workflow state machine),
 collects the figures the tests record plus pytest's JUnit report, and writes the table of
 figures to ``RELIABILITY.md`` (generated: commit it as written).  The exit code is 0 only when
 every test passed and every figure is at its target.
@@ -156,6 +157,20 @@ def build_report(out: Path, junit: dict[str, Any], *, started: datetime, seconds
          bool(lock) and lock[0]["refused_exit"] != 0 and lock[0]["winner_exit"] == 0),
     ]
 
+    # Run workflows (the state machine of tests/stateful, long profile)
+    for m in _records(out, "stateful"):
+        rules = m.get("rules") or {}
+        rows += [
+            ("Run workflows", "state machine over the sandbox and the CLI (apply, re-apply, errors.csv, resume, "
+             "cancel, kill -9, rollback of a run / a rollback / a partly failed run / nothing, another writer, "
+             f"expiry, runs, report): sequences; steps ({m['max_examples']} × up to {m['step_count']})",
+             f"{m['sequences']}; {m['steps']}", m["steps"] > 0),
+            ("Run workflows", f"distinct rule pairs reached ({len(rules)} rules reached)", str(m["pairs"]),
+             m["pairs"] > 0),
+            ("Run workflows", "failures (traceback, undocumented exit code, broken journal, a session not as the "
+             "model says)", str(m["failures"]), m["failures"] == 0),
+        ]
+
     # Leaks
     searched = [x for x in leaks if "leaked" in x and "refused" not in x]
     hits = sum(int(x["leaked"]) for x in searched)
@@ -207,6 +222,9 @@ def build_report(out: Path, junit: dict[str, Any], *, started: datetime, seconds
         "  writes the sandbox applied per session over all runs.",
         "- **Leaks**: `test_leaks.py`; raw personal data is expected only where the user asked for it, and",
         "  those places are the positive controls that prove the search works.",
+        "- **Run workflows**: `tests/stateful/` (hypothesis `RuleBasedStateMachine`, the long profile), holding a",
+        "  model of every session and run; after every step no traceback, exit codes as documented, every",
+        "  journal passing `PRAGMA integrity_check` with counts adding up, and the sandbox as the model says.",
     ]
     if junit["failures"]:
         lines += ["", "## Failing tests", ""]
@@ -233,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("GR4VY_BASE_URL", None)
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    cmd = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider", "-o",
+    cmd = [sys.executable, "-m", "pytest", "tests/reliability", "tests/stateful", "-q", "-p", "no:cacheprovider", "-o",
            "junit_family=xunit2", f"--junitxml={junit_path}", *args.pytest_args]
     print("running:", " ".join(cmd), flush=True)
     try:

@@ -232,3 +232,13 @@ def test_differences_never_show_personal_values_in_clear(tmp_path, sandbox_clean
     assert "Zebedee" not in row["differences"] and "ZEBEDEE" not in row["differences"]
     written = (Path(run.results_dir) / "results.csv").read_text(encoding="utf-8")
     assert "first_name sent 'Z*** #" in written and "Zebedee" not in written and "ZEBEDEE" not in written
+
+
+def test_not_found_message_says_expired_at_when_the_known_expiry_has_passed():
+    from gr4vy_nb.updates.engine import not_found_message
+
+    assert not_found_message(None) == "not found or expired"
+    assert not_found_message("2026-12-01T10:00:00Z", now=1e10).startswith("expired at 2026-12-01 10:00:00 UTC")
+    future = not_found_message("2026-12-01T12:00:00+02:00", now=0)
+    assert future == "not found or expired (404; it was due to expire at 2026-12-01 10:00:00 UTC)"
+    assert not_found_message("garbage") == "not found or expired"

@@ -69,3 +69,45 @@ def test_changed_inputs_are_detected(plan, tmp_path):
 def test_nothing_to_plan(tmp_path, client):
     with pytest.raises(InputError, match=r"no sessions\.csv"):
         plan_updates(tmp_path, client=client)
+
+
+# ----------------------------------------------------------------------------- expiry before the run reaches a session
+
+
+def test_expiry_forecast_counts_sessions_due_before_the_run_reaches_them():
+    from gr4vy_nb.updates.merge import PlanItem
+    from gr4vy_nb.updates.plan import expiry_forecast
+    from gr4vy_nb.updates.states import utc_text
+
+    now = 1_800_000_000.0
+
+    def at(seconds):
+        return utc_text(now + seconds).replace(" UTC", "+00:00").replace(" ", "T")
+
+    items = [PlanItem(session_id=f"s{k}", status="change", before={"expires_at": at(5)},
+                      desired={"metadata": {}}, body={"metadata": {}}) for k in range(5)]
+    items.append(PlanItem(session_id="late", status="change", before={"expires_at": at(3600)},
+                          desired={"metadata": {}}, body={"metadata": {}}))
+    plan = Plan(items=items)
+    # 1 req/s, a re-read and a write each: session k is reached after 2(k + 1) s.
+    assert expiry_forecast(plan, rate=1, now=now) == ["s2", "s3", "s4"]
+    # Without the re-read: one request each, reached after k + 1 s (the 5th just as it expires).
+    assert expiry_forecast(plan, rate=1, conflict_check=False, now=now) == ["s4"]
+    # Unpaced: 4 workers, 0.5 s a request -> 4 sessions a second.
+    assert expiry_forecast(plan, workers=4, seconds_per_request=0.5, now=now) == []
+    assert expiry_forecast(plan, workers=1, seconds_per_request=0.5, now=now) == ["s4"]
+
+
+def test_plan_notes_the_sessions_likely_to_expire_and_keeps_them_when_saved(tmp_path, client, sandbox):
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    expires = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
+    ids = sandbox.seed([{"id": str(uuid.uuid4()), "expires_at": expires, "metadata": {"k": "v"}} for _ in range(4)])
+    (tmp_path / "sessions.csv").write_text("checkout_session_id,metadata.k\n" + "".join(f"{i},w\n" for i in ids))
+    plan = plan_updates(tmp_path, client=client, rate=1)
+    assert plan.likely_to_expire == ids[2:] and plan.summary["likely_to_expire"] == 2
+    assert any(n.startswith("2 of 4 sessions expire before the run is likely to reach them (at 1 req/s)")
+               for n in plan.notes)
+    again = Plan.load(plan.save(tmp_path / "plan.json"))
+    assert again.likely_to_expire == ids[2:] and again.seconds_per_request == plan.seconds_per_request

@@ -164,3 +164,113 @@ def test_resume_refuses_changed_inputs_and_a_held_journal(tmp_path, client, sand
         resume_run(run.journal, client=client, check_inputs=False)
     done = resume_run(run.journal, client=client, check_inputs=False)
     assert done.counts["succeeded"] == 3
+
+
+# ----------------------------------------------------------------------------- a rollback with nothing to undo
+
+
+def test_rollback_of_a_run_that_changed_nothing_writes_empty_result_files(tmp_path, client, sandbox_clean):
+    # Regression (issue 15): the second run of the same upload is all `skipped`; rolling it back crashed in
+    # _write_error_files (string arithmetic on an empty results frame).
+    folder = tag_upload(tmp_path / "up", IDS[:3])
+    apply_plan(plan_updates(folder, client=client), client=client, runs_dir=tmp_path / "runs")
+    second = apply_plan(plan_updates(folder, client=client), client=client, runs_dir=tmp_path / "runs")
+    assert second.counts["skipped"] == 3 and second.counts["succeeded"] == 0
+    rb = rollback_run(second.journal, client=client)
+    assert rb.state == "finished" and rb.ok and rb.exit_code == 0 and rb.counts["total"] == 0
+    assert rb.notes == ["nothing to roll back: the run changed no session"]
+    assert "nothing to roll back" in rb.describe()
+    assert len(read_table(rb.files["errors"]).frame) == 0 and len(read_table(rb.files["succeeded"]).frame) == 0
+    assert_consistent(rb)
+    assert sandbox_clean.stats()["requests"].get("PUT", {}).get("200") == 3  # the first run only
+
+
+# ----------------------------------------------------------------------------- real lifetimes: expiry mid-run
+
+
+def _sessions(n: int, *, expires_in_s: float = 20 * 3600) -> list[dict]:
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    expires = (datetime.now(UTC) + timedelta(seconds=expires_in_s)).isoformat(timespec="milliseconds")
+    return [{"id": str(uuid.uuid4()), "expires_at": expires, "currency": "GBP", "amount": 100,
+             "metadata": {"ref": str(i)}, "cart_items": [{"name": "Mug", "quantity": 1, "unit_amount": 100}]}
+            for i in range(n)]
+
+
+def test_mass_expiry_mid_run_fails_the_expired_sessions_with_errors_rows(tmp_path, client, sandbox_clean):
+    ids = sandbox_clean.seed(_sessions(30))
+    plan = plan_updates(tag_upload(tmp_path / "up", ids), client=client)
+    doomed = ids[10:]
+    expired_once = []
+
+    def progress(p):  # a third of the way in, 20 sessions not yet reached expire at once
+        if p.done >= 4 and not expired_once:
+            expired_once.append(True)
+            for sid in doomed:
+                sandbox_clean.expire(sid)
+
+    sandbox_clean.configure(latency_ms=30)
+    run = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", workers=2, progress=progress)
+    assert_consistent(run)
+    r = run.results.set_index("checkout_session_id")
+    failed = r.index[r["status"] == "failed"].tolist()
+    assert failed and set(failed) <= set(doomed) and len(failed) >= 14  # the few re-read ahead may have gone through
+    assert r.loc[failed, "message"].str.contains("expired").all()
+    assert (r.loc[failed, "http_status"] == 404).all()
+    assert run.counts["succeeded"] + run.counts["failed"] == 30 and run.exit_code == 1
+    assert set(run.expired) == set(failed)
+    assert any(f"{len(failed)} session(s) had expired" in n and "could not be sent" in n for n in run.notes)
+    errors = read_table(run.files["errors"]).frame
+    assert sorted(errors["checkout_session_id"]) == sorted(failed)
+    assert errors["error"].str.contains("expired").all()
+
+
+def test_a_session_that_expires_naturally_before_the_write_says_expired_at(tmp_path, client, sandbox_clean):
+    ids = sandbox_clean.seed(_sessions(2, expires_in_s=1.5))
+    plan = plan_updates(tag_upload(tmp_path / "up", ids), client=client)
+    assert len(plan.changes) == 2
+    import time
+
+    time.sleep(1.7)
+    run = apply_plan(plan, client=client, runs_dir=tmp_path / "runs")
+    assert run.counts["failed"] == 2
+    assert run.results["message"].str.startswith("expired at ").all(), run.results["message"].tolist()
+    assert len(read_table(run.files["errors"]).frame) == 2
+
+
+def test_sessions_expiring_before_a_resume_are_named(tmp_path, client, sandbox_clean):
+    ids = sandbox_clean.seed(_sessions(10))
+    canary = apply_plan(plan_updates(tag_upload(tmp_path / "up", ids), client=client), client=client,
+                        runs_dir=tmp_path / "runs", first=4)
+    assert canary.state == "paused" and canary.counts["unprocessed"] == 6
+    for sid in ids[6:]:
+        sandbox_clean.expire(sid)
+    run = resume_run(canary.journal, client=client)
+    assert_consistent(run)
+    assert run.counts["succeeded"] == 6 and run.counts["failed"] == 4 and run.exit_code == 1
+    assert sorted(run.expired) == sorted(ids[6:])
+    note = next(n for n in run.notes if "had expired" in n)
+    assert all(sid in note for sid in ids[6:]) and "could not be sent" in note
+    assert sorted(read_table(run.files["errors"]).frame["checkout_session_id"]) == sorted(ids[6:])
+
+
+def test_rollback_names_expired_sessions_and_says_it_cannot_restore_expiry(tmp_path, client, sandbox_clean):
+    ids = sandbox_clean.seed(_sessions(8))
+    run = apply_plan(plan_updates(tag_upload(tmp_path / "up", ids), client=client), client=client,
+                     runs_dir=tmp_path / "runs")
+    assert run.ok
+    for sid in ids[:3]:
+        sandbox_clean.expire(sid)
+    rb = rollback_run(run.journal, client=client)
+    assert_consistent(rb)
+    assert rb.counts["succeeded"] == 5 and rb.counts["failed"] == 3 and rb.exit_code == 1
+    failed = rb.results[rb.results["status"] == "failed"]
+    assert sorted(failed["checkout_session_id"]) == sorted(ids[:3])
+    assert failed["message"].str.contains("expired").all()
+    expired_note = next(n for n in rb.notes if "had expired" in n)
+    assert "could not be restored" in expired_note and all(sid in expired_note for sid in ids[:3])
+    expiry_note = next(n for n in rb.notes if "expires_at" in n)
+    assert "cannot restore expires_at" in expiry_note and "the 5 restored session(s) now expire" in expiry_note
+    for sid in ids[3:]:
+        assert client.get_checkout_session(sid)["metadata"] == {"ref": str(ids.index(sid))}

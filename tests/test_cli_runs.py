@@ -1,0 +1,113 @@
+"""The gr4vy-nb command on run workflows found by the state machine (issue 15) and on real lifetimes (issue 12).
+
+* rolling back a run that changed nothing (the second apply of ``data/examples/02_tax_fix``) exits 0 and says so;
+* ``gr4vy-nb … | head`` exits quietly: no ``BrokenPipeError`` traceback, and the run still completes;
+* the plan says how many sessions will likely expire before the run reaches them;
+* rollback names expired sessions and says it cannot restore ``expires_at``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gr4vy_nb.cli import main
+from gr4vy_nb.updates.journal import Journal
+from tests.paths import REPO
+
+ENV_VARS = ("GR4VY_ID", "GR4VY_ENVIRONMENT", "GR4VY_PRIVATE_KEY_FILE", "GR4VY_PRIVATE_KEY",
+            "GR4VY_MERCHANT_ACCOUNT_ID", "GR4VY_BASE_URL")
+TAX_FIX = REPO / "data" / "examples" / "02_tax_fix"
+TRACEBACK = "Traceback (most recent call last)"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, sandbox_clean):
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GR4VY_BASE_URL", sandbox_clean.base_url)
+    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox_clean.private_key_file))
+    monkeypatch.chdir(tmp_path)
+    return sandbox_clean
+
+
+def _sessions(n, *, seconds=20 * 3600):
+    expires = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+    return [{"id": str(uuid.uuid4()), "expires_at": expires, "currency": "GBP", "amount": 100,
+             "metadata": {"ref": str(i)}, "cart_items": [{"name": "Mug", "quantity": 1, "unit_amount": 100}]}
+            for i in range(n)]
+
+
+def _tags(folder, ids, tag="t"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sessions.csv").write_text("checkout_session_id,metadata.tag\n" + "".join(f"{i},{tag}\n" for i in ids))
+    return folder
+
+
+def test_rollback_of_a_run_that_changed_nothing_exits_0_and_says_so(env, tmp_path, capsys):
+    # Regression (issue 15): this exact sequence ended in numpy's _UFuncNoLoopError from _write_error_files.
+    assert main(["apply", str(TAX_FIX), "--journal", "runs/first.sqlite"]) == 0
+    assert main(["apply", str(TAX_FIX), "--journal", "runs/second.sqlite"]) == 0
+    with Journal.open(tmp_path / "runs" / "second.sqlite", readonly=True) as j:
+        counts = j.counts()
+        assert counts["skipped"] == counts["total"] > 0
+    capsys.readouterr()
+    assert main(["rollback", "runs/second.sqlite"]) == 0
+    captured = capsys.readouterr()
+    assert TRACEBACK not in captured.out + captured.err
+    assert "nothing to roll back: the run changed no session" in captured.out
+    assert main(["runs", "runs"]) == 0
+
+
+@pytest.mark.parametrize("command", ["apply", "help"])
+def test_a_command_piped_into_a_closed_reader_exits_quietly(env, tmp_path, command):
+    # Regression (issue 15): `gr4vy-nb apply … | head` ended in a BrokenPipeError traceback.
+    ids = env.seed(_sessions(12))
+    _tags(tmp_path / "up", ids)
+    cli_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    cli_env.update(GR4VY_BASE_URL=env.base_url, GR4VY_PRIVATE_KEY_FILE=str(env.private_key_file),
+                   PYTHONPATH=str(REPO))
+    args = ["apply", "up", "--journal", "runs/piped.sqlite", "--limit", "200"] if command == "apply" else ["--help"]
+    proc = subprocess.Popen([sys.executable, "-m", "gr4vy_nb.cli", *args], cwd=tmp_path, env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()  # like `head -1`: read a line, then close the pipe
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    code = proc.wait(timeout=120)
+    assert TRACEBACK not in err and "BrokenPipeError" not in err, err
+    assert code == 0, (code, err)
+    if command == "apply":  # the run was not abandoned half-way: it finished, journaled
+        with Journal.open(tmp_path / "runs" / "piped.sqlite", readonly=True) as j:
+            assert j.meta["state"] == "finished" and j.counts()["succeeded"] == 12
+
+
+def test_plan_says_how_many_sessions_will_expire_before_the_run_reaches_them(env, tmp_path, capsys):
+    soon = env.seed(_sessions(5, seconds=5))
+    later = env.seed(_sessions(3))
+    _tags(tmp_path / "up", soon + later)
+    assert main(["plan", "up", "--rate", "1"]) == 0
+    out = capsys.readouterr().out
+    # At 1 req/s with a re-read and a write each, session k is reached after 2(k + 1) s: the 3rd on expires first.
+    assert "note: 3 of 8 sessions expire before the run is likely to reach them (at 1 req/s)" in out
+    assert soon[2] in out
+    assert main(["plan", "up"]) == 0  # unpaced and local: nothing expires before it is reached
+    assert "expire before the run" not in capsys.readouterr().out
+
+
+def test_rollback_names_expired_sessions_and_when_the_restored_ones_now_expire(env, tmp_path, capsys):
+    ids = env.seed(_sessions(4))
+    _tags(tmp_path / "up", ids)
+    assert main(["apply", "up", "--journal", "runs/a.sqlite"]) == 0
+    env.expire(ids[0])
+    capsys.readouterr()
+    assert main(["rollback", "runs/a.sqlite"]) == 1
+    out = capsys.readouterr().out
+    assert f"1 session(s) had expired (the API answers 404) and could not be restored: {ids[0]}" in out
+    assert "a rollback cannot restore expires_at" in out and "the 3 restored session(s) now expire" in out
