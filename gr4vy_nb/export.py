@@ -14,24 +14,36 @@ notebooks use to read sessions by id. An export's ``DIR`` receives ``sessions.cs
 (``checkout_session_id, status, code, reason`` for each id that could not be fetched: not
 found or expired, refused, or no answer after the client's retries). ``not_found.csv`` is
 always written, with just its header when nothing failed, so a stale one from an earlier
-export can never be mistaken for this one's.
+export can never be mistaken for this one's. With ``format="xlsx"`` the four tables go into one
+workbook, ``export.xlsx`` (a sheet per table, every text field a text cell:
+:func:`~gr4vy_nb.tables.files.write_workbook`), next to ``not_found.csv``.
+
+A value longer than a spreadsheet cell holds (32,767 characters) is written whole, and named in
+:attr:`ExportResult.warnings` (rule ``cell_too_long``): a spreadsheet would cut it, and the file
+saved from it would be refused (or the cut caught as a ``spreadsheet_rewrite``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from .errors import ApiError, AuthError, PermissionDenied
 from .ids import ID_COLUMN, canonical_id
-from .problems import Problems, Rule, refuse
-from .tables.files import DEFAULT_LIMITS, Limits, read_table, read_text, write_table
+from .problems import Problems, Rule, Severity, refuse
+from .problems import frame as problems_frame
+from .tables.cells import format_column
+from .tables.files import DEFAULT_LIMITS, Limits, read_table, read_text, write_table, write_workbook
 from .tables.frames import SessionFrames, flatten_sessions
+from .tables.masking import mask_value
+from .tables.rewrites import CELL_LIMIT
 
 __all__ = ["NOT_FOUND_COLUMNS", "ExportResult", "Fetched", "export_sessions", "fetch_sessions", "read_ids",
            "write_export"]
@@ -63,6 +75,7 @@ class ExportResult:
     requested: int
     frames: SessionFrames
     failures: pd.DataFrame
+    warnings: pd.DataFrame = field(default_factory=problems_frame)
 
     @property
     def exported(self) -> int:
@@ -170,27 +183,62 @@ def fetch_sessions(client: Any, ids: Iterable[str], *, progress: Callable[[int, 
 
 
 def export_sessions(ids: Iterable[str], client: Any, out_dir: str | os.PathLike[str],
-                    progress: Callable[[int, int], Any] | None = None) -> ExportResult:
+                    progress: Callable[[int, int], Any] | None = None, *, format: str = "csv") -> ExportResult:
     """Fetch the sessions (:func:`fetch_sessions`) and write the export into ``out_dir``.
 
+    ``format``: ``"csv"`` (the four CSV files) or ``"xlsx"`` (one workbook, ``export.xlsx``).
     Sessions that fail are listed in ``not_found.csv`` and ``result.failures``; a credentials
     problem raises before anything is written.
     """
-    return _write(fetch_sessions(client, ids, progress=progress), out_dir)
+    _check_format(format)
+    return _write(fetch_sessions(client, ids, progress=progress), out_dir, format)
 
 
 def write_export(results: Mapping[str, Any], out_dir: str | os.PathLike[str],
-                 order: Iterable[str] | None = None) -> ExportResult:
+                 order: Iterable[str] | None = None, *, format: str = "csv") -> ExportResult:
     """Write the export files from fetch results ``{id: session dict or ApiError}`` (in ``order``)."""
-    return _write(_fetched(results, list(order) if order is not None else list(results)), out_dir)
+    _check_format(format)
+    return _write(_fetched(results, list(order) if order is not None else list(results)), out_dir, format)
 
 
-def _write(fetched: Fetched, out_dir: str | os.PathLike[str]) -> ExportResult:
+def _check_format(format: str) -> None:
+    if format not in ("csv", "xlsx"):
+        raise ValueError(f"format must be 'csv' or 'xlsx', not {format!r}")
+
+
+def long_values(frames: SessionFrames, *, file_of: Callable[[str], str] | None = None) -> pd.DataFrame:
+    """A warning for each cell longer than a spreadsheet cell holds (32,767 characters), naming the cell."""
+    found = Problems(mask=mask_value)
+    for table, df in frames.tables().items():
+        for column in df.columns:
+            text, _free = format_column(df[column])
+            if not len(text):
+                continue
+            lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+            for r in np.flatnonzero(lengths > CELL_LIMIT).tolist():
+                sid = df[ID_COLUMN].iloc[r] if ID_COLUMN in df else None
+                found.add(Rule.CELL_TOO_LONG, f"this value is {int(lengths[r]):,} characters long: a spreadsheet cell "
+                          f"holds {CELL_LIMIT:,}, so opening and saving this file in one cuts it (and the upload is "
+                          "refused); edit this file in a text editor, or leave this column out of the upload",
+                          file=file_of(table) if file_of else f"{table}.csv", line=r + 2, column=str(column),
+                          severity=Severity.WARNING, session_id=str(sid) if sid is not None else None)
+    return found.frame()
+
+
+def _write(fetched: Fetched, out_dir: str | os.PathLike[str], format: str = "csv") -> ExportResult:
     frames = fetched.frames
     out = Path(out_dir)
-    files = frames.to_csv(out)
+    if format == "xlsx":
+        out.mkdir(parents=True, exist_ok=True)
+        book = out / "export.xlsx"
+        write_workbook(frames.tables(), book)
+        files = {"workbook": book}
+        warnings = long_values(frames, file_of=lambda t: f"export.xlsx:{t}")
+    else:
+        files = frames.to_csv(out)
+        warnings = long_values(frames)
     files["not_found"] = out / "not_found.csv"
     write_table(fetched.failures, files["not_found"])
     return ExportResult(out_dir=out, files=files, requested=fetched.requested, frames=frames,
-                        failures=fetched.failures)
+                        failures=fetched.failures, warnings=warnings)
 

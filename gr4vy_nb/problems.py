@@ -103,11 +103,15 @@ class Rule(StrEnum):
     CLEAR_NOT_ALLOWED = "clear_not_allowed"
     READ_ONLY = "read_only"
     CONTRADICTION = "contradiction"
+    DESTRUCTIVE = "destructive"  # list elements removed, a field cleared: a warning that needs consent
     # what a spreadsheet probably did (warnings)
     SCIENTIFIC_NOTATION = "scientific_notation"
     PRECISION_LOSS = "precision_loss"
     EXCEL_DATE_SERIAL = "excel_date_serial"
     LEADING_ZEROS = "leading_zeros"
+    # what a spreadsheet did to a value, seen against the current one (errors)
+    SPREADSHEET_REWRITE = "spreadsheet_rewrite"
+    NOT_A_TABLE = "not_a_table"
     # the sessions named
     NOT_FOUND = "not_found"
     FETCH_FAILED = "fetch_failed"

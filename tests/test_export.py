@@ -139,3 +139,38 @@ def test_fields_unknown_to_this_version_survive_an_export(sandbox_clean, tmp_pat
     assert result.frames.sessions["extra"].str.contains(UNKNOWN_FIELD).all()
     again = SessionFrames.read_csv(tmp_path)
     assert unflatten_sessions(again) == [normalize_session(s) for s in fetched]
+
+
+# --------------------------------------------------------------------------- XLSX and long values (issue 13)
+
+
+def test_export_as_xlsx_round_trips_to_zero_changes(sandbox_clean, tmp_path, sample_ids):
+    from openpyxl import load_workbook
+
+    from gr4vy_nb.updates.plan import plan_updates
+
+    with Gr4vyClient(Settings.for_sandbox(sandbox_clean), workers=4) as client:
+        result = export_sessions(sample_ids[:20], client, tmp_path / "out", format="xlsx")
+        assert set(result.files) == {"workbook", "not_found"} and result.files["workbook"].name == "export.xlsx"
+        book = load_workbook(result.files["workbook"])
+        assert book.sheetnames == ["sessions", "cart_items", "legs", "passengers"]
+        items = book["cart_items"]
+        header = [c.value for c in items[1]]
+        sku = items.cell(row=2, column=header.index("sku") + 1)
+        assert sku.data_type == "s" and sku.value == "021464"  # a text cell: the leading zero survives Excel
+        plan = plan_updates(result.files["workbook"], client=client)
+        assert plan.ok and plan.changes == [] and plan.diff.empty, plan.problems.to_string()
+        assert plan.problems.empty
+
+
+def test_export_warns_about_values_a_spreadsheet_cell_cannot_hold(tmp_path):
+    sid = "4d645fa6-d13c-413a-82f8-eda197b1165f"
+    results = {sid: {"id": sid, "expires_at": "2030-01-01T00:00:00Z", "metadata": {"note": "T" * 40_000}}}
+    result = write_export(results, tmp_path)
+    warnings = result.warnings
+    assert [(r.file, r.line, r.column, r.rule, r.severity) for r in warnings.itertuples()] == [
+        ("sessions.csv", 2, "metadata.note", "cell_too_long", "warning")]
+    assert "40,000 characters" in warnings.message.iloc[0] and "32,767" in warnings.message.iloc[0]
+    assert write_export(results, tmp_path / "x", format="xlsx").warnings.file.tolist() == ["export.xlsx:sessions"]
+    with pytest.raises(ValueError):
+        write_export(results, tmp_path, format="ods")

@@ -243,7 +243,9 @@ def _parse_date(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
         hint = ""
         if m := re.match(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$", v):
             a, b, year = int(m[1]), int(m[2]), m[3]
-            if a > 12 >= b:
+            if f.personal and (a > 12 >= b or b > 12 >= a):  # a date of birth: not even reordered in a message
+                hint = " (write the year first, then the month and the day)"
+            elif a > 12 >= b:
                 hint = f" (did you mean {year}-{b:02d}-{a:02d}?)"
             elif b > 12 >= a:
                 hint = f" (did you mean {year}-{a:02d}-{b:02d}?)"

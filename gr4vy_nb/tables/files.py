@@ -2,13 +2,15 @@
 
 Reading (:func:`read_table`):
 
-* UTF-8, with or without a BOM.  Anything else (Windows-1252 from Excel, UTF-16 "Unicode
-  text") is refused with the line, column and byte at fault, unless ``encoding=`` is given.
+* UTF-8, with or without a BOM, and UTF-16 with a BOM (Excel's "Unicode text").  Anything else
+  (Windows-1252 from Excel) is refused with the line, column and byte at fault, unless
+  ``encoding=`` (``--encoding NAME``) is given; :func:`default_encoding` sets it for a block.
 * The delimiter is ``,`` unless the header clearly uses ``;`` (European Excel) or a tab:
   then that is used and reported as a warning.
 * Every cell is text: no NA detection (``Null``, ``NA``, ``None``, ``nan`` are data),
   leading zeros kept.  An empty cell is ``<NA>``; a cell holding only ``'`` is the empty
-  string (see below).  Rows whose cells are all empty (spreadsheet residue) are skipped.
+  string (see below).  Rows whose cells are all empty and trailing header cells with no name
+  whose column is empty (spreadsheet residue) are skipped.
 * The frame's index is the file line on which each row starts (``line``; the header is
   line 1), correct across quoted cells that span lines.
 * Refused, with file, line and column: bytes that are not text (an ``.xlsx`` or other binary
@@ -40,7 +42,9 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,17 +58,20 @@ import pyarrow.csv as pacsv
 from ..errors import InputError
 from ..problems import Problems, Rule, Severity, refuse
 from ..problems import frame as problems_frame
-from .cells import encode_list, format_column
+from .cells import format_column
 
 __all__ = [
     "CLEAR_TOKEN",
     "DEFAULT_LIMITS",
     "CsvTable",
     "Limits",
+    "default_encoding",
     "file_digest",
+    "is_workbook",
     "neutralise",
     "read_table",
     "read_text",
+    "read_workbook",
     "write_table",
     "write_workbook",
 ]
@@ -179,6 +186,27 @@ def _read_capped(fh: Any, max_bytes: int) -> bytes:
 
 
 _SAVE_AS = "in Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'"
+_ENCODING: ContextVar[str | None] = ContextVar("gr4vy_nb_encoding", default=None)
+
+
+@contextmanager
+def default_encoding(encoding: str | None) -> Iterator[None]:
+    """Within the block, files read without ``encoding=`` are read as ``encoding`` (``--encoding NAME``)."""
+    _check_encoding(encoding)
+    token = _ENCODING.set(encoding)
+    try:
+        yield
+    finally:
+        _ENCODING.reset(token)
+
+
+def _encoding(encoding: str | None) -> str | None:
+    return encoding if encoding is not None else _ENCODING.get()
+
+
+def _utf16(data: bytes) -> str | None:
+    """``utf-16`` when the data starts with a UTF-16 byte order mark."""
+    return "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else None
 
 
 def _sniff(data: bytes, label: str, encoding: str | None) -> None:
@@ -189,11 +217,14 @@ def _sniff(data: bytes, label: str, encoding: str | None) -> None:
                        f"this is an Excel workbook (.xlsx) or another zip file, not a CSV file; {_SAVE_AS}")
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise _refusal(label, Rule.BINARY, f"this is an old Excel workbook (.xls), not a CSV file; {_SAVE_AS}")
-    if encoding is None and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise _refusal(label, Rule.ENCODING, "the file is UTF-16 (Excel's 'Unicode Text'); save it as "
-                       "'CSV UTF-8 (Comma delimited)' or pass encoding='utf-16'", line=1)
-    if encoding is None and b"\x00" in data[:65536]:
+    if encoding is None and _utf16(data) is None and b"\x00" in data[:65536]:
         at = data.index(b"\x00")
+        head = data[:4096]
+        if len(head) >= 8 and (head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4):
+            order = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+            raise _refusal(label, Rule.ENCODING, "the file looks like UTF-16 text without a byte order mark; save "
+                           f"it as 'CSV UTF-8 (Comma delimited)' or pass --encoding {order} (encoding={order!r} in "
+                           "Python)", line=1)
         raise _refusal(label, Rule.BINARY, f"the file holds binary data (a NUL byte at offset {at}); it is not a "
                        "CSV file", line=data.count(b"\n", 0, at) + 1)
 
@@ -240,9 +271,11 @@ def read_text(source: Any, *, name: str | None = None, encoding: str | None = No
     Refuses binary files, empty files, files over ``limits.max_bytes`` and (unless
     ``encoding`` is given) anything that is not UTF-8, naming the line and byte at fault.
     """
+    encoding = _encoding(encoding)
     _check_encoding(encoding)
     data, label = _load(source, name, limits)
     _sniff(data, label, encoding)
+    encoding = encoding or _utf16(data)
     _validate_encoding(io.BytesIO(data), label, encoding)
     return data.decode(encoding or "utf-8-sig").removeprefix("\ufeff"), label
 
@@ -279,10 +312,11 @@ def _validate_encoding(stream: Any, label: str, encoding: str | None) -> None:
             if encoding is None:
                 guess = bytes([byte]).decode("cp1252", errors="replace")
                 message = (f"byte 0x{byte:02X} at character {column} is not UTF-8 (in Windows-1252 it would be "
-                           f"{guess!r}); save the file as 'CSV UTF-8 (Comma delimited)', or pass "
-                           "encoding='cp1252' if that is what it is")
+                           f"{guess!r}); save the file as 'CSV UTF-8 (Comma delimited)', or pass --encoding cp1252 "
+                           "(encoding='cp1252' in Python) if that is what it is")
             else:
-                message = f"byte 0x{byte:02X} at character {column} cannot be read as {encoding}"
+                message = (f"byte 0x{byte:02X} at character {column} cannot be read as {encoding} (--encoding "
+                           f"{encoding}); pass the file's encoding with --encoding NAME")
             raise _refusal(label, Rule.ENCODING, message, line=line) from None
         if not block:
             return
@@ -299,11 +333,13 @@ def read_table(source: Any, *, name: str | None = None, encoding: str | None = N
     ``.problems`` (see :mod:`gr4vy_nb.problems`).  The file is streamed: memory holds the
     resulting Arrow columns and one block of rows.
     """
+    encoding = _encoding(encoding)
     _check_encoding(encoding)
     stream, label = _open(source, name, limits)
     with stream:
         head = stream.read(65536)
         _sniff(head, label, encoding)
+        encoding = encoding or _utf16(head)
         stream.seek(0)
         _validate_encoding(stream, label, encoding)
         stream.seek(0)
@@ -329,6 +365,7 @@ class _Parser:
         self.rows: list[list[str]] = []
         self.lines: list[int] = []
         self.ragged = 0
+        self.unnamed: set[int] = set()
 
     def _flush(self) -> None:
         for position, values in enumerate(zip(*self.rows, strict=True)):
@@ -346,9 +383,23 @@ class _Parser:
                     continue  # blank line or a row of empty cells
                 if header is None:
                     row[0] = row[0].removeprefix("\ufeff")  # a BOM inside a file read with encoding=
-                    header = self._header(row)
+                    full = len(row)
+                    while row and not row[-1].strip():  # unnamed trailing columns a spreadsheet added
+                        row = row[:-1]
+                    header = self._header(row or [""])
                     self.columns = [[] for _ in header]
-                elif not self._row(row, start, len(header)):
+                    continue
+                if len(row) > len(header):
+                    extra = [i for i, v in enumerate(row[len(header):], start=len(header) + 1) if v]
+                    if not extra:
+                        row = row[:len(header)]  # the empty cells of those columns
+                    elif extra[0] <= full:  # a value in an unnamed column: the header lacks a name
+                        if extra[0] not in self.unnamed:
+                            self.unnamed.add(extra[0])
+                            self.problems.add(Rule.EMPTY_HEADER, f"column {extra[0]} has no name in the header "
+                                              f"(line {start} has a value in it)", file=self.label, line=1)
+                        continue
+                if not self._row(row, start, len(header)):
                     break
         except csv.Error as exc:
             self._csv_error(str(exc), last + 1)
@@ -540,8 +591,10 @@ def _write_rows(table: pa.Table, sink: Any, options: pacsv.WriteOptions) -> None
 def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]) -> None:
     """Write an Excel workbook with one sheet per table (named by its key).
 
-    Date-times are written in UTC (Excel has no time zones), lists as in the CSV files,
-    and text always as text, so a value starting with ``=`` is never run as a formula.
+    Integers, floats and booleans are written as numbers and booleans; everything else (text,
+    lists, dates, date-times in UTC) as text cells holding what the CSV files hold, so leading
+    zeros and long digit strings survive a spreadsheet, a value starting with ``=`` is never run
+    as a formula, and the workbook uploaded again (:func:`read_workbook`) plans no change.
 
     Raises:
         ValueError: a table has more rows than an Excel sheet holds.
@@ -568,12 +621,157 @@ def _text_cell(sheet: Any, cell_class: Any, value: str) -> Any:
 
 
 def _excel_values(series: pd.Series) -> list[Any]:
-    """Python values for openpyxl: ``None`` for missing, naive UTC date-times, lists as CSV text."""
+    """Python values for openpyxl: ``None`` for missing; integers, floats and booleans as themselves;
+    everything else (text, lists, dates, date-times) as the text the CSV file holds, so that the
+    workbook read back (:func:`read_workbook`) gives the same text; text ``#N/A`` as ``'#N/A``."""
     dtype = series.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        return [None if pd.isna(v) else v.to_pydatetime() for v in series]
-    values = pa.array(series.array, from_pandas=True).to_pylist()
-    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):
-        return [None if v is None else encode_list(v) for v in values]
-    return values
+    numeric = (isinstance(dtype, np.dtype) and dtype.kind in "iufb") or isinstance(
+        dtype, pd.Int64Dtype | pd.BooleanDtype | pd.Float64Dtype) or (
+        isinstance(dtype, pd.ArrowDtype) and (pa.types.is_integer(dtype.pyarrow_dtype)
+                                              or pa.types.is_floating(dtype.pyarrow_dtype)
+                                              or pa.types.is_boolean(dtype.pyarrow_dtype)))
+    if numeric:
+        values = pa.array(series.array, from_pandas=True).to_pylist()
+        # Floats beyond 15 significant digits would lose digits in a spreadsheet: those go as text.
+        return [v if not isinstance(v, float) or len(repr(v).replace("-", "").replace(".", "")) <= 15 else repr(v)
+                for v in values]
+    text, _free = format_column(series)
+    return [("'" + CLEAR_TOKEN if v == CLEAR_TOKEN else v) for v in text.to_pylist()]
+
+
+# --------------------------------------------------------------------------- reading Excel workbooks
+
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def is_workbook(source: Any, name: str | None = None) -> bool:
+    """Whether ``source`` (a path, or bytes named ``name``) is an Excel workbook to read as tables."""
+    if isinstance(source, str | os.PathLike):
+        return Path(source).suffix.lower() in _WORKBOOK_SUFFIXES
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source[:4]) == b"PK\x03\x04" and (name is None or Path(name).suffix.lower() in
+                                                        (*_WORKBOOK_SUFFIXES, ""))
+    return False
+
+
+def _cell_text(cell: Any) -> tuple[str | None, bool]:
+    """One workbook cell as the text a CSV would hold, and whether it is the ``#N/A`` clear marker.
+
+    Text as text (a text ``#N/A`` or an ``#N/A`` error cell is the marker; ``'#N/A`` is that text as
+    data), numbers as their shortest decimal form, booleans ``true``/``false``, dates and times in
+    ISO 8601, formula cells by their cached value, other error cells as their error text (refused
+    by the checks).
+    """
+    import datetime as dt
+
+    value = cell.value
+    if value is None:
+        return None, False
+    if getattr(cell, "data_type", None) == "e" or (isinstance(value, str) and value == CLEAR_TOKEN):
+        text = str(value)
+        return text, text == CLEAR_TOKEN
+    if isinstance(value, str):
+        if value == "'" + CLEAR_TOKEN:
+            return CLEAR_TOKEN, False
+        return (value if value != "" else None), False
+    if isinstance(value, bool):
+        return ("true" if value else "false"), False
+    if isinstance(value, int):
+        return str(value), False
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value)), False
+        return repr(value), False
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat(), False
+        return value.isoformat(), False
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat(), False
+    if isinstance(value, dt.timedelta):
+        return str(value), False
+    return str(value), False
+
+
+def read_workbook(source: Any, *, name: str | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> tuple[list[tuple[str, CsvTable]], pd.DataFrame]:
+    """The sheets of an Excel workbook as text tables: ``([(sheet, CsvTable), ...], problems)``.
+
+    Each sheet's first non-empty row is its header; the frame's index is the sheet's row number
+    (the header's is 1 when it is the first row), as a CSV file's line. Cells become the text a
+    CSV export holds (see :func:`_cell_text`); empty rows and trailing unnamed empty columns are
+    skipped; empty sheets are left out. Each table's ``file`` is ``book.xlsx:sheet``.
+
+    Raises:
+        InputError: the file is not a workbook openpyxl can read, or a sheet breaks a limit.
+    """
+    from openpyxl import load_workbook
+
+    data, label = _load(source, name, limits)
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise _refusal(label, Rule.BINARY, f"this is not an Excel workbook openpyxl can read ({exc})") from None
+    out: list[tuple[str, CsvTable]] = []
+    found = Problems()
+    try:
+        for sheet in book.worksheets:
+            table = _sheet_table(sheet, f"{label}:{sheet.title}", limits, found)
+            if table is not None:
+                out.append((sheet.title, table))
+    finally:
+        book.close()
+    return out, found.frame()
+
+
+def _sheet_table(sheet: Any, label: str, limits: Limits, found: Problems) -> CsvTable | None:
+    header: list[str] | None = None
+    columns: list[list[str | None]] = []
+    marks: list[list[bool]] = []
+    lines: list[int] = []
+    before = len(found)
+    for number, row in enumerate(sheet.iter_rows(), start=1):
+        cells = [_cell_text(c) for c in row]
+        if header is None:
+            names = [t or "" for t, _ in cells]
+            while names and not names[-1].strip():
+                names.pop()
+            if not names:
+                continue
+            header = names
+            seen: dict[str, int] = {}
+            for position, column in enumerate(header, start=1):
+                if not column.strip():
+                    found.add(Rule.EMPTY_HEADER, f"column {position} has no name in the header", file=label,
+                              line=number)
+                elif column in seen:
+                    found.add(Rule.DUPLICATE_HEADER, f"the header names {column!r} twice (columns {seen[column]} and "
+                              f"{position})", file=label, line=number, column=column)
+                seen.setdefault(column, position)
+            columns = [[] for _ in header]
+            marks = [[] for _ in header]
+            continue
+        if not any(t is not None for t, _ in cells):
+            continue
+        extra = [i for i, (t, _) in enumerate(cells[len(header):], start=len(header) + 1) if t is not None]
+        if extra:
+            found.add(Rule.RAGGED_ROW, f"this row has a value in column {extra[0]}, which has no name in the header",
+                      file=label, line=number)
+            continue
+        if len(lines) >= limits.max_rows:
+            found.add(Rule.TOO_MANY_ROWS, f"the sheet has more than {limits.max_rows:,} rows", file=label,
+                      line=number)
+            break
+        lines.append(number)
+        for position in range(len(header)):
+            text, cleared = cells[position] if position < len(cells) else (None, False)
+            columns[position].append(text)
+            marks[position].append(cleared)
+    if header is None or len(found) > before:
+        return None
+    index = pd.Index(np.asarray(lines, dtype=np.int64), name="line")
+    frame = pd.DataFrame({n: pd.arrays.ArrowStringArray(pa.array(v, pa.large_string()))
+                          for n, v in zip(header, columns, strict=True)}, index=index)
+    cleared = pd.DataFrame({n: np.asarray(m, dtype=bool) for n, m in zip(header, marks, strict=True)}, index=index,
+                           dtype=bool)
+    return CsvTable(label, frame, cleared, delimiter=",", encoding="xlsx")

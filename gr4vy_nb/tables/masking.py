@@ -27,7 +27,9 @@ hash (fingerprint)      ``#3kd8sq``                 nothing
 
 The key is random for each process, so tags cannot be linked across runs or machines;
 set ``GR4VY_NB_MASK_KEY`` (any text) to keep tags stable across runs, e.g. to compare two
-reports.  Values in the ``extra`` column (fields unknown to this version) are masked as a
+reports.  :func:`unmasked` (what ``--raw`` does) turns :func:`mask_value` off for the
+duration of a block, so the problems, notes and warnings made inside it quote values as
+they are.  Values in the ``extra`` column (fields unknown to this version) are masked as a
 whole, keys kept, since nothing is known about them.
 """
 
@@ -38,6 +40,9 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache, lru_cache
 from typing import Any
 
@@ -47,7 +52,28 @@ import pandas as pd
 
 from . import spec as F
 
-__all__ = ["is_personal", "mask_frame", "mask_style", "mask_value", "set_mask_key"]
+__all__ = ["is_personal", "mask_frame", "mask_style", "mask_value", "masking_on", "set_mask_key", "unmasked"]
+
+_RAW: ContextVar[bool] = ContextVar("gr4vy_nb_raw", default=False)
+
+
+@contextmanager
+def unmasked(raw: bool = True) -> Iterator[None]:
+    """Within the block, :func:`mask_value` leaves personal values as they are (``--raw``; ``raw=False``: no-op).
+
+    Problems, notes and warnings built inside it quote values unmasked; the displays that mask
+    a whole frame (:func:`mask_frame`) are not affected.
+    """
+    token = _RAW.set(bool(raw) or _RAW.get())
+    try:
+        yield
+    finally:
+        _RAW.reset(token)
+
+
+def masking_on() -> bool:
+    """Whether :func:`mask_value` masks (``False`` inside :func:`unmasked`)."""
+    return not _RAW.get()
 
 _key: bytes = (os.environ.get("GR4VY_NB_MASK_KEY") or "").encode() or os.urandom(32)
 
@@ -156,8 +182,11 @@ def _mask_any(style: str, value: str) -> str:
 def mask_value(column: str, value: Any, table: str | None = None) -> Any:
     """``value`` masked if ``column`` is personal (see :func:`mask_style`), else unchanged.
 
-    Missing values (``None``, ``NA``) stay missing; a masked value is always text.
+    Missing values (``None``, ``NA``) stay missing; a masked value is always text. Inside
+    :func:`unmasked` every value is returned as it is.
     """
+    if _RAW.get():
+        return value
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return value
     style = mask_style(column, table)

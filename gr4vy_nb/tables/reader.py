@@ -38,13 +38,14 @@ from ..problems import Problems, Rule, concat, has_errors, refuse
 from ..problems import frame as problems_frame
 from . import spec as F
 from .cells import format_column, typed_array
-from .files import CLEAR_TOKEN, DEFAULT_LIMITS, Limits, file_digest, read_table
+from .files import CLEAR_TOKEN, DEFAULT_LIMITS, Limits, file_digest, is_workbook, read_table, read_workbook
 from .masking import mask_value
 
 __all__ = [
     "ParsedCells",
     "UploadTable",
     "detect_table",
+    "known_table",
     "parse_cells",
     "read_frames",
     "read_tables",
@@ -160,11 +161,48 @@ def _frame_as_text(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(text, index=lines), pd.DataFrame(cleared, index=lines, dtype=bool)
 
 
+def known_table(label: str, columns: Iterable[str]) -> bool:
+    """Whether a file is one of the four tables: named after one, or with a column of one (``error`` aside)."""
+    stem = Path(label).stem.lower()
+    if any(stem == t or stem.endswith(("_" + t, "-" + t, " " + t)) for t in F.TABLES):
+        return True
+    return any(F.field_for(t, str(c).strip()) is not None for t in F.TABLES for c in columns)
+
+
+def _not_a_table(label: str, columns: list[str]) -> str:
+    shown = ", ".join(repr(c) for c in columns[:6]) + (", ..." if len(columns) > 6 else "")
+    return (f"this is not one of the four tables (sessions, cart_items, legs, passengers): none of its columns "
+            f"({shown or 'none'}) is theirs; upload an export's files, or name the file after its table")
+
+
+def _header_cells(item: Any, encoding: str | None) -> list[str]:
+    """The first line's cells of a file (best effort, for telling what it is)."""
+    import csv
+    import io
+
+    try:
+        if isinstance(item, str | os.PathLike):
+            with open(item, "rb") as fh:
+                head = fh.read(65536)
+        else:
+            head = bytes(item[:65536]) if isinstance(item, bytes | bytearray | memoryview) else b""
+        text = head.decode(encoding or "utf-8-sig", errors="replace").removeprefix("\ufeff")
+        first = text.splitlines()[0] if text.strip() else ""
+        delimiter = ";" if "," not in first and ";" in first else "\t" if "," not in first and "\t" in first else ","
+        return next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    except (OSError, csv.Error, StopIteration, TypeError):
+        return []
+
+
 def _folder_files(folder: Path) -> list[Path]:
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name.lower() in _CANONICAL_NAMES]
+    if not files:  # a workbook: an export's, or the four tables as sheets
+        files = [p for p in sorted(folder.iterdir()) if p.is_file() and is_workbook(p) and not p.name.startswith("~$")]
     if not files:  # a results folder: its errors files are uploaded again
         files = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() == ".csv"
                  and p.stem.lower().startswith("errors")]
+    if not files:  # whatever else is there, to be told what it is (a .txt is not one of the tables)
+        files = [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith((".", "~$"))]
     return files
 
 
@@ -179,15 +217,53 @@ def _entries(source: Any) -> list[tuple[str | None, Any]]:
         if p.is_dir():
             found = _folder_files(p)
             if not found:
-                raise InputError(f"{p}: no sessions.csv, cart_items.csv, legs.csv or passengers.csv in this folder")
+                raise InputError(f"{p}: no sessions.csv, cart_items.csv, legs.csv or passengers.csv (nor an .xlsx "
+                                 "workbook) in this folder")
             return [(None, f) for f in found]
         return [(None, p)]
     return [(None, item) for item in source]
 
 
+def _read_workbook_entry(name: str | None, item: Any, found: Problems, limits: Limits) -> list[UploadTable]:
+    """The tables of a workbook (a sheet each); sheets that are not one of the four are skipped with a warning."""
+    digest = None
+    if isinstance(item, str | os.PathLike):
+        if not Path(item).is_file():
+            found.add(Rule.MISSING_FILE, f"no such file ({item})", file=Path(item).name)
+            return []
+        digest = file_digest(item)
+        label = Path(item).name
+    else:
+        label = name or "<upload>.xlsx"
+    try:
+        sheets, problems = read_workbook(item, name=label, limits=limits)
+    except InputError as exc:
+        if exc.problems is not None and len(exc.problems):
+            found.extend(exc.problems)
+        else:
+            found.add(Rule.UNREADABLE, str(exc), file=label)
+        return []
+    found.extend(problems)
+    out = []
+    for sheet, read in sheets:
+        columns = [str(c) for c in read.frame.columns]
+        if not known_table(sheet, columns):
+            found.warn(Rule.NOT_A_TABLE, f"sheet {sheet!r} is not one of the four tables: it is ignored",
+                       file=read.file)
+            continue
+        table = sheet if sheet in F.TABLES else detect_table(sheet, columns)
+        sheet_digest = None if digest is None else {**digest, "table": table}
+        out.append(UploadTable(table, read.file, read.frame, read.cleared, sheet_digest))
+    if not sheets and not len(problems):
+        found.add(Rule.EMPTY, "the workbook has no sheet with a header", file=label)
+    return out
+
+
 def _read_entry(name: str | None, item: Any, found: Problems, encoding: str | None,
-                limits: Limits) -> UploadTable | None:
-    """One table as text, or ``None`` (its problems added to ``found``)."""
+                limits: Limits) -> UploadTable | list[UploadTable] | None:
+    """One table as text (a workbook: its tables), or ``None`` (its problems added to ``found``)."""
+    if not isinstance(item, pd.DataFrame) and is_workbook(item, name):
+        return _read_workbook_entry(name, item, found, limits)
     digest = None
     if isinstance(item, pd.DataFrame):
         label = name if name and name.endswith(".csv") else f"{name or 'table'}.csv"
@@ -204,14 +280,23 @@ def _read_entry(name: str | None, item: Any, found: Problems, encoding: str | No
         try:
             read = read_table(item, name=label, encoding=encoding, limits=limits)
         except InputError as exc:
-            if exc.problems is not None and len(exc.problems):
-                found.extend(exc.problems)
+            header = _header_cells(item, encoding)
+            problems = exc.problems
+            if header and not known_table(label, header) and (problems is None or not (
+                    problems["rule"].isin([Rule.ENCODING, Rule.BINARY, Rule.EMPTY, Rule.TOO_LARGE]).any())):
+                found.add(Rule.NOT_A_TABLE, _not_a_table(label, header), file=label, line=1)
+            elif problems is not None and len(problems):
+                found.extend(problems)
             else:
                 found.add(Rule.UNREADABLE, str(exc), file=label)
             return None
         found.extend(read.warnings)
         text, cleared, label = read.frame, read.cleared, read.file
-    table = name if name in F.TABLES else detect_table(label, [str(c) for c in text.columns])
+    columns = [str(c) for c in text.columns]
+    if name not in F.TABLES and not known_table(label, columns):
+        found.add(Rule.NOT_A_TABLE, _not_a_table(label, columns), file=label, line=1)
+        return None
+    table = name if name in F.TABLES else detect_table(label, columns)
     if digest is not None:
         digest["table"] = table
     return UploadTable(table, label, text, cleared, digest)
@@ -234,14 +319,13 @@ def read_tables(source: Any, *, encoding: str | None = None,
     found = Problems()
     tables: dict[str, UploadTable] = {}
     for name, item in _entries(source):
-        t = _read_entry(name, item, found, encoding, limits)
-        if t is None:
-            continue
-        if t.table in tables:
-            found.add(Rule.DUPLICATE_FILE, f"two files hold {t.table}: {tables[t.table].file} and {t.file}; "
-                      "upload one file per table", file=t.file)
-            continue
-        tables[t.table] = t
+        read = _read_entry(name, item, found, encoding, limits)
+        for t in read if isinstance(read, list) else [read] if read is not None else []:
+            if t.table in tables:
+                found.add(Rule.DUPLICATE_FILE, f"two files hold {t.table}: {tables[t.table].file} and {t.file}; "
+                          "upload one file per table", file=t.file)
+                continue
+            tables[t.table] = t
     return tables, found.frame()
 
 

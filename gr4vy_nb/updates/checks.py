@@ -11,7 +11,16 @@ problems at once, nothing fetched or sent:
 * warnings where a spreadsheet has probably damaged a value: a long number in scientific
   notation (``scientific_notation``), more than 15 significant digits ending in zeros
   (``precision_loss``), an Excel date serial number in a date column (``excel_date_serial``);
+* spreadsheet error values other than ``#N/A`` (``#VALUE!``, ``#REF!``, ...) are refused
+  (``spreadsheet_rewrite``);
 * the ``error`` column that ``errors.csv`` adds is ignored, so that file can be uploaded again.
+
+:func:`check_against_current` runs once the sessions are fetched (before the merge): every cell
+whose text differs from the session's current value is compared with it, and one that is what
+a spreadsheet makes of the current value (the same number, date, boolean or amount written
+differently, a text cut at 32,767 characters: :func:`gr4vy_nb.tables.rewrites.rewrite_of`) is an
+error (``spreadsheet_rewrite``) unless ``allow_spreadsheet_rewrites``; the damage warnings above
+are dropped for the cells equal to their current value (an unedited export gets none).
 
 Each problem names the session of its row (``checkout_session_id``) when the row has one.
 """
@@ -21,6 +30,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,12 +39,18 @@ import pyarrow.compute as pc
 
 from ..problems import Problems, Rule, Severity, concat
 from ..tables import spec as F
+from ..tables.cells import format_column
 from ..tables.files import CLEAR_TOKEN
 from ..tables.masking import mask_value
 from ..tables.reader import UploadTable, parse_cells
+from ..tables.rewrites import ERROR_PATTERN, clip, rewrite_of
 from .upload import Upload
 
-__all__ = ["CLEAR_COLUMNS", "IGNORED_COLUMNS", "LONG_ZEROS", "SCIENTIFIC", "SERIAL", "check_upload"]
+__all__ = ["CLEAR_COLUMNS", "DAMAGE_RULES", "IGNORED_COLUMNS", "LONG_ZEROS", "SCIENTIFIC", "SERIAL",
+           "check_against_current", "check_upload"]
+
+DAMAGE_RULES = frozenset({Rule.SCIENTIFIC_NOTATION, Rule.PRECISION_LOSS, Rule.EXCEL_DATE_SERIAL, Rule.LEADING_ZEROS})
+"""The warnings of likely spreadsheet damage: dropped for cells equal to the current value."""
 
 IGNORED_COLUMNS = frozenset({"error"})
 """Columns read and ignored: ``error`` is what ``errors.csv`` adds, so it can be uploaded again."""
@@ -105,12 +121,27 @@ def _damage_warnings(t: UploadTable, column: str, f: F.Field, found: Problems) -
                       value=value, severity=Severity.WARNING, table=t.table)
 
 
+def _error_values(t: UploadTable, column: str, found: Problems) -> None:
+    """Spreadsheet error values (a formula that failed) are refused: they are not values."""
+    raw = _arrow(t.text[column])
+    if not len(raw):
+        return
+    hits = np.asarray(pc.fill_null(pc.match_substring_regex(raw, ERROR_PATTERN, ignore_case=True), False), dtype=bool)
+    hits &= ~t.cleared[column].to_numpy(dtype=bool)
+    for r in np.flatnonzero(hits).tolist():
+        value = t.text[column].iloc[r]
+        found.add(Rule.SPREADSHEET_REWRITE, f"{value.strip()!r} is a spreadsheet error (a formula that failed), not a "
+                  f"value: fix the formula or type the value (leave the cell empty to keep the current value, "
+                  f"{CLEAR_TOKEN} to clear it)", file=t.file, line=t.text.index[r], column=column, table=t.table)
+
+
 def _split_columns(t: UploadTable, found: Problems) -> list[str]:
     """The columns to type; the object/list columns' ``#N/A`` marks go to ``t.clears``."""
     keep = []
     for column in t.columns:
         if column in IGNORED_COLUMNS:
             continue
+        _error_values(t, column, found)
         if t.table == "sessions" and column in CLEAR_COLUMNS:
             cells = t.text[column]
             cleared = t.cleared[column].to_numpy(dtype=bool)
@@ -203,3 +234,120 @@ def with_sessions(problems: pd.DataFrame, upload: Upload) -> pd.DataFrame:
     problems = problems.copy()
     problems["checkout_session_id"] = pd.array(ids, dtype="string")
     return problems
+
+
+# --------------------------------------------------------------------------- against the current state
+
+
+_REWRITE_HELP = ("import the file with this column as Text (LibreOffice: tick 'Format quoted field as text' or set "
+                 "the column type to Text; Excel: Data > From Text/CSV, column type Text) or edit the XLSX export "
+                 "(gr4vy-nb export --format xlsx); if you mean it, pass --allow-spreadsheet-rewrites "
+                 "(allow_spreadsheet_rewrites=True)")
+
+
+def _current_rows(t: UploadTable, current: pd.DataFrame) -> np.ndarray:
+    """The row of ``current`` (flattened current sessions) each uploaded row is about (``-1``: none)."""
+    assert t.typed is not None
+    n = len(t.typed)
+    if not n or not len(current) or F.KEY not in t.typed:
+        return np.full(n, -1, dtype=np.int64)
+    keys = pc.utf8_lower(_arrow(t.typed[F.KEY]).cast(pa.string()))
+    ckeys = pc.utf8_lower(_arrow(current[F.KEY]).cast(pa.string()))
+    if t.table == "sessions":
+        return np.asarray(pc.fill_null(pc.index_in(keys, value_set=ckeys), -1), dtype=np.int64)
+    index = F.CHILD_TABLES[t.table].index
+    if index not in t.typed or index not in current:
+        return np.full(n, -1, dtype=np.int64)
+    # Both sides keyed by one text, "session|index": only rows with an index have a current element.
+    def joined(k: pa.Array, i: pd.Series) -> pa.Array:
+        idx = pa.array(i.astype("Int64").array).cast(pa.string())
+        return pc.binary_join_element_wise(k, idx, "|")
+    found = pc.index_in(joined(keys, t.typed[index]), value_set=joined(ckeys, current[index]))
+    return np.asarray(pc.fill_null(found, -1), dtype=np.int64)
+
+
+def _text_at(column: pd.Series, rows: np.ndarray) -> pa.Array:
+    """The column as an export writes it (text), at ``rows`` (``-1``: null)."""
+    text, _free = format_column(column)
+    take = pa.array(np.where(rows >= 0, rows, 0))
+    out = text.take(take) if len(text) else pa.nulls(len(rows), pa.string())
+    return pc.if_else(pa.array(rows >= 0), out, pa.scalar(None, pa.string())).cast(pa.string())
+
+
+def _compare_table(t: UploadTable, current: pd.DataFrame, allow: bool, found: Problems,
+                   unchanged: set[tuple[str, int, str]], damage: dict[tuple[str, str], list[int]]) -> None:
+    rows = _current_rows(t, current)
+    if not (rows >= 0).any():
+        return
+    assert t.typed is not None
+    lines = t.text.index.to_numpy()
+    keys = t.typed[F.KEY].to_numpy(dtype=object) if F.KEY in t.typed else np.full(len(rows), None)
+    for column in t.columns:
+        f = F.field_for(t.table, column)
+        if f is None or f.role in ("key", "index") or column not in current:
+            continue
+        u = _arrow(t.text[column]).cast(pa.string())
+        c = _text_at(current[column], rows)
+        cleared = t.cleared[column].to_numpy(dtype=bool)
+        warned = damage.get((t.file, column), [])
+        if warned:  # only the cells with a damage warning are looked up
+            same = np.asarray(pc.fill_null(pc.equal(u, c), False), dtype=bool)
+            positions = t.text.index.get_indexer(warned)
+            unchanged.update((t.file, line, column) for line, r in zip(warned, positions.tolist(), strict=True)
+                             if r >= 0 and same[r])
+        differs = np.asarray(pc.fill_null(pc.not_equal(u, c), False), dtype=bool) & ~cleared
+        if f.kind != "str" and column in t.typed and differs.any():
+            # A typed cell whose value is the current one changes nothing (4200 and 4200.0 are one amount).
+            typed_text, _ = format_column(t.typed[column])
+            differs &= ~np.asarray(pc.fill_null(pc.equal(typed_text.cast(pa.string()), c), False), dtype=bool)
+        positions = np.flatnonzero(differs)
+        if not len(positions):
+            continue
+        take = pa.array(positions)
+        for r, new, old in zip(positions.tolist(), u.take(take).to_pylist(), c.take(take).to_pylist(), strict=True):
+            how = rewrite_of(old, new)
+            if how is None:
+                continue
+            shown_old = clip(str(mask_value(column, old, t.table)))
+            shown_new = clip(str(mask_value(column, new, t.table)))
+            message = (f"{shown_new} is what a spreadsheet makes of the current value {shown_old} ({how}), not an "
+                       f"edit; nothing is sent while it stands. To keep the current value, {_REWRITE_HELP}")
+            if allow:
+                message = (f"{shown_new} is what a spreadsheet makes of the current value {shown_old} ({how}); sent "
+                           "as written (--allow-spreadsheet-rewrites)")
+            found.add(Rule.SPREADSHEET_REWRITE, message, file=t.file, line=int(lines[r]), column=column,
+                      value=mask_value(column, new, t.table), severity=Severity.WARNING if allow else Severity.ERROR,
+                      session_id=keys[r] if isinstance(keys[r], str) else None)
+
+
+def check_against_current(upload: Upload, frames: Any, *, allow_spreadsheet_rewrites: bool = False) -> pd.DataFrame:
+    """Compare every changed cell with the session's current value; the upload's problems, updated.
+
+    ``frames`` is the current sessions flattened (:func:`~gr4vy_nb.tables.frames.flatten_sessions`).
+    Returns ``upload.problems`` with a ``spreadsheet_rewrite`` error for each cell whose new text
+    is what a spreadsheet makes of the current value (a warning with
+    ``allow_spreadsheet_rewrites``) and without the damage warnings of cells equal to their
+    current value. The upload's own problems are replaced too.
+    """
+    if not upload.checked:
+        check_upload(upload)
+    found = Problems()  # values are masked here, so that messages quote only masked text
+    problems = upload.problems
+    damage: dict[tuple[str, str], list[int]] = defaultdict(list)  # (file, column) -> lines with a damage warning
+    if len(problems):
+        hit = problems[problems["rule"].isin(list(DAMAGE_RULES)) & problems["line"].notna()]
+        for file, line, column in zip(hit["file"], hit["line"], hit["column"], strict=True):
+            damage[(str(file), str(column))].append(int(line))
+    unchanged: set[tuple[str, int, str]] = set()
+    for t in upload.tables.values():
+        if t.typed is None or not len(t.text):
+            continue
+        _compare_table(t, frames[t.table], allow_spreadsheet_rewrites, found, unchanged, damage)
+    if unchanged:
+        keep = [not (r in DAMAGE_RULES and isinstance(ln, int | np.integer) and (str(f), int(ln), str(c)) in unchanged)
+                for f, ln, c, r in zip(problems["file"], problems["line"].astype(object), problems["column"],
+                                       problems["rule"], strict=True)]
+        problems = problems[np.asarray(keep, dtype=bool)].reset_index(drop=True)
+    # First: of two errors on one cell (14/03/2062 in a date column), the one saying why is kept.
+    upload.problems = concat([found.frame(), problems])
+    return upload.problems

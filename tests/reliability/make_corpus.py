@@ -92,13 +92,16 @@ def child_edit(table: str, session: dict[str, Any], edits: dict[int, dict[str, s
     return child_csv(table, [_INDEX[table], *columns], *rows)
 
 
-def _xlsx() -> bytes:
+def _xlsx(header: Sequence[str] = ("checkout_session_id", "metadata.channel"), row: Sequence[Any] = (ID0, "web"),
+          title: str | None = None) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
-    sheet.append(["checkout_session_id", "metadata.channel"])
-    sheet.append([ID0, "web"])
+    if title:
+        sheet.title = title
+    sheet.append(list(header))
+    sheet.append(list(row))
     buf = io.BytesIO()
     book.save(buf)
     data = buf.getvalue()
@@ -192,11 +195,35 @@ def _() -> dict[str, bytes]:
     return sessions_csv(["buyer.billing_details.last_name"], [ID1, "Sample"], [ID2, "Müller"], encoding="cp1252")
 
 
-@case("file_utf16", "UTF-16 ('Unicode Text' from Excel): refused, with what to do", "reject",
-      problems=[err("encoding", S, 1, None, "UTF-16")])
+@case("file_utf16", "UTF-16 with a BOM ('Unicode Text' from Excel): read as such", "accept",
+      diff=[keep(ID0, "metadata.channel", "Montréal")])
 def _() -> dict[str, bytes]:
     return {S: b"\xff\xfe" + "checkout_session_id,metadata.channel\n".encode("utf-16-le")
-            + f"{ID0},web\n".encode("utf-16-le")}
+            + f"{ID0},Montréal\n".encode("utf-16-le")}
+
+
+@case("file_utf16_no_bom", "UTF-16 without a BOM: refused, naming --encoding", "reject",
+      problems=[err("encoding", S, 1, None, "--encoding utf-16-le")])
+def _() -> dict[str, bytes]:
+    return {S: "checkout_session_id,metadata.channel\n".encode("utf-16-le") + f"{ID0},web\n".encode("utf-16-le")}
+
+
+@case("file_trailing_empty_columns", "unnamed empty columns and empty rows a spreadsheet added: ignored", "accept",
+      diff=[keep(ID0, "metadata.channel", "kiosk")])
+def _() -> dict[str, bytes]:
+    return {S: f"checkout_session_id,metadata.channel,,\n{ID0},kiosk,,\n,,,\n".encode()}
+
+
+@case("file_not_a_table", "a text file that is none of the four tables: refused as such", "reject",
+      problems=[err("not_a_table", "notes.txt", 1, None, "not one of the four tables")])
+def _() -> dict[str, bytes]:
+    return {"notes.txt": b"remember to update the sessions\nfirst, check the export, then upload\n"}
+
+
+@case("file_xlsx_upload", "an Excel workbook: read like the CSV files (a sheet per table)", "accept",
+      diff=[keep(ID0, "metadata.channel", "kiosk")])
+def _() -> dict[str, bytes]:
+    return {"edits.xlsx": _xlsx(["checkout_session_id", "metadata.channel"], [ID0, "kiosk"], title="sessions")}
 
 
 @case("file_semicolons", "European Excel: ';' as the delimiter; read that way, with a warning", "warn",
@@ -252,8 +279,8 @@ def _() -> dict[str, bytes]:
     return {S: b""}
 
 
-@case("file_header_only", "a header and no rows: nothing to plan", "reject",
-      problems=[err("no_rows", S, 1, None, "no rows")])
+@case("file_header_only", "a header and no rows: nothing to do", "warn",
+      problems=[warn("no_rows", S, 1, None, "nothing to do")])
 def _() -> dict[str, bytes]:
     return {S: f"checkout_session_id,{META}\n".encode()}
 
@@ -342,13 +369,15 @@ def _() -> dict[str, bytes]:
 
 
 @case("damage_scientific_amount", "an amount turned into scientific notation by a spreadsheet", "reject",
-      problems=[err("type.integer", S, 2, "amount", "scientific notation")])
+      problems=[err(["spreadsheet_rewrite", "type.integer"], S, 2, "amount",
+                    ["spreadsheet makes of the current value", "scientific notation"])])
 def _() -> dict[str, bytes]:
     return sessions_csv(["amount"], [ID0, "5.5943E+04"])
 
 
-@case("damage_scientific_text", "a UPC turned into scientific notation: flagged (digits are lost)", "warn",
-      problems=[warn("scientific_notation", C, 2, "upc", "scientific notation")])
+@case("damage_scientific_text", "a UPC turned into scientific notation: refused against the current value",
+      "reject", problems=[err("spreadsheet_rewrite", C, 2, "upc", "'816017752891'"),
+                          warn("scientific_notation", C, 2, "upc", "scientific notation")])
 def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"upc": "8.16018E+11"}})
 
@@ -359,10 +388,40 @@ def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"upc": "8160177528910000000"}})
 
 
-@case("damage_leading_zeros", "a SKU that lost its leading zero (021464 -> 21464)", "warn",
-      problems=[warn("leading_zeros", C, 2, "sku", "leading zeros lost")])
+@case("damage_leading_zeros", "a SKU that lost its leading zero (021464 -> 21464): refused", "reject",
+      problems=[err("spreadsheet_rewrite", C, 2, "sku", "same number written differently")])
 def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"sku": "21464"}})
+
+
+@case("rewrite_exponent", "the same UPC written with an exponent (8.16017752891E+11): refused", "reject",
+      problems=[err("spreadsheet_rewrite", C, 2, "upc", "import the file with this column as Text")])
+def _() -> dict[str, bytes]:
+    return child_edit("cart_items", S0, {0: {"upc": "8.16017752891E+11"}})
+
+
+@case("rewrite_thousands", "the same UPC with thousands separators: refused", "reject",
+      problems=[err("spreadsheet_rewrite", C, 2, "upc", "same number written differently")])
+def _() -> dict[str, bytes]:
+    return child_edit("cart_items", S0, {0: {"upc": "816,017,752,891"}})
+
+
+@case("rewrite_personal_phone", "a phone number that lost its + (a spreadsheet read it as a number): refused",
+      "reject", problems=[err("spreadsheet_rewrite", P, 2, "phone_number", ["+44*******20", "'+44509409120'"])])
+def _() -> dict[str, bytes]:
+    return child_csv("passengers", ["passenger_index", "phone_number"], [ID0, "0", "44509409120"])
+
+
+@case("rewrite_error_value", "a formula error (#REF!) where a value should be: refused", "reject",
+      problems=[err("spreadsheet_rewrite", S, 2, META, "spreadsheet error")])
+def _() -> dict[str, bytes]:
+    return sessions_csv([META], [ID0, "#REF!"])
+
+
+@case("rewrite_edit_still_allowed", "a real edit of a number-like value (021464 -> 021465) is an edit", "accept",
+      diff=[keep(ID0, "cart_items[0].sku", "021465")])
+def _() -> dict[str, bytes]:
+    return child_edit("cart_items", S0, {0: {"sku": "021465"}})
 
 
 @case("damage_excel_serial_date", "a date of birth as an Excel date serial (23450)", "reject",
@@ -378,13 +437,15 @@ def _() -> dict[str, bytes]:
 
 
 @case("damage_locale_date", "a day-first locale date (14/03/2062)", "reject",
-      problems=[err("date_format", P, 2, "date_of_birth", "did you mean 2062-03-14")])
+      problems=[err(["spreadsheet_rewrite", "date_format"], P, 2, "date_of_birth",
+                    ["spreadsheet makes of the current value", "did you mean 2062-03-14"])])
 def _() -> dict[str, bytes]:
     return child_csv("passengers", ["passenger_index", "date_of_birth"], [ID0, "0", "14/03/2062"])
 
 
 @case("damage_datetime_without_offset", "a date-time with no UTC offset (a local time)", "reject",
-      problems=[err("datetime_format", L, 2, "arrival_at", "no UTC offset")])
+      problems=[err(["spreadsheet_rewrite", "datetime_format"], L, 2, "arrival_at",
+                    ["spreadsheet makes of the current value", "no UTC offset"])])
 def _() -> dict[str, bytes]:
     return child_csv("legs", ["leg_index", "arrival_at"], [ID0, "0", "2098-10-08 14:00:00"])
 
@@ -396,7 +457,8 @@ def _() -> dict[str, bytes]:
 
 
 @case("damage_thousands_separator", "an amount with a thousands separator (55,943)", "reject",
-      problems=[err("type.integer", S, 2, "amount", "not a whole number")])
+      problems=[err(["spreadsheet_rewrite", "type.integer"], S, 2, "amount",
+                    ["spreadsheet makes of the current value", "not a whole number"])])
 def _() -> dict[str, bytes]:
     return sessions_csv(["amount"], [ID0, "55,943"])
 

@@ -33,7 +33,7 @@ def _one(table: str, column: str, value: str) -> pd.Series:
     ("cart_items", "quantity", "0", "minimum", "more than 0"),
     ("sessions", "amount", "100000000", "maximum", "at most 99,999,999"),
     ("sessions", "amount", "99999999999999999999999", "maximum", "far too large"),
-    ("passengers", "date_of_birth", "16/07/2013", "date_format", "did you mean 2013-07-16?"),
+    ("passengers", "date_of_birth", "16/07/2013", "date_format", "write the year first"),  # personal: not reordered
     ("passengers", "date_of_birth", "2013-02-30", "date_format", "no such day"),
     ("passengers", "date_of_birth", "41471", "date_format", "Excel date serial"),
     ("legs", "stop_over", "yes", "type.boolean", "write true or false"),

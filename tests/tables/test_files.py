@@ -109,9 +109,38 @@ def test_cp1252_is_refused_with_line_and_byte_unless_encoding_given():
     assert table.frame["city"].tolist() == ["Paris", "Montréal"] and table.encoding == "cp1252"
 
 
-def test_utf16_is_refused():
-    problems = _refused("a,b\n1,2\n".encode("utf-16"))
+def test_utf16_with_a_bom_is_read_as_such():
+    table = read_table("a\tb\nMontréal\t2\n".encode("utf-16"))  # Excel's "Unicode text": UTF-16, tabs
+    assert table.frame.to_dict("list") == {"a": ["Montréal"], "b": ["2"]} and table.encoding == "utf-16"
+    assert read_table("a,b\n1,2\n".encode("utf-16-be")[0:0] + b"\xfe\xff" + "a,b\n1,2\n".encode("utf-16-be")
+                      ).frame.to_dict("list") == {"a": ["1"], "b": ["2"]}
+
+
+def test_utf16_without_a_bom_is_refused_naming_the_cli_option():
+    problems = _refused("a,b\n1,2\n".encode("utf-16-le"))
     assert problems["rule"].tolist() == ["encoding"] and "UTF-16" in problems["message"][0]
+    assert "--encoding utf-16-le" in problems["message"][0]
+    assert read_table("a,b\n1,2\n".encode("utf-16-le"), encoding="utf-16-le").frame["b"].tolist() == ["2"]
+
+
+def test_the_cp1252_refusal_names_the_cli_option():
+    problems = _refused("city\nMontréal\n".encode("cp1252"))
+    assert "--encoding cp1252" in problems["message"][0]
+
+
+def test_default_encoding_applies_to_reads_without_one():
+    from gr4vy_nb.tables.files import default_encoding
+
+    with default_encoding("cp1252"):
+        assert read_table("city\nMontréal\n".encode("cp1252")).frame["city"].tolist() == ["Montréal"]
+    _refused("city\nMontréal\n".encode("cp1252"))
+
+
+def test_trailing_unnamed_empty_columns_and_empty_rows_are_ignored():
+    table = read_table(b"a,b,,\n1,2,,\n,,,\n3,4\n\n")
+    assert table.frame.to_dict("list") == {"a": ["1", "3"], "b": ["2", "4"]} and table.lines.tolist() == [2, 4]
+    problems = _refused(b"a,b,,\n1,2,x,\n")  # a value in an unnamed column is not residue
+    assert problems["rule"].tolist() == ["empty_header"] and "column 3" in problems["message"][0]
 
 
 def test_xlsx_renamed_csv_is_refused(tmp_path):

@@ -109,3 +109,28 @@ def test_mask_frame_masks_every_personal_column_and_nothing_else():
     assert names.iloc[0] == names.iloc[1]  # same value, same mask: still groups and joins
     assert masked.sessions["buyer.billing_details.address.country"].tolist() == ["PT"]
     assert masked.passengers["age_group"].tolist()[0] == "adult"
+
+
+def test_unmasked_turns_mask_value_off_for_a_block_only():
+    from gr4vy_nb.problems import Problems
+    from gr4vy_nb.tables.masking import mask_value, masking_on, unmasked
+
+    assert mask_value("first_name", "Zoltan", "passengers") != "Zoltan"
+    with unmasked():
+        assert not masking_on() and mask_value("first_name", "Zoltan", "passengers") == "Zoltan"
+        found = Problems(mask=mask_value)
+        found.add("pattern", "'Zoltan' is wrong", column="first_name", value="Zoltan", table="passengers")
+        assert found.rows[0]["message"] == "'Zoltan' is wrong" and found.rows[0]["value"] == "Zoltan"
+    with unmasked(False):
+        assert masking_on()
+    assert masking_on() and mask_value("first_name", "Zoltan", "passengers") != "Zoltan"
+
+
+def test_a_personal_date_in_the_wrong_order_is_not_quoted_reordered():
+    import pyarrow as pa
+
+    from gr4vy_nb.tables import spec as F
+    from gr4vy_nb.tables.cells import typed_array
+
+    _, problems = typed_array(F.field_for("passengers", "date_of_birth"), pa.array(["14/03/2062"]))
+    assert "2062-03-14" not in problems[0][2] and "year first" in problems[0][2]

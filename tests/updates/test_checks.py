@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gr4vy_nb.errors import InputError
+from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.updates.upload import read_upload
 from tests.updates.helpers import S0, errors_of, plan_of
 
@@ -61,18 +62,22 @@ def test_a_child_table_without_its_session_column_is_reported_not_a_crash(tmp_pa
 
 
 def test_spreadsheet_damage_gives_warnings_with_coordinates(tmp_path, client):
+    # Item 1's upc is empty now: a long number there can only be judged by itself (warnings). Item 0's
+    # sku and upc have current values: what a spreadsheet made of them is an error (spreadsheet_rewrite).
     plan = plan_of(tmp_path, client, cart_items=f"""\
         checkout_session_id,item_index,sku,upc
         {S0},0,21464,8.16018E+11
         {S0},1,,1234567890123450000
         {S0},2,,
     """)
-    assert plan.ok  # warnings do not block
     found = {(r.file, r.line, r.column, r.rule, r.severity) for r in plan.problems.itertuples()}
-    assert found == {("cart_items.csv", 2, "sku", "leading_zeros", "warning"),
-                     ("cart_items.csv", 2, "upc", "scientific_notation", "warning"),
-                     ("cart_items.csv", 3, "upc", "precision_loss", "warning")}
-    assert "021464" in plan.problems.set_index("rule").loc["leading_zeros", "message"]
+    assert ("cart_items.csv", 3, "upc", "precision_loss", "warning") in found
+    assert {("cart_items.csv", 2, "sku", "spreadsheet_rewrite", "error"),
+            ("cart_items.csv", 2, "upc", "spreadsheet_rewrite", "error")} <= found
+    rewrite = plan.problems[(plan.problems.rule == "spreadsheet_rewrite") & (plan.problems.column == "sku")]
+    assert "'021464'" in rewrite.message.iloc[0] and "Text" in rewrite.message.iloc[0]
+    allowed = plan_updates(tmp_path, client=client, allow_spreadsheet_rewrites=True)
+    assert allowed.ok and set(allowed.warnings.rule) >= {"spreadsheet_rewrite", "precision_loss"}
 
 
 def test_excel_date_serial_is_an_error_with_a_hint(tmp_path, client):
