@@ -35,6 +35,7 @@ __all__ = [
     "carried_value",
     "diff_parts",
     "get_path",
+    "keyed_lists",
     "known_body",
     "known_part",
     "leaf_diff",
@@ -230,8 +231,15 @@ def known_part(name: str, value: Any, unknown: list[str] | None = None) -> Any:
 
 
 def known_body(body: Mapping[str, Any], unknown: list[str] | None = None) -> dict[str, Any]:
-    """An update body reduced to what the models know, to validate it (the rest is the server's to judge)."""
-    return {n: known_part(n, v, unknown) for n, v in body.items()}
+    """An update body reduced to what the models know, to validate it (the rest is the server's to judge).
+
+    Top-level fields the models do not know (sent back whole, see :mod:`~gr4vy_nb.updates.bodies`) are left out
+    too, their names going to ``unknown``.
+    """
+    known = CheckoutSessionUpdate.model_fields
+    if unknown is not None:
+        unknown.extend(n for n in body if n not in known)
+    return {n: known_part(n, v, unknown) for n, v in body.items() if n in known}
 
 
 def _restore(raw: Any, dumped: Any, kind: str, model: Any) -> None:
@@ -282,6 +290,45 @@ def diff_parts(before: Any, after: Any, parts: tuple[Any, ...], out: list[tuple[
             diff_parts(b[i] if i < len(b) else None, a[i] if i < len(a) else None, (*parts, i), out)
         return
     out.append((parts, before, after))
+
+
+def _with(obj: Any, path: tuple[str, ...], value: Any) -> Any:
+    """A shallow copy of ``obj`` with ``value`` at ``path`` (``obj`` itself when a part of the path is missing)."""
+    if not path:
+        return value
+    if not isinstance(obj, dict):
+        return obj
+    return {**obj, path[0]: _with(obj.get(path[0]), path[1:], value)}
+
+
+def keyed_lists(before: Any, after: Any, path: tuple[str, ...],
+                origins: list[int | None]) -> tuple[Any, Any, dict[int, int]]:
+    """Two values of a top-level field with the list at ``path`` keyed by the element's current index, to diff.
+
+    ``origins`` gives, for each position of the new list, the index in the current list of the
+    element it was made from (``None``: a new element). Each list becomes ``{key: element}``:
+    the current elements by their index, the new list's elements by their origin, new elements
+    numbered after the current ones (``n``, ``n + 1``, ...). So a kept element is diffed against
+    itself wherever it now stands, a removed one reads as removed, and diff paths name elements
+    by their current index. Also returns each key's position in the new list.
+    """
+    b_list = get_path(before, path) if path else before
+    a_list = get_path(after, path) if path else after
+    b_list = b_list if isinstance(b_list, list) else []
+    a_list = a_list if isinstance(a_list, list) else []
+    keyed_before = dict(enumerate(b_list))
+    keyed_after: dict[int, Any] = {}
+    place: dict[int, int] = {}
+    new = len(b_list)
+    for p, i in enumerate(origins):
+        if i is None:
+            key, new = new, new + 1
+        else:
+            key = i
+        if p < len(a_list):
+            keyed_after[key] = a_list[p]
+        place[key] = p
+    return _with(before, path, keyed_before or None), _with(after, path, keyed_after or None), place
 
 
 def leaf_diff(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:

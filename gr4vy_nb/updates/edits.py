@@ -258,10 +258,11 @@ def _cell_diffs(rows: np.ndarray, c: pa.Array, u: pa.Array, kind: str) -> list[t
 class _Scan:
     """One pass over an upload's tables: the edits of every session, the problems met on the way."""
 
-    def __init__(self, upload: Upload, current: Current, found: Problems) -> None:
+    def __init__(self, upload: Upload, current: Current, found: Problems, lists: str = "replace") -> None:
         self.upload = upload
         self.current = current
         self.found = found
+        self.lists = lists
         self.edits: dict[str, SessionEdits] = defaultdict(SessionEdits)
         self.rows: dict[str, TableRows] = {}
 
@@ -394,12 +395,18 @@ class _Scan:
             changed_rows |= changed | cleared
             for r, before, after in _cell_diffs(np.flatnonzero((changed | cleared) & (pos >= 0)), c, u, f.kind):
                 cells[r].append((column, bool(cleared[r]), before, None if cleared[r] else after))
-        self._child_structure(rows, changed_rows, cells)
+        self._child_structure(rows, changed_rows, cells, pos)
 
     def _child_structure(self, rows: TableRows, changed_rows: np.ndarray,
-                         cells: dict[int, list[tuple[str, bool, Any, Any]]]) -> None:
+                         cells: dict[int, list[tuple[str, bool, Any, Any]]], pos: np.ndarray) -> None:
         """Same elements (indexes 0..n-1 of the current list, every row indexed)? Then only the
-        changed cells are applied; otherwise the session's list is rebuilt from its rows."""
+        changed cells are applied; otherwise the session's list is rebuilt from its rows.
+
+        In patch mode (``lists="patch"``) the rows need not name every element: when every row
+        indexes a current element, only the changed cells are applied (the other elements stay
+        as they are); a row without an index (or with a new one) makes the list rebuilt, the
+        current elements kept and the new ones appended.
+        """
         if not pd.notna(rows.keys).any():
             return
         table = rows.t.table
@@ -417,7 +424,10 @@ class _Scan:
         session = self.current.index.get_indexer(groups.keys) if len(self.current.index) else \
             np.full(len(groups.keys), -1)
         current_n = np.where(session >= 0, counts[np.maximum(session, 0)] if len(counts) else 0, 0)
-        same = (indexed == size) & (size == current_n) & (low == 0) & (high == size - 1)
+        if self.lists == "patch":
+            same = (indexed == size) & groups.reduce(np.logical_and, pos >= 0).astype(bool)
+        else:
+            same = (indexed == size) & (size == current_n) & (low == 0) & (high == size - 1)
         for sid in groups.keys[~same].tolist():
             if sid in self.current.sessions:
                 self.edits[sid].fields.add(child.path[0])
@@ -431,10 +441,13 @@ class _Scan:
                         edits.cells.append((table, r, column, cleared, before, after))
 
 
-def find_edits(upload: Upload, current: Current,
-               found: Problems) -> tuple[dict[str, SessionEdits], dict[str, TableRows]]:
+def find_edits(upload: Upload, current: Current, found: Problems,
+               lists: str = "replace") -> tuple[dict[str, SessionEdits], dict[str, TableRows]]:
     """The edits of every session a checked upload touches, and row access to its tables.
 
-    Problems met on the way (read-only cells changed, leading zeros lost) go to ``found``.
+    ``lists``: ``"replace"`` (a session's rows of a child table are its complete new list) or
+    ``"patch"`` (each row patches the element it indexes, the others are kept, rows without an
+    index are appended). Problems met on the way (read-only cells changed, leading zeros lost)
+    go to ``found``.
     """
-    return _Scan(upload, current, found).run()
+    return _Scan(upload, current, found, lists).run()

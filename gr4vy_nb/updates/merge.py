@@ -10,8 +10,14 @@ applies the edits :mod:`gr4vy_nb.updates.edits` found, as DESIGN.md says:
   ``extra``) must equal the current value (or be empty).
 * ``cart_items.csv``, ``legs.csv``, ``passengers.csv``: for each session present, its rows are
   the complete new list, in ``*_index`` order (rows without an index after those with one,
-  in file order). A row whose index is a position of the current list starts from that
-  element: its empty or absent columns keep the current values.
+  in file order); in patch mode (``lists="patch"``) each row patches the element it indexes,
+  the others are kept, rows without an index are appended. A row whose index is an index of
+  the current list starts from that element: its empty or absent columns keep the current
+  values. Elements are matched by that index, never by position: the plan's message says what
+  each list keeps, removes and adds, and the diff names elements by their current index.
+* Destructive changes (list elements or ``categories`` entries removed, a field, key, object
+  or list cleared) are warnings (rule ``destructive``) in the file's coordinates, and listed
+  in each item's ``destructive``: applying them needs consent.
 * Legs and passengers are merged into the session's current ``airline``: the API replaces
   ``airline`` as a whole, so everything else in it is sent back unchanged.
 
@@ -43,17 +49,37 @@ from ..tables import spec as F
 from ..tables.files import CLEAR_TOKEN
 from ..tables.masking import is_personal, mask_value
 from .checks import CLEAR_COLUMNS, check_upload, with_sessions
-from .compare import canonical, carried_item, carried_value, diff_parts, get_path, known_body, prune
+from .compare import canonical, carried_item, carried_value, diff_parts, get_path, keyed_lists, known_body, prune
 from .edits import Current, SessionEdits, TableRows, field_of, find_edits
 from .states import ItemStatus
 from .upload import Upload, locate
 
-__all__ = ["DIFF_COLUMNS", "Changeset", "PlanItem", "build_changes"]
+__all__ = ["DESTRUCTIVE_COLUMNS", "DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes",
+           "consent_text", "destructive_counts", "destructive_frame"]
 
 DIFF_COLUMNS = ["checkout_session_id", "path", "before", "after", "file", "line", "column", "personal"]
 """Columns of a plan's diff: one row per changed value."""
 
 _OBJECTS = ("airline", "cart_items", "buyer", "metadata")
+
+LIST_MODES = ("replace", "patch")
+"""How a child table's rows change a session's list: ``replace`` (the rows are the complete new list: elements
+not listed are removed) or ``patch`` (each row patches the element it indexes, the others are kept, rows without an
+index are appended; nothing is removed)."""
+
+DESTRUCTIVE_COLUMNS = ["checkout_session_id", "kind", "what", "path", "count", "file", "line", "column", "message"]
+"""Columns of a plan's destructive changes: one row per list element removed (``kind`` ``remove``, ``what`` the
+table: ``passengers``, ``cart_items``, ``legs``; or ``categories``/``subcategories`` with ``count`` entries) and per
+field, key, object or list cleared (``kind`` ``clear``, ``what`` ``field``)."""
+
+_NOUNS = {"cart_items": ("cart item", "cart items"), "legs": ("leg", "legs"), "passengers": ("passenger", "passengers"),
+          "categories": ("categories entry", "categories entries"),
+          "subcategories": ("subcategories entry", "subcategories entries"), "field": ("field", "fields")}
+
+
+def _noun(what: str, n: int) -> str:
+    one, many = _NOUNS.get(what, (what, what))
+    return f"{n} {one if n == 1 else many}"
 
 
 @dataclass
@@ -80,6 +106,7 @@ class PlanItem:
     desired: dict[str, Any] | None = None
     source: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
+    destructive: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def fields(self) -> list[str]:
@@ -88,7 +115,8 @@ class PlanItem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "status": str(self.status), "before": self.before, "body": self.body,
-                "desired": self.desired, "source": self.source, "message": self.message}
+                "desired": self.desired, "source": self.source, "message": self.message,
+                "destructive": self.destructive}
 
 
 @dataclass
@@ -123,8 +151,9 @@ class _Context:
     """What every session's merge reads: the upload, the current state, the rows, the problems."""
 
     def __init__(self, upload: Upload, current: Current, rows: dict[str, TableRows], found: Problems,
-                 expires_in: int) -> None:
+                 expires_in: int, lists: str = "replace") -> None:
         self.upload = upload
+        self.lists = lists
         self.current = current
         self.rows = rows
         self.found = found
@@ -165,6 +194,10 @@ class _Session:
         self.where: dict[str, Any] = {}
         self.notes: list[str] = []
         self.unknown: list[str] = []  # paths in the body of fields this version does not know (sent unchanged)
+        # child table -> (current index or None for a new element, row or None) of each position of its new list
+        self.keyed: dict[str, list[tuple[int | None, int | None]]] = {}
+        self.destructive: list[dict[str, Any]] = []
+        self.harm_notes: list[str] = []
 
     # -- building the desired values
 
@@ -225,28 +258,56 @@ class _Session:
                                        line=sessions.text.index[r] if sessions else None, column=column,
                                        value=CLEAR_TOKEN, session_id=self.sid)
 
-    def _rebuild(self, table: str) -> tuple[list[dict[str, Any]], list[int]]:
-        """A child table's new list from the session's rows, each starting from the element its index names."""
+    def _rebuild(self, table: str) -> tuple[list[Any], list[tuple[int | None, int | None]]]:
+        """A child table's new list from the session's rows, each starting from the element its index names.
+
+        Returns the list and, for each of its positions, ``(current index, row)``: the current
+        element it starts from (``None``: a new one) and the row that edits it (``None``: an element
+        kept as it is, in patch mode). Replace mode: the rows, in index order, are the list. Patch
+        mode: the current elements in their order, each patched by the row indexing it, then the
+        rows that index no current element.
+        """
         rows = self.ctx.rows[table]
         child = F.CHILD_TABLES[table]
         index = rows.index
         order = sorted(rows.groups.rows(self.sid), key=lambda r: (index[r], r))
         current_list = get_path(self.cur, child.path) or []
-        out = []
-        for r in order:
-            i = index[r]
-            base = {}
-            if np.isfinite(i) and int(i) < len(current_list) and isinstance(current_list[int(i)], dict):
-                base = carried_item(table, current_list[int(i)])
-            for column, f in rows.value_columns:
-                if rows.cleared(column)[r]:
-                    _unset(base, f.path)
-                    continue
-                value = rows.value(r, column)
-                if value is not None:
-                    _set(base, f.path, value)
+        n = len(current_list)
+        slots: list[tuple[int | None, int | None]] = []
+        taken: set[int] = set()
+        if self.ctx.lists == "patch":
+            by_index: dict[int, int] = {}
+            for r in order:
+                i = index[r]
+                if np.isfinite(i) and 0 <= int(i) < n and int(i) not in by_index:
+                    by_index[int(i)] = r
+            slots = [(i, by_index.get(i)) for i in range(n)]
+            slots += [(None, r) for r in order if r not in set(by_index.values())]
+        else:
+            for r in order:
+                i = index[r]
+                known = np.isfinite(i) and 0 <= int(i) < n and int(i) not in taken \
+                    and isinstance(current_list[int(i)], dict)
+                if known:
+                    taken.add(int(i))
+                slots.append((int(i) if known else None, r))
+        out: list[Any] = []
+        for i, r in slots:
+            element = current_list[i] if i is not None else {}
+            if not isinstance(element, dict):  # not an object (kept as it is, in patch mode)
+                out.append(element)
+                continue
+            base = carried_item(table, element) if i is not None else {}
+            if r is not None:
+                for column, f in rows.value_columns:
+                    if rows.cleared(column)[r]:
+                        _unset(base, f.path)
+                        continue
+                    value = rows.value(r, column)
+                    if value is not None:
+                        _set(base, f.path, value)
             out.append(base)
-        return out, order
+        return out, slots
 
     def _apply_lists(self) -> None:
         for table in F.TABLES[1:]:
@@ -257,13 +318,13 @@ class _Session:
         for table in F.TABLES[1:]:
             if table not in self.edits.lists:
                 continue
-            new_list, positions = self._rebuild(table)
+            new_list, slots = self._rebuild(table)
             child = F.CHILD_TABLES[table]
             rows = self.ctx.rows[table]
-            self.where[table] = [[rows.t.file, rows.lines[p]] for p in positions]
-            before_n = len(get_path(self.cur, child.path) or [])
-            if before_n != len(new_list):
-                self.notes.append(f"replaces {before_n} {table.replace('_', ' ')} with {len(new_list)}")
+            first = rows.lines[rows.groups.rows(self.sid)[0]]
+            self.where[table] = [[rows.t.file, rows.lines[r] if r is not None else first] for _i, r in slots]
+            self.keyed[table] = slots
+            self._list_notes(table, slots, len(get_path(self.cur, child.path) or []))
             if len(child.path) == 1:
                 self.desired[child.path[0]] = new_list
             else:
@@ -271,6 +332,126 @@ class _Session:
                 if not isinstance(holder, dict):
                     holder = self.desired[child.path[0]] = {}
                 holder[child.path[1]] = new_list
+
+    def _list_notes(self, table: str, slots: list[tuple[int | None, int | None]], before_n: int) -> None:
+        """What a rebuilt list keeps, removes and adds, by current index: ``keeps passengers #1 (now at position 0);
+        removes passengers #0, #2, #3 of 4; adds 1 passenger (new #4)``."""
+        what = table.replace("_", " ")
+        kept = [(i, p) for p, (i, _r) in enumerate(slots) if i is not None]
+        kept_set = {i for i, _p in kept}
+        removed = [i for i in range(before_n) if i not in kept_set]
+        added = [p for p, (i, _r) in enumerate(slots) if i is None]
+        moved = any(i != p for i, p in kept)
+        if kept and (removed or moved):
+            self.notes.append(f"keeps {what} " + ", ".join(
+                f"#{i}" + (f" (now at position {p})" if i != p else "") for i, p in kept))
+        elif removed:
+            self.notes.append(f"keeps no {what}")
+        if removed:
+            self.notes.append(f"removes {what} " + ", ".join(f"#{i}" for i in removed) + f" of {before_n}")
+            self._removed(table, removed, before_n)
+        if added:
+            numbers = ", ".join(f"#{before_n + k}" for k in range(len(added)))
+            self.notes.append(f"adds {_noun(table, len(added))} (new {numbers})")
+
+    # -- destructive changes: counted, named, warned about (they need consent)
+
+    def _harm(self, kind: str, what: str, path: str, message: str, *, file: Any, line: Any, column: Any,
+              count: int = 1) -> None:
+        self.destructive.append({"checkout_session_id": self.sid, "kind": kind, "what": what, "path": path,
+                                 "count": count, "file": file, "line": line, "column": column, "message": message})
+
+    def _warn(self, message: str, *, file: Any, line: Any, column: Any, table: str | None = None) -> None:
+        self.ctx.found.warn(Rule.DESTRUCTIVE, message + ": this needs consent (--allow-destructive, "
+                            "allow_destructive=True, or the checkbox next to Run)", file=file, line=line, column=column,
+                            session_id=self.sid, table=table)
+
+    def _removed(self, table: str, removed: list[int], before_n: int) -> None:
+        rows = self.ctx.rows[table]
+        child = F.CHILD_TABLES[table]
+        file, line = rows.t.file, rows.lines[rows.groups.rows(self.sid)[0]]
+        text = f"removes {table.replace('_', ' ')} " + ", ".join(f"#{i}" for i in removed) + f" of {before_n}"
+        for i in removed:
+            self._harm("remove", table, f"{'.'.join(child.path)}[{i}]", text, file=file, line=line,
+                       column=child.index)
+        hint = "" if self.ctx.lists == "patch" else (
+            f" (their rows are not in {file}: list them to keep them, or use patch mode, --lists patch)")
+        self._warn(text + hint, file=file, line=line, column=child.index, table=table)
+
+    def _cleared(self, path: str, *, file: Any, line: Any, column: Any, table: str | None, extra: str = "") -> None:
+        text = f"clears {path}{extra}"
+        self._harm("clear", "field", path, text, file=file, line=line, column=column)
+        self.harm_notes.append(text)
+        self._warn(text, file=file, line=line, column=column, table=table)
+
+    def _entries_removed(self, path: str, what: str, before: Any, after: Any, *, file: Any, line: Any,
+                         column: Any, table: str) -> None:
+        """Entries of a list of plain values (``categories``) that the new list no longer holds."""
+        if not isinstance(before, list) or not isinstance(after, list):
+            return
+        left = list(after)
+        gone = []
+        for v in before:
+            if v in left:
+                left.remove(v)
+            else:
+                gone.append(v)
+        if gone:
+            text = f"removes {_noun(what, len(gone))} from {path}: " + ", ".join(repr(v) for v in gone)
+            self._harm("remove", what, path, text, file=file, line=line, column=column, count=len(gone))
+            self.harm_notes.append(text)
+            self._warn(text, file=file, line=line, column=column, table=table)
+
+    def _find_destructive(self) -> None:
+        """Every clear and removal this session's change makes (the removed list elements are found by
+        :meth:`_list_notes`)."""
+        sessions = self.ctx.rows.get("sessions")
+        for table, r, column, cleared, before, after in self.edits.cells:
+            f = field_of(table, column)
+            if f is None:
+                continue
+            if table == "sessions":
+                assert sessions is not None
+                file, line, path = sessions.t.file, sessions.lines[r], column
+            else:
+                rows = self.ctx.rows[table]
+                child = F.CHILD_TABLES[table]
+                file, line = rows.t.file, rows.lines[r]
+                path = f"{'.'.join(child.path)}[{int(rows.index_list[r])}].{'.'.join(f.path)}"
+            if cleared:
+                self._cleared(path, file=file, line=line, column=column, table=table)
+            elif f.kind == "list":
+                self._entries_removed(path, f.path[-1], before, after, file=file, line=line, column=column,
+                                      table=table)
+        for column, r in self.edits.clears:
+            current = get_path(self.cur, CLEAR_COLUMNS[column].path)
+            extra = ""
+            for table, child in F.CHILD_TABLES.items():
+                if ".".join(child.path) == column and isinstance(current, list):
+                    extra = f" ({_noun(table, len(current))})"
+            assert sessions is not None
+            self._cleared(column, file=sessions.t.file, line=sessions.lines[r], column=column, table="sessions",
+                          extra=extra)
+        for table, slots in self.keyed.items():
+            rows = self.ctx.rows[table]
+            child = F.CHILD_TABLES[table]
+            current_list = get_path(self.cur, child.path) or []
+            for i, r in slots:
+                if i is None or r is None or not isinstance(current_list[i], dict):
+                    continue
+                element = current_list[i]
+                file, line = rows.t.file, rows.lines[r]
+                for column, f in rows.value_columns:
+                    path = f"{'.'.join(child.path)}[{i}].{'.'.join(f.path)}"
+                    before = get_path(element, f.path)
+                    if rows.cleared(column)[r]:
+                        if before is not None and before != []:
+                            self._cleared(path, file=file, line=line, column=column, table=table)
+                    elif f.kind == "list":
+                        after = rows.value(r, column)
+                        if after is not None:
+                            self._entries_removed(path, f.path[-1], before, after, file=file, line=line,
+                                                  column=column, table=table)
 
     def _tidy(self) -> None:
         for name in list(self.desired):
@@ -335,10 +516,23 @@ class _Session:
         for n in changed:
             if n not in compared:
                 continue
+            before_n, after_n = canonical(n, self.cur.get(n)), canonical(n, desired[n])
+            places = []  # (path of a rebuilt list, its new position by element key)
+            for table, slots in self.keyed.items():
+                child = F.CHILD_TABLES[table]
+                if child.path[0] == n:
+                    before_n, after_n, place = keyed_lists(before_n, after_n, child.path[1:],
+                                                           [i for i, _r in slots])
+                    places.append((child.path, place))
             leaves: list[tuple[tuple[Any, ...], Any, Any]] = []
-            diff_parts(canonical(n, self.cur.get(n)), canonical(n, desired[n]), (n,), leaves)
+            diff_parts(before_n, after_n, (n,), leaves)
             for parts, before, after in leaves:
-                file, line, column = locate(encode(parts), self.where)
+                located = parts
+                for path, place in places:
+                    k = len(path)
+                    if tuple(parts[:k]) == path and len(parts) > k:  # a removed element: the table's first row
+                        located = (*parts[:k], place.get(parts[k], 1 << 30), *parts[k + 1:])
+                file, line, column = locate(encode(located), self.where)
                 out.append({"checkout_session_id": self.sid, "path": path_text(parts), "before": before,
                             "after": after, "file": file, "line": line, "column": column,
                             "personal": is_personal(".".join(str(p) for p in parts))})
@@ -353,6 +547,7 @@ class _Session:
         self._apply_cells()
         self._apply_clears()
         self._apply_lists()
+        self._find_destructive()
         self._tidy()
         compared = self._compared()
         changed = [n for n in self.names
@@ -360,17 +555,15 @@ class _Session:
         source = {"rows": self.ctx.source_rows(self.sid), "where": self.where}
         if not changed:
             return PlanItem(self.sid, ItemStatus.UNCHANGED, before=self.cur, source=source, message="no change"), []
-        for n in changed:
-            if self.desired.get(n) is None and self.cur.get(n) is not None and n in _OBJECTS:
-                self.notes.append(f"clears {n.replace('_', ' ')}")
-
+        self.notes += self.harm_notes
+        harm = self.destructive
         if self.sid in self.ctx.bad:  # its rows have errors already: the models would only repeat them
             return PlanItem(self.sid, ItemStatus.INVALID, before=self.cur, source=source,
-                            message="the upload has errors for it"), []
+                            message="the upload has errors for it", destructive=harm), []
         body = {n: self.desired.get(n) for n in changed}
         if not self._validate(body):
             return PlanItem(self.sid, ItemStatus.INVALID, before=self.cur, source=source,
-                            message="refused by the update schema"), []
+                            message="refused by the update schema", destructive=harm), []
         if carried := _carried_text(self.unknown):
             self.notes.append(carried)
         # Valid: the body is sent as built (JSON values only), not re-serialised.
@@ -378,7 +571,7 @@ class _Session:
         desired = {n: sent.get(n) for n in changed}
         rows = self._cell_diff(changed, compared) + self._compared_diff(changed, compared, desired)
         return PlanItem(self.sid, ItemStatus.CHANGE, before=self.cur, body=sent, desired=desired, source=source,
-                        message="; ".join(self.notes) or None), rows
+                        message="; ".join(self.notes) or None, destructive=harm), rows
 
 
 def _carried_text(paths: list[str]) -> str | None:
@@ -395,21 +588,29 @@ def _carried_text(paths: list[str]) -> str | None:
 
 
 def build_changes(upload: Upload, current: Mapping[str, Any], *, expires_in: int = EXPIRES_IN_DEFAULT,
-                  frames: Any = None) -> Changeset:
+                  frames: Any = None, lists: str = "replace") -> Changeset:
     """Merge a checked upload onto the current sessions: items, problems, diff, notes.
 
     ``current`` maps each session id named to its current state (a dict as the API returns
     it), or to ``None`` / an exception when it was not found. Sessions missing from
     ``current`` count as not found. ``frames`` may give the current sessions already
     flattened (:func:`~gr4vy_nb.tables.frames.flatten_sessions` of exactly the found ones), to
-    save flattening them again.
+    save flattening them again. ``lists``: one of :data:`LIST_MODES` (``replace``: a session's rows of
+    a child table are its complete new list; ``patch``: each row patches the element it indexes,
+    the others are kept, rows without an index are appended).
+
+    Destructive changes (list elements removed, entries of ``categories`` removed, a field, key,
+    object or list cleared) are warnings with rule ``destructive`` and listed in each item's
+    ``destructive`` (see :data:`DESTRUCTIVE_COLUMNS`); applying them needs consent.
     """
+    if lists not in LIST_MODES:
+        raise ValueError(f"lists must be one of {', '.join(LIST_MODES)}, not {lists!r}")
     if not upload.checked:
         check_upload(upload)
     if not EXPIRES_IN_MIN <= expires_in <= EXPIRES_IN_MAX:
         raise ValueError(f"expires_in must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds")
     with _young_collections_only():
-        return _build_changes(upload, current, expires_in, frames)
+        return _build_changes(upload, current, expires_in, frames, lists)
 
 
 _GC_LOCK = threading.Lock()
@@ -441,11 +642,12 @@ def _young_collections_only() -> Iterator[None]:
                 gc.set_threshold(*_GC_STATE[1])
 
 
-def _build_changes(upload: Upload, current: Mapping[str, Any], expires_in: int, frames: Any) -> Changeset:
+def _build_changes(upload: Upload, current: Mapping[str, Any], expires_in: int, frames: Any,
+                   lists: str) -> Changeset:
     state = Current(current, frames)
     found = Problems(mask=mask_value)
-    edits, rows = find_edits(upload, state, found)
-    ctx = _Context(upload, state, rows, found, expires_in)
+    edits, rows = find_edits(upload, state, found, lists)
+    ctx = _Context(upload, state, rows, found, expires_in, lists)
     items: list[PlanItem] = []
     diff: list[dict[str, Any]] = []
     for sid in upload.session_ids():
@@ -506,3 +708,45 @@ def _notes(items: list[PlanItem], expires_in: int) -> list[str]:
         examples = [i.message for i in changed if i.message and re.sub(r"\d+", "N", i.message).find(text) >= 0][:1]
         notes.append(f"{n} session(s): {text}" + (f" (e.g. {examples[0]})" if examples and "N" in text else ""))
     return notes
+
+
+# --------------------------------------------------------------------------- destructive changes, counted
+
+
+def destructive_frame(items: list[PlanItem]) -> pd.DataFrame:
+    """The destructive changes of the items that will be sent: :data:`DESTRUCTIVE_COLUMNS`, one row per element
+    removed or field cleared."""
+    rows = [d for i in items if i.status == ItemStatus.CHANGE for d in (i.destructive or ())]
+    frame = pd.DataFrame({c: pd.Series([d.get(c) for d in rows], dtype=object) for c in DESTRUCTIVE_COLUMNS})
+    frame["line"] = pd.array([None if v is None else int(v) for v in frame["line"].tolist()], dtype="Int64")
+    frame["count"] = frame["count"].astype("int64")
+    return frame
+
+
+def destructive_counts(items: list[PlanItem]) -> dict[str, Any]:
+    """``{"sessions": n, "removes": {"passengers": 3, ...}, "clears": k}`` over the items that will be sent."""
+    removes: dict[str, int] = defaultdict(int)
+    clears = 0
+    sessions = set()
+    for item in items:
+        if item.status != ItemStatus.CHANGE or not item.destructive:
+            continue
+        sessions.add(item.session_id)
+        for d in item.destructive:
+            if d["kind"] == "clear":
+                clears += 1
+            else:
+                removes[d["what"]] += int(d.get("count") or 1)
+    return {"sessions": len(sessions), "removes": dict(removes), "clears": clears}
+
+
+def consent_text(counts: Mapping[str, Any]) -> str:
+    """``remove 3 passengers and clear 1 field in 2 sessions`` (``""`` when nothing is destructive)."""
+    if not counts.get("sessions"):
+        return ""
+    removes = [_noun(what, n) for what, n in counts.get("removes", {}).items()]
+    removed = ", ".join(removes[:-1]) + (" and " if len(removes) > 1 else "") + (removes[-1] if removes else "")
+    parts = ([f"remove {removed}"] if removes else []) + (
+        [f"clear {_noun('field', counts['clears'])}"] if counts.get("clears") else [])
+    n = counts["sessions"]
+    return " and ".join(parts) + f" in {n} session{'s' if n != 1 else ''}"

@@ -58,9 +58,14 @@ class BulkUpdateApp(RunActions):
        (folders or files, one per line) -> :meth:`on_validate`;
     2. validation: the problems table and counts, a download of ``problems.csv``;
     3. :meth:`on_plan`: fetches the current state (progress bar), shows the summary, the notes,
-       a per-session diff (``diff_session``) and every change; ``expires_in`` is chosen here;
+       a per-session diff (``diff_session``) and every change; ``expires_in`` and ``lists_mode``
+       (``replace``: the rows of a child table are the complete list; ``patch``: they patch the
+       elements they index, the others are kept) are chosen here;
     4. :meth:`on_apply`: ``workers``, ``rate``, ``canary`` (first N), the PRODUCTION confirmation
-       (tick ``confirm_box`` and type the merchant account id in ``confirm_text``); the run goes
+       (tick ``confirm_box`` and type the merchant account id in ``confirm_text``); a plan with
+       destructive changes (list elements removed, fields cleared) shows them in red next to Run
+       (``destructive_note``), and Run stays disabled until ``consent_box`` ("I mean to remove 3
+       passengers ...") is ticked, unticked again for every new plan; the run goes
        on in a background thread with live counters; :meth:`on_cancel` stops it; :meth:`wait`
        blocks until it ends (for scripts and tests);
     5. results: filter by status, download ``errors.csv``/``succeeded.csv``,
@@ -118,6 +123,14 @@ class BulkUpdateApp(RunActions):
         """3 · plan: the expiry, Plan, the fetch progress, the summary and the diff."""
         self.expires_in = w.Dropdown(options=list(EXPIRES_IN_CHOICES), value=3600, description="expires in",
                                      style={"description_width": "initial"})
+        self.lists_mode = w.ToggleButtons(
+            options=[("rows are the complete list", "replace"), ("patch: keep elements not listed", "patch")],
+            value="replace", description="child rows", style={"description_width": "initial"},
+            tooltips=["the rows of cart_items.csv, legs.csv, passengers.csv are each session's complete new list: "
+                      "elements not listed are removed (that needs consent)",
+                      "a row with an index patches that element, the others are kept, rows without an index are "
+                      "appended: nothing is removed"])
+        self.lists_mode.add_class("gr4vy-lists-mode")
         self.plan_button = w.Button(description="Plan", icon="search", button_style="primary", disabled=True,
                                     tooltip="fetch the current state of every session named and show the diff")
         self.plan_button.add_class("gr4vy-plan")
@@ -144,6 +157,11 @@ class BulkUpdateApp(RunActions):
         self.apply_button = w.Button(description="Run", icon="play", button_style="danger" if kind ==
                                      "production" else "success", disabled=True)
         self.apply_button.add_class("gr4vy-apply")
+        self.destructive_note = w.HTML(value="")
+        self.destructive_note.add_class("gr4vy-destructive")
+        self.consent_box = w.Checkbox(value=False, indent=False, description="", layout=w.Layout(display="none",
+                                                                                                 width="auto"))
+        self.consent_box.add_class("gr4vy-consent")
         self.runner = RunPanel(self.messages, on_state=self._refresh)
 
     def _wire(self) -> None:
@@ -154,6 +172,7 @@ class BulkUpdateApp(RunActions):
         self.diff_session.observe(self._on_diff_session, names="value")
         self.show_raw.observe(self._on_show_raw, names="value")
         self.apply_button.on_click(self.on_apply)
+        self.consent_box.observe(lambda _change: self._refresh(), names="value")
         self.results.retry_button.on_click(self.on_retry_failed)
         self.results.resume_button.on_click(self.on_resume)
         self.results.rollback_button.on_click(self.on_rollback)
@@ -169,10 +188,11 @@ class BulkUpdateApp(RunActions):
             _step(2, "Validation", "every cell checked offline; nothing is sent while errors remain"),
             self.validation_summary, self.problems_download, self.problems_table.widget,
             _step(3, "Plan", "reads the current state of each session (GET only) and shows what would change"),
-            w.HBox([self.expires_in, self.plan_button]), self.plan_progress, self.plan_summary,
+            self.lists_mode, w.HBox([self.expires_in, self.plan_button]), self.plan_progress, self.plan_summary,
             self.diff_session, self.diff_view, self.diff_table.widget,
             _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
-            w.HBox([self.workers, self.rate, self.canary]), *self.confirmation.widgets, self.apply_button,
+            w.HBox([self.workers, self.rate, self.canary]), *self.confirmation.widgets,
+            w.HBox([self.apply_button, self.destructive_note]), self.consent_box,
             self.runner.widget,
             _step(5, "Results", "what happened to each session; errors.csv can be fixed and uploaded again"),
             self.results.widget,
@@ -191,6 +211,31 @@ class BulkUpdateApp(RunActions):
     def _confirmed(self) -> bool:
         return self.confirmation.ok
 
+    def _consented(self) -> bool:
+        """No destructive change in the plan, or the consent box ticked for this plan."""
+        return self.plan is None or not self.plan.consent or bool(self.consent_box.value)
+
+    def _show_consent(self) -> None:
+        """The plan's destructive changes in red next to Run, and the consent box (unticked: re-armed)."""
+        consent = self.plan.consent if self.plan is not None else ""
+        self.consent_box.value = False
+        if not consent:
+            self.destructive_note.value = ""
+            self.consent_box.description = ""
+            self.consent_box.layout.display = "none"
+            return
+        sessions = [i for i in self.plan.changes if i.destructive]
+        shown = "".join(
+            f"<li><code>{html.escape(i.session_id)}</code>: "
+            + html.escape("; ".join(dict.fromkeys(d["message"] for d in i.destructive))) + "</li>"
+            for i in sessions[:10])
+        more = f"<li>... and {len(sessions) - 10} more session(s)</li>" if len(sessions) > 10 else ""
+        self.destructive_note.value = (
+            f"<div style='color:#b91c1c'><b>destructive: this plan would {html.escape(consent)}</b>"
+            f"<ul style='margin:2px 0'>{shown}{more}</ul></div>")
+        self.consent_box.description = f"I mean to {consent}"
+        self.consent_box.layout.display = ""
+
     def _refresh(self) -> None:
         """Enable exactly the buttons the app's state allows."""
         running = self.runner.running
@@ -198,9 +243,10 @@ class BulkUpdateApp(RunActions):
         self.plan_button.disabled = running or self.upload_obj is None or not self.upload_obj.ok
         plan_ready = (self.plan is not None and self.plan.ok and bool(self.plan.changes)
                       and self.plan is not self._applied_plan)
-        self.apply_button.disabled = running or not plan_ready or not self._confirmed()
+        self.apply_button.disabled = running or not plan_ready or not self._confirmed() or not self._consented()
+        self.consent_box.disabled = running
         self.results.refresh_buttons(busy=running)
-        for control in (self.workers, self.rate, self.canary, self.expires_in):
+        for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode):
             control.disabled = running
 
     # ------------------------------------------------------------------ 1 + 2: files and validation
@@ -209,6 +255,7 @@ class BulkUpdateApp(RunActions):
         # New input invalidates what was checked and planned from the old one.
         self.upload_obj = None
         self.plan = None
+        self._show_consent()
         names = [str(f["name"]) for f in (self.upload.value or ())]
         paths = self._typed_paths()
         chosen = [*names, *(str(p) for p in paths)]
@@ -295,6 +342,7 @@ class BulkUpdateApp(RunActions):
     # ------------------------------------------------------------------ 3: plan
 
     def _clear_plan_view(self) -> None:
+        self._show_consent()
         self.plan_summary.value = ""
         self.diff_session.options = []
         self.diff_view.value = ""
@@ -318,7 +366,7 @@ class BulkUpdateApp(RunActions):
                 self.plan_progress.value = done
 
             self.plan = plan_updates(self.upload_obj, client=self.client, expires_in=int(self.expires_in.value),
-                                     progress=progress)
+                                     progress=progress, lists=str(self.lists_mode.value))
             self._show_plan()
 
     def _show_plan(self) -> None:
@@ -335,6 +383,7 @@ class BulkUpdateApp(RunActions):
         for note in plan.notes:
             lines.append(f"<span style='color:#b45309'>note: {html.escape(note)}</span>")
         self.plan_summary.value = "<br>".join(lines)
+        self._show_consent()
         if not plan.ok:
             self._show_problems(plan.problems)
             self.messages.error(f"the plan found {s['errors']} error(s) (see the problems table): nothing can be "
@@ -405,7 +454,11 @@ class BulkUpdateApp(RunActions):
             if self.plan is self._applied_plan:
                 raise InputError("this plan was applied already: resume that run from the results, or plan again")
             self.confirmation.require("this run")
+            if not self._consented():
+                raise InputError(f"this plan would {self.plan.consent}: tick \"I mean to ...\" next to Run to "
+                                 "consent, or plan again in patch mode; nothing was sent")
             plan = self.plan
+            allow = bool(plan.consent)
             kwargs = self._run_options()
             first = int(self.canary.value) or None
             self.messages.info(f"applying {len(plan.changes)} update(s) to {self.settings.target}"
@@ -413,7 +466,7 @@ class BulkUpdateApp(RunActions):
 
             def work(progress: Any, cancel: Any) -> Any:
                 return apply_plan(plan, client=self.client, runs_dir=self.runs_dir, first=first,
-                                  progress=progress, cancel=cancel, **kwargs)
+                                  progress=progress, cancel=cancel, allow_destructive=allow, **kwargs)
 
             self._applied_plan = plan
             self.runner.start("apply", work, self._finished)

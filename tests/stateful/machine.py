@@ -211,7 +211,9 @@ class RunWorkflows(RuleBasedStateMachine):
     def _apply_cli(self, spec: Spec, folder: Path) -> None:
         rec = RunRec(journal=self._new_journal(), kind="apply", folder=folder, spec=spec)
         status, changes = self._predict_apply(spec)
-        code, text = run_cli("apply", str(folder), "--journal", str(rec.journal), "--workers", "2")
+        # The model's cart rows are the complete list (an item appended earlier is dropped): consent to removals.
+        code, text = run_cli("apply", str(folder), "--journal", str(rec.journal), "--workers", "2",
+                             "--allow-destructive")
         if spec.bad:
             assert code == 2, text
             assert not rec.journal.exists()
@@ -295,7 +297,7 @@ class RunWorkflows(RuleBasedStateMachine):
         self.sandbox.configure(latency_ms=40)
         try:
             run = apply_plan(plan, client=self.client, journal=rec.journal, workers=1, cancel=cancel,
-                             progress=progress)
+                             progress=progress, allow_destructive=True)
         finally:
             self.sandbox.configure(latency_ms=0)
         self.runs.append(rec)
@@ -317,7 +319,8 @@ class RunWorkflows(RuleBasedStateMachine):
         self.sandbox.configure(latency_ms=120)
         try:
             proc = subprocess.Popen(cli_command("apply", str(folder), "--journal", str(rec.journal), "--workers",
-                                                "2"), env=cli_env(self.sandbox), stdout=subprocess.PIPE,
+                                                "2", "--allow-destructive"), env=cli_env(self.sandbox),
+                                    stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
             deadline = time.monotonic() + 60
             while not rec.journal.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -78,3 +78,30 @@ def test_unedited_export_of_any_subset_and_columns_is_a_no_op(exported, client, 
     plan = plan_updates(uploads, client=client)
     assert plan.ok, plan.errors
     assert plan.summary["changed"] == 0, plan.diff
+
+
+# ----------------------------------------------------------------------------- list modes
+
+
+def _edits(tmp_path, client, lists, text):
+    from gr4vy_nb.problems import Problems
+    from gr4vy_nb.updates.checks import check_upload
+    from gr4vy_nb.updates.edits import Current, find_edits
+    from gr4vy_nb.updates.upload import read_upload
+    from tests.updates.helpers import write
+
+    write(tmp_path, "passengers.csv", text)
+    upload = check_upload(read_upload(tmp_path))
+    edits, _rows = find_edits(upload, Current({S0: client.get_checkout_session(S0)}), Problems(), lists)
+    return edits
+
+
+def test_patch_mode_applies_indexed_rows_as_cells_and_rebuilds_only_to_append(tmp_path, client):
+    one = f"checkout_session_id,passenger_index,first_name\n{S0},1,Hanna\n"
+    assert _edits(tmp_path / "r", client, "replace", one)[S0].lists == {"passengers"}  # the complete list: rebuilt
+    patched = _edits(tmp_path / "p", client, "patch", one)[S0]
+    assert patched.lists == set() and [c[2:] for c in patched.cells] == [("first_name", False, "Hana", "Hanna")]
+    unchanged = f"checkout_session_id,passenger_index,first_name\n{S0},1,\n"
+    assert S0 not in _edits(tmp_path / "u", client, "patch", unchanged)  # nothing to do
+    appended = f"checkout_session_id,passenger_index,first_name\n{S0},1,\n{S0},,Nova\n"
+    assert _edits(tmp_path / "a", client, "patch", appended)[S0].lists == {"passengers"}

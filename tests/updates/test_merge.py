@@ -62,7 +62,9 @@ def test_na_in_an_object_or_list_column_clears_it_whole(tmp_path, client, column
     assert plan.ok, plan.problems
     item = plan.item(sid)
     assert item.body[column] is None and set(item.body) == {column, "expires_in"}
-    assert f"clears {column.replace('_', ' ')}" in item.message
+    assert f"clears {column}" in item.message  # a destructive change: named, warned about, counted
+    assert [d["path"] for d in item.destructive] == [column]
+    assert plan.warnings["rule"].tolist() == ["destructive"]
 
 
 def test_clearing_legs_inside_airline_keeps_the_rest_of_airline(tmp_path, client):
@@ -93,10 +95,13 @@ def test_child_rows_are_the_complete_new_list_and_keep_current_values(tmp_path, 
     assert [c["sku"] for c in item.body["cart_items"]] == ["021464", "022148"]  # index order, item 1 dropped
     assert item.body["cart_items"][0]["categories"] == current[0]["categories"]  # empty cell: current value
     assert item.body["cart_items"][1]["tax_amount"] == 1900
-    assert item.message == "replaces 3 cart items with 2"
+    # keyed by the current index: item 2 is kept (now at position 1), item 1 removed (a destructive change)
+    assert item.message == "keeps cart items #0, #2 (now at position 1); removes cart items #1 of 3"
+    assert [d["path"] for d in item.destructive] == ["cart_items[1]"]
     assert set(item.body) == {"cart_items", "expires_in"}
     paths = dict(zip(plan.diff.path, zip(plan.diff.line, plan.diff.column, strict=True), strict=True))
-    assert paths["cart_items[1].tax_amount"] == (2, "tax_amount")  # the row that set it
+    assert paths["cart_items[2].tax_amount"] == (2, "tax_amount")  # the row that set it, named by current index
+    assert paths["cart_items[1].sku"] == (3, "item_index")  # removed: the session's first row, by index column
 
 
 def test_rows_without_index_are_new_elements_after_the_indexed_ones(tmp_path, client):
