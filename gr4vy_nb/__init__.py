@@ -3,7 +3,8 @@
 The public surface, by task:
 
 * connect: :class:`Settings` (``Settings.from_env()``), :class:`Gr4vyClient`,
-  :func:`start_sandbox` (the local emulator, the default target);
+  :func:`start_sandbox` (the local emulator, the default target), :func:`probe_target` (what the
+  target's PUT really does: ``gr4vy-nb probe``);
 * tables: :class:`SessionFrames`, :func:`flatten_sessions`, :func:`unflatten_sessions`;
 * bulk updates: :func:`plan_updates` -> :class:`Plan`, :func:`apply_plan` -> :class:`Run`,
   :func:`resume_run`, :func:`rollback_run`;
@@ -28,6 +29,7 @@ _LAZY: dict[str, str] = {
     "RetryPolicy": "api.retry",
     "Gr4vyClient": "api.client",
     "CallInfo": "api.client",
+    "probe_target": "api.probe",
     "SessionFrames": "tables.frames",
     "flatten_sessions": "tables.frames",
     "unflatten_sessions": "tables.frames",

@@ -36,7 +36,7 @@ from .api.auth import TokenSigner, load_private_key, thumbprint
 from .api.retry import RetryPolicy
 from .errors import ConfigError
 
-__all__ = ["ENV_VARS", "HOW_TO_CONFIGURE", "Settings", "Timeouts"]
+__all__ = ["CONFIG_DIR_ENV", "ENV_VARS", "HOW_TO_CONFIGURE", "Settings", "Timeouts", "config_dir"]
 
 Environment = Literal["sandbox", "production"]
 
@@ -56,6 +56,24 @@ HOW_TO_CONFIGURE = (
     "or run `gr4vy-nb sandbox` and set GR4VY_BASE_URL to its URL (e.g. http://127.0.0.1:8787) "
     "and GR4VY_PRIVATE_KEY_FILE to its key file"
 )
+
+CONFIG_DIR_ENV = "GR4VY_NB_CONFIG_DIR"
+"""The variable that moves the user's gr4vy-nb folder (default ``~/.gr4vy-nb``), e.g. for tests."""
+
+
+def config_dir() -> Path:
+    """The user's gr4vy-nb folder (``$GR4VY_NB_CONFIG_DIR``, else ``~/.gr4vy-nb``); not created here."""
+    override = os.environ.get(CONFIG_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME and no passwd entry (some containers)
+        import tempfile
+
+        home = Path(tempfile.gettempdir())
+    return home / ".gr4vy-nb"
+
 
 _ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

@@ -15,6 +15,7 @@ data is masked in everything printed.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -25,7 +26,9 @@ import pandas as pd
 
 from ._data import examples_dir, sample_session_ids
 from .api.client import Gr4vyClient
-from .config import Settings
+from .api.probe import probe_target
+from .config import CONFIG_DIR_ENV, Settings
+from .errors import InputError
 from .export import export_sessions
 from .sandbox import start_sandbox
 from .tables.files import read_table
@@ -69,7 +72,16 @@ def _apply_example(name: str, client: Any, sandbox: Any, runs: Path) -> Any:
         _show_problems(plan.problems)
     print("\n".join("  " + line for line in plan.describe(max_rows=6).splitlines()))
     before = _writes(sandbox)
-    run = apply_plan(plan, client=client, runs_dir=runs, workers=8)
+    consent = False
+    if len(plan.destructive):
+        # Removing list elements or clearing fields needs consent: show the refusal, then consent as a user would.
+        try:
+            apply_plan(plan, client=client, runs_dir=runs, workers=8)
+        except InputError as exc:
+            print(f"\n  Without consent, applying is refused: {exc} ({_writes(sandbox) - before} writes)")
+        print(f"  The demo consents (--allow-destructive, allow_destructive=True): it means to {plan.consent}.")
+        consent = True
+    run = apply_plan(plan, client=client, runs_dir=runs, workers=8, allow_destructive=consent)
     counts = run.counts
     print(f"\n  Applied: {counts['succeeded']} succeeded, {counts['failed']} failed, {counts['conflict']} conflict, "
           f"{counts['skipped']} skipped, {counts['unprocessed']} unprocessed "
@@ -84,7 +96,23 @@ def _apply_example(name: str, client: Any, sandbox: Any, runs: Path) -> Any:
 
 
 def run_demo(out: Path) -> int:
-    """Run the demo, writing its files under ``out``; returns 0 when everything went as expected."""
+    """Run the demo, writing its files under ``out``; returns 0 when everything went as expected.
+
+    The probe's result is saved under ``out/config`` (not the user's config folder): the demo's
+    sandbox lives only as long as the demo.
+    """
+    previous = os.environ.get(CONFIG_DIR_ENV)
+    os.environ[CONFIG_DIR_ENV] = str(out.resolve() / "config")
+    try:
+        return _run_demo(out)
+    finally:
+        if previous is None:
+            os.environ.pop(CONFIG_DIR_ENV, None)
+        else:
+            os.environ[CONFIG_DIR_ENV] = previous
+
+
+def _run_demo(out: Path) -> int:
     started = time.monotonic()
     if not examples_dir().is_dir():
         print(f"the example edits are missing ({examples_dir()}); run python data/make_examples.py", file=sys.stderr)
@@ -101,7 +129,13 @@ def run_demo(out: Path) -> int:
         settings = Settings.for_sandbox(sandbox)
         print(f"  {settings}")
         with Gr4vyClient(settings, workers=8) as client:
-            _heading("2. Export the sessions to CSV")
+            _heading("2. Check what the API's PUT really does (gr4vy-nb probe)")
+            probed = probe_target(client)  # saved under the demo's own config folder (see run_demo's caller)
+            print("\n".join("  " + line for line in probed.table().splitlines()))
+            print("  Every assumption holds: updates will send only the changed fields." if probed.ok else
+                  f"  {len(probed.failures)} assumption(s) do not hold: updates will send each session's full state.")
+
+            _heading("3. Export the sessions to CSV")
             ids = sample_session_ids()
             export = export_sessions(ids, client, out / "export")
             for table, df in export.frames.tables().items():
@@ -110,7 +144,7 @@ def run_demo(out: Path) -> int:
             print(f"  Uploading the unedited export again plans {again.summary['changed']} change(s): "
                   "an export is a safe starting point for edits.")
 
-            _heading("3. Apply the example edits")
+            _heading("4. Apply the example edits")
             tag_run = _apply_example("01_metadata_tag", client, sandbox, runs)
             tax_run = _apply_example("02_tax_fix", client, sandbox, runs)
             _apply_example("03_passenger_name", client, sandbox, runs)
@@ -127,7 +161,7 @@ def run_demo(out: Path) -> int:
                 print(f"\n  Applying it is refused: {exc}.")
             print(f"  Writes seen by the sandbox during this step: {_writes(sandbox) - before}.")
 
-            _heading("4. Roll back the tax fix")
+            _heading("5. Roll back the tax fix")
             sample = tax_run.results[tax_run.results.status == SessionStatus.SUCCEEDED].checkout_session_id.iloc[0]
             fixed = client.get_checkout_session(sample)["cart_items"][0].get("tax_amount")
             back = rollback_run(tax_run.journal, client=client)
@@ -136,7 +170,7 @@ def run_demo(out: Path) -> int:
                   f"e.g. {sample}: tax_amount {fixed} -> {restored}")
             print(f"  The rollback is a run of its own: {back.journal}")
 
-            _heading("5. The runs")
+            _heading("6. The runs")
             listing = list_runs(runs)[["run_id", "kind", "state", *RESULT_STATUSES, "total"]]
             print(_frame(listing))
     ok = tag_run.counts["failed"] == 1 and back.ok and tax_run.ok

@@ -15,6 +15,11 @@ start-up options):
     faults dropped, knobs back to none) and with faults and knobs cleared after it.  Use it
     whenever a test writes, counts requests, or sets faults.
 
+The whole session uses a private config folder (``GR4VY_NB_CONFIG_DIR``), so no test reads or
+writes the user's ``~/.gr4vy-nb``; the shared ``sandbox`` is probed once (``gr4vy-nb probe``: it
+merges), so plans against it send only the changed fields, as they did before probing existed.
+Sandboxes a test starts itself are not probed: their plans send each session's full state.
+
 ``signer`` (session scope)
     A :class:`gr4vy_nb.api.auth.TokenSigner` for the sandbox key:
     ``{"Authorization": f"Bearer {signer.token([READ_SCOPE])}"}``.
@@ -30,6 +35,7 @@ start-up options):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -39,9 +45,28 @@ from gr4vy_nb.api.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``GR4VY_NB_CONFIG_DIR`` set to a temporary folder for the whole session (saved probe results go there)."""
+    previous = os.environ.get("GR4VY_NB_CONFIG_DIR")
+    os.environ["GR4VY_NB_CONFIG_DIR"] = str(tmp_path_factory.mktemp("gr4vy-nb-config"))
+    yield
+    if previous is None:
+        os.environ.pop("GR4VY_NB_CONFIG_DIR", None)
+    else:
+        os.environ["GR4VY_NB_CONFIG_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
+def sandbox(_private_config_dir: None) -> Iterator[Sandbox]:
+    from gr4vy_nb.api.client import Gr4vyClient
+    from gr4vy_nb.api.probe import probe_target
+    from gr4vy_nb.config import Settings
+
     with start_sandbox(mode="thread") as running:
+        with Gr4vyClient(Settings.for_sandbox(running)) as client:
+            assert probe_target(client).merges
+        running.reset(reseed=True)
         yield running
 
 

@@ -19,18 +19,21 @@ def test_demo_runs_end_to_end(tmp_path):
     assert time.monotonic() - started < 60
     out = proc.stdout
     for expected in (
+        "2. Check what the API's PUT really does", "Every assumption holds: updates will send only the changed",
         "Uploading the unedited export again plans 0 change(s)",
+        "DESTRUCTIVE: would clear 4 fields in 4 sessions", "Without consent, applying is refused", "(0 writes)",
         "Example 01_metadata_tag", "metadata.review: (none) -> q4-audit", "failed: not found or expired",
         "Example 02_tax_fix", "cart_items[0].tax_amount: 0 -> 440",
         "Example 03_passenger_name", "airline.passengers[1].first_name",
         "Example 04_with_errors", "unknown_column", "read_only", "Writes seen by the sandbox during this step: 0.",
-        "4. Roll back the tax fix", "tax_amount 440 -> 0",
+        "5. Roll back the tax fix", "tax_amount 440 -> 0",
     ):
         assert expected in out, expected
     assert "Hanna" not in out  # the corrected passenger name is personal: masked in the diff
     runs = list((tmp_path / "demo" / "runs").glob("*.sqlite"))
     assert len(runs) == 4  # three applies and one rollback
     assert (tmp_path / "demo" / "export" / "sessions.csv").is_file()
+    assert list((tmp_path / "demo" / "config" / "probes").glob("*.json"))  # the probe saved in the demo's folder
 
 
 def test_examples_are_what_make_examples_writes(tmp_path):

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("schema",),
     ("api.auth", "api.retry", "api.pacing", "api.transport", "api.answers"),
     ("config",),
-    ("api.client", "api"),
+    ("api.client", "api.probe", "api"),  # api.probe: uses the client and the config folder; read by updates.bodies
     ("tables",),
     ("export",),
     ("updates",),

@@ -19,8 +19,10 @@ from ..errors import ApiError, AuthError, ConfigError, NotFound, PermissionDenie
 
 __all__ = [
     "CLOCK_SKEW_WARN_SECONDS",
+    "ApiBehaviourCheck",
     "Connection",
     "ConnectionCheck",
+    "check_api_behaviour",
     "check_connection",
     "confirm_writes",
     "connect",
@@ -330,3 +332,54 @@ def check_connection(conn: Connection) -> ConnectionCheck:
     latency = (time.perf_counter() - started) * 1000
     return ConnectionCheck(True, f"connected to {s.target}; round trip {latency:.0f} ms", latency_ms=latency,
                            status=200)
+
+
+@dataclass(frozen=True)
+class ApiBehaviourCheck:
+    """The outcome of :func:`check_api_behaviour`: ``ok``, a message, the probe's table (text and HTML)."""
+
+    ok: bool
+    message: str
+    result: Any = None  # the ProbeResult, when the probe ran
+    problem: str | None = None  # "assumption", "confirmation", "credentials", "scope", "network", "server", "config"
+
+    @property
+    def table(self) -> str:
+        return self.result.table() if self.result is not None else ""
+
+    def html(self) -> str:
+        return self.result.to_html() if self.result is not None else ""
+
+
+def check_api_behaviour(conn: Connection, *, confirm: bool = False) -> ApiBehaviourCheck:
+    """Run ``gr4vy-nb probe`` on the target (:func:`~gr4vy_nb.api.probe.probe_target`) and say what it found.
+
+    It creates one checkout session marked as a probe, updates it a few times and deletes it; the result is
+    saved for the target, so the next plans send only the changed fields where PUT merges, and each session's
+    full state elsewhere. On a PRODUCTION target it runs only with ``confirm=True``.
+    """
+    from ..api.probe import probe_target
+
+    s = conn.settings
+    if not s.configured:
+        return ApiBehaviourCheck(False, "no target is configured", problem="config")
+    if needs_confirmation(s) and not confirm:
+        return ApiBehaviourCheck(False, f"{s.target} is PRODUCTION: the check creates and deletes one checkout "
+                                 "session there; confirm to run it", problem="confirmation")
+    try:
+        result = probe_target(conn.client)
+    except AuthError as exc:
+        return ApiBehaviourCheck(False, f"authentication refused: {exc.message}", problem="credentials")
+    except PermissionDenied as exc:
+        return ApiBehaviourCheck(False, f"the key lacks the scope {exc.missing_scope or 'checkout-sessions.write'}: "
+                                 f"{exc.message}", problem="scope")
+    except TransportError as exc:
+        return ApiBehaviourCheck(False, f"no answer from {s.base_url}: {exc.message}", problem="network")
+    except ApiError as exc:
+        return ApiBehaviourCheck(False, f"the server answered with an error: {exc}", problem="server")
+    if result.ok:
+        return ApiBehaviourCheck(True, f"{s.target}: every assumption holds; updates send only the changed fields",
+                                 result)
+    return ApiBehaviourCheck(False, f"{s.target}: does not hold: " + "; ".join(result.failures) + (
+        "; updates send the full state of each session, so nothing is cleared" if not result.merges else ""),
+        result, problem="assumption")

@@ -8,7 +8,7 @@ absent = ``default``):
 ====================================  ======  =========================================
 ``POST   /checkout/sessions``         201     body: CheckoutSessionUpdate, empty or ``null``
 ``GET    /checkout/sessions/{id}``    200
-``PUT    /checkout/sessions/{id}``    200     fields present replace, ``null`` clears
+``PUT    /checkout/sessions/{id}``    200     fields present replace, ``null`` clears (absent: see below)
 ``DELETE /checkout/sessions/{id}``    204
 ====================================  ======  =========================================
 
@@ -19,7 +19,11 @@ toolkit's own models is used).  ``expires_in`` (3600..86400, default 3600) reset
 ``expires_at``, ``payment_method``) are refused in a body.  With ``newer_api`` (the
 ``--newer-api`` flag, or ``PUT /_sandbox/config {"newer_api": true}``) the sandbox behaves
 as a newer API version: fields the document does not know are accepted at any depth,
-stored and returned; the known ones are validated as usual.
+stored and returned; the known ones are validated as usual.  ``put_semantics`` (``--put-semantics``)
+``merge`` (the default) keeps the fields a PUT leaves out, ``replace`` clears them (the body is the
+whole writable state; the card is kept); ``expiry_reset`` off (``--expiry-reset off``) makes an
+update leave ``expires_at`` alone, whatever its ``expires_in``.  Both can be changed with
+``PUT /_sandbox/config``.
 
 Errors always have Gr4vy's body ``{type, code, status, message, details[]}``: 400 for a bad
 body (malformed JSON, or one ``details`` entry per bad field with its JSON pointer,
@@ -189,7 +193,10 @@ async def _update_session(request: Request, call: _Call, sid: str) -> Response:
         raise Problem(400, "Request failed validation",
                        [{"location": "body", "pointer": "", "message": "Field required", "type": "missing"}])
     fields, expires_in = _validated(call.state, data)
-    record = call.state.store.update(call.merchant, sid, fields, expires_ts_after(call.now, expires_in), call.now)
+    config = call.state.config
+    expires_ts = expires_ts_after(call.now, expires_in) if config.expiry_reset else None
+    record = call.state.store.update(call.merchant, sid, fields, expires_ts, call.now,
+                                     replace=config.put_semantics == "replace")
     if record is None:
         raise Problem(404)
     call.state.stats.wrote(sid)

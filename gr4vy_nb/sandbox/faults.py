@@ -9,7 +9,9 @@ Two kinds of fault:
   added to every request (an async sleep: other requests proceed meanwhile), unknown
   fields added to responses, and ``newer_api`` (behave as a newer API version that accepts,
   stores and returns fields the document does not know, at any depth; see
-  :mod:`~gr4vy_nb.sandbox.document`).  Random draws come from one ``random.Random(random_seed)``,
+  :mod:`~gr4vy_nb.sandbox.document`), ``put_semantics`` (``merge``: a ``PUT`` keeps the fields its
+  body leaves out; ``replace``: it clears them) and ``expiry_reset`` (``False``: an update leaves
+  ``expires_at`` alone, ``expires_in`` included).  Random draws come from one ``random.Random(random_seed)``,
   so a sequential client sees the same faults on every run with the same seed.
 * **Scripted rules** (:class:`FaultRule`), set with ``POST /_sandbox/faults``: precise,
   one-off faults for client tests.  Each request takes the first rule that matches its
@@ -54,9 +56,19 @@ BODY_KINDS = ("gr4vy", "fastapi", "html", "empty", "truncated")
 _FAILURE_STATUSES = (500, 502, 504)
 
 
+PUT_SEMANTICS = ("merge", "replace")
+"""What a ``PUT`` does with the fields its body leaves out: ``merge`` keeps them, ``replace`` clears them."""
+
+BEHAVIOUR_KNOBS = ("newer_api", "put_semantics", "expiry_reset")
+"""The knobs that choose how the API behaves (not faults)."""
+
+
 @dataclass(frozen=True)
 class FaultConfig:
-    """The fault knobs.  ``rate_limit`` is requests per second (``None``: unlimited)."""
+    """The fault knobs.  ``rate_limit`` is requests per second (``None``: unlimited).
+
+    ``newer_api``, ``put_semantics`` and ``expiry_reset`` choose how the API behaves (see the module docstring).
+    """
 
     rate_limit: float | None = None
     fail_rate: float = 0.0
@@ -64,8 +76,14 @@ class FaultConfig:
     unknown_fields: bool = False
     random_seed: int | None = None
     newer_api: bool = False
+    put_semantics: str = "merge"
+    expiry_reset: bool = True
 
     def __post_init__(self) -> None:
+        if self.put_semantics not in PUT_SEMANTICS:
+            raise ValueError("put_semantics must be 'merge' (absent fields kept) or 'replace' (absent fields cleared)")
+        if not isinstance(self.expiry_reset, bool):
+            raise ValueError("expiry_reset must be true or false")
         if self.rate_limit is not None and not (self.rate_limit > 0 and math.isfinite(self.rate_limit)):
             raise ValueError("rate_limit must be a positive number of requests per second (or None)")
         if not 0.0 <= self.fail_rate <= 1.0:

@@ -148,8 +148,9 @@ class Sandbox:
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change fault knobs while running: ``rate_limit``, ``fail_rate``, ``latency_ms``,
         ``unknown_fields``, ``random_seed``, ``newer_api`` (behave as a newer API version:
-        unknown fields accepted, stored and returned at any depth).  :meth:`reset` restores
-        the starting ones."""
+        unknown fields accepted, stored and returned at any depth), ``put_semantics``
+        (``"merge"`` or ``"replace"``) and ``expiry_reset`` (``True``/``False``).  :meth:`reset`
+        restores the starting ones."""
         return self._admin("PUT", "config", body=settings)  # type: ignore[no-any-return]
 
     def expire(self, session_id: str, *, merchant_account_id: str | None = None) -> None:
@@ -181,6 +182,8 @@ def start_sandbox(
     unknown_fields: bool = False,
     random_seed: int | None = None,
     newer_api: bool = False,
+    put_semantics: Literal["merge", "replace"] = "merge",
+    expiry_reset: bool = True,
     real_lifetimes: bool | None = None,
     allow_remote: bool = False,
     mode: Literal["thread", "process"] = "thread",
@@ -199,6 +202,10 @@ def start_sandbox(
             (see :mod:`gr4vy_nb.sandbox.faults`).
         newer_api: behave as a newer API version: fields the OpenAPI document does not know
             are accepted, stored and returned at any depth (default: refused with 400).
+        put_semantics: ``"merge"`` (default): a PUT keeps the fields its body leaves out;
+            ``"replace"``: it clears them (the body is the session's whole writable state).
+        expiry_reset: ``True`` (default): an update resets ``expires_at`` to ``expires_in`` after
+            it; ``False``: an update leaves ``expires_at`` alone.
         real_lifetimes: re-base the seed's ``expires_at`` on the start (and each reseed) to
             15 min .. 24 h (a session holding a card: within the hour), fixed by each id;
             ``None`` (default): on for :data:`DEFAULT_SEED`, off for a seed file, whose
@@ -215,7 +222,8 @@ def start_sandbox(
 
     check_host(host, allow_remote)
     config = FaultConfig(rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms,
-                         unknown_fields=unknown_fields, random_seed=random_seed, newer_api=newer_api)
+                         unknown_fields=unknown_fields, random_seed=random_seed, newer_api=newer_api,
+                         put_semantics=put_semantics, expiry_reset=bool(expiry_reset))
     lifetimes = (seed is DEFAULT_SEED) if real_lifetimes is None else bool(real_lifetimes)
     if mode not in ("thread", "process"):
         raise ValueError("mode must be 'thread' or 'process'")
@@ -302,6 +310,7 @@ def _start_process(stopper: contextlib.ExitStack, host: str, port: int, db: Path
         cmd += ["--random-seed", str(config.random_seed)]
     if config.newer_api:
         cmd.append("--newer-api")
+    cmd += ["--put-semantics", config.put_semantics, "--expiry-reset", "on" if config.expiry_reset else "off"]
     cmd.append("--real-lifetimes" if real_lifetimes else "--no-real-lifetimes")
     if allow_remote:
         cmd.append("--allow-remote")

@@ -30,7 +30,7 @@ import uvicorn
 from ..errors import ConfigError
 from .app import build_app
 from .asgi import SandboxASGI, is_loopback_address
-from .faults import FaultConfig
+from .faults import BEHAVIOUR_KNOBS, FaultConfig
 from .seeding import DEFAULT_SEED, resolve_seed
 
 __all__ = ["DEFAULT_KEY_FILE", "DEFAULT_PORT", "bind_socket", "check_host", "main", "make_server"]
@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--newer-api", action="store_true",
                    help="behave as a newer API version: accept, store and return fields the OpenAPI document does "
                    "not know, at any depth (the known ones are still validated); without it they are refused (400)")
+    p.add_argument("--put-semantics", choices=["merge", "replace"], default="merge",
+                   help="what a PUT does with the fields its body leaves out: merge keeps them (default), replace "
+                   "clears them (the body is the session's whole writable state)")
+    p.add_argument("--expiry-reset", choices=["on", "off"], default="on",
+                   help="on (default): an update resets expires_at to expires_in (default 3600 s) after it; off: an "
+                   "update leaves expires_at alone")
     p.add_argument("--rate-limit", type=float, metavar="RPS", help="answer 429 past this many requests per second")
     p.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
                    help="share (0..1) of requests answered 500/502/504 without applying them")
@@ -158,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         check_host(args.host, args.allow_remote)
         config = FaultConfig(rate_limit=args.rate_limit, fail_rate=args.fail_rate, latency_ms=args.latency_ms,
                              unknown_fields=args.unknown_fields, random_seed=args.random_seed,
-                             newer_api=args.newer_api)
+                             newer_api=args.newer_api, put_semantics=args.put_semantics,
+                             expiry_reset=args.expiry_reset == "on")
         seed = None if args.no_seed else (args.seed or DEFAULT_SEED)
         seed_records, seed_info = resolve_seed(seed, newer_api=args.newer_api)
         real_lifetimes = (seed is DEFAULT_SEED) if args.real_lifetimes is None else args.real_lifetimes
@@ -207,7 +214,12 @@ def _announce(url: str, args: argparse.Namespace, kid: str, db: Path, seed_info:
     ]
     if config.newer_api:
         lines.append("  API version:      newer (fields the document does not know are accepted and returned)")
-    knobs = [f"{k}={v}" for k, v in config.as_dict().items() if v not in (None, 0, 0.0, False) and k != "newer_api"]
+    if config.put_semantics != "merge" or not config.expiry_reset:
+        lines.append(f"  PUT semantics:    {config.put_semantics} (fields a PUT leaves out are "
+                     f"{'cleared' if config.put_semantics == 'replace' else 'kept'}); expiry reset "
+                     f"{'on' if config.expiry_reset else 'off'}")
+    knobs = [f"{k}={v}" for k, v in config.as_dict().items()
+             if v not in (None, 0, 0.0, False) and k not in BEHAVIOUR_KNOBS]
     if knobs:
         lines.append(f"  faults:           {', '.join(knobs)}")
     lines.append(f"Use it with GR4VY_BASE_URL={url} GR4VY_PRIVATE_KEY_FILE={args.private_key_file}")

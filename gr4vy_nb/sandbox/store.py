@@ -48,6 +48,8 @@ RESPONSE_FIELDS: tuple[str, ...] = contract().response_fields
 STORED_FIELDS: frozenset[str] = frozenset(contract().stored_fields)
 #: Fields an update may send that a session does not have: never stored.
 _NOT_STORED: frozenset[str] = contract().update_only_fields | frozenset(("type", "id", "expires_at", "expires_ts"))
+#: Stored fields an update cannot send (the card): a replacing update keeps them.
+_KEPT_ON_REPLACE: frozenset[str] = contract().read_only_fields & STORED_FIELDS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -136,19 +138,24 @@ class SessionStore:
             )
         return record
 
-    def update(self, merchant: str, session_id: str, fields: Mapping[str, Any], expires_ts: float,
-               now: float) -> dict[str, Any] | None:
+    def update(self, merchant: str, session_id: str, fields: Mapping[str, Any], expires_ts: float | None,
+               now: float, *, replace: bool = False) -> dict[str, Any] | None:
         """Apply an update atomically: fields present replace (``None`` clears), absent ones are kept.
 
+        With ``replace`` the body is the session's whole writable state: absent writable fields
+        are cleared too (the read-only card is kept). ``expires_ts`` ``None`` keeps the expiry.
         Returns the new record, or ``None`` (nothing written) when the session is not live.
         """
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT expires_ts, doc FROM sessions WHERE merchant = ? AND id = ?", (merchant, session_id)
+                "SELECT expires_ts, doc, expires_at FROM sessions WHERE merchant = ? AND id = ?",
+                (merchant, session_id),
             ).fetchone()
             if row is None or row[0] <= now:
                 return None  # the transaction ends having written nothing
             doc = orjson.loads(row[1])
+            if replace:
+                doc = {k: v for k, v in doc.items() if k in _KEPT_ON_REPLACE}
             for name, value in fields.items():
                 if name in _NOT_STORED:
                     continue
@@ -156,7 +163,10 @@ class SessionStore:
                     doc.pop(name, None)
                 else:
                     doc[name] = value
-            expires_at = format_expires_at(expires_ts)
+            if expires_ts is None:
+                expires_ts, expires_at = row[0], row[2]
+            else:
+                expires_at = format_expires_at(expires_ts)
             conn.execute(
                 "UPDATE sessions SET expires_at = ?, expires_ts = ?, doc = ? WHERE merchant = ? AND id = ?",
                 (expires_at, expires_ts, orjson.dumps(doc).decode(), merchant, session_id),

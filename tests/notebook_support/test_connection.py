@@ -47,3 +47,18 @@ def test_connect_without_configuration_starts_the_embedded_sandbox() -> None:
         again.close()
     finally:
         conn.close()
+
+
+def test_check_api_behaviour_needs_confirmation_on_production(tmp_path, monkeypatch) -> None:
+    from gr4vy_nb.api.auth import generate_private_key_pem
+    from gr4vy_nb.api.client import Gr4vyClient
+    from gr4vy_nb.config import Settings
+    from gr4vy_nb.notebook_support.connection import Connection, check_api_behaviour
+
+    key = tmp_path / "k.pem"
+    key.write_bytes(generate_private_key_pem())
+    settings = Settings(gr4vy_id="acme", environment="production", private_key_file=key)
+    conn = Connection(settings=settings, client=Gr4vyClient(settings))
+    check = check_api_behaviour(conn)
+    conn.close()
+    assert not check.ok and check.problem == "confirmation" and "PRODUCTION" in check.message

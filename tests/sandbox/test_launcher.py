@@ -44,11 +44,13 @@ def test_process_mode_with_every_flag(tmp_path: Path) -> None:
     seed = seed_file(tmp_path, session)
     key_file = tmp_path / "key.pem"
     with start_sandbox(mode="process", seed=seed, private_key_file=key_file, db=tmp_path / "s.db", rate_limit=1000,
-                       fail_rate=0.5, latency_ms=30, unknown_fields=True, random_seed=3, newer_api=True) as sb:
+                       fail_rate=0.5, latency_ms=30, unknown_fields=True, random_seed=3, newer_api=True,
+                       put_semantics="replace", expiry_reset=False) as sb:
         health = sb.health()
         assert health["pid"] != os.getpid()
         assert health["config"] == {"rate_limit": 1000.0, "fail_rate": 0.5, "latency_ms": 30.0,
-                                    "unknown_fields": True, "random_seed": 3, "newer_api": True}
+                                    "unknown_fields": True, "random_seed": 3, "newer_api": True,
+                                    "put_semantics": "replace", "expiry_reset": False}
         assert health["seed"]["loaded"] == 1
         headers = bearer(signer_for(sb))
         statuses = []

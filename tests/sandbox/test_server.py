@@ -65,7 +65,8 @@ def test_cli_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for flag in ("--host", "--port", "--db", "--private-key-file", "--seed", "--no-seed", "--rate-limit",
-                 "--fail-rate", "--latency-ms", "--unknown-fields", "--random-seed", "--allow-remote"):
+                 "--fail-rate", "--latency-ms", "--unknown-fields", "--random-seed", "--allow-remote",
+                 "--put-semantics", "--expiry-reset"):
         assert flag in out
 
 

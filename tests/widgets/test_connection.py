@@ -68,3 +68,29 @@ def test_production_settings_get_a_red_banner(sandbox_clean: Sandbox) -> None:
     conn = sandbox_connection(sandbox_clean, environment="production")
     html = ConnectionPanel(conn).banner.value
     assert "gr4vy-target-production" in html and "#b91c1c" in html and "PRODUCTION" in html
+
+
+def test_check_api_behaviour_button_shows_the_probe_table(conn: Connection, sandbox_clean: Sandbox, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    monkeypatch.setenv("GR4VY_NB_CONFIG_DIR", str(tmp_path / "config"))
+    panel = ConnectionPanel(conn)
+    check = panel.on_probe()
+    assert check is not None and check.ok, panel.messages.text
+    assert "every assumption holds" in panel.messages.text
+    table = plain(panel.probe_table.value)
+    assert "PUT merges" in table and "what the toolkit does about it" in table
+    assert sandbox_clean.stats()["requests"]["DELETE"] == {"204": 1}
+
+
+def test_check_api_behaviour_names_a_replacing_put(tmp_path: Path, monkeypatch) -> None:
+    from gr4vy_nb.sandbox import start_sandbox
+
+    monkeypatch.setenv("GR4VY_NB_CONFIG_DIR", str(tmp_path / "config"))
+    with start_sandbox(seed=None, put_semantics="replace") as sb:
+        conn = sandbox_connection(sb)
+        panel = ConnectionPanel(conn)
+        check = panel.on_probe()
+        conn.close()
+    assert check is not None and not check.ok and check.problem == "assumption"
+    assert "PUT replaces the session" in panel.messages.text
+    assert "NO" in plain(panel.probe_table.value)
