@@ -34,9 +34,19 @@ from ..pointers import field_of_path
 from ..problems import Problems, Rule, Severity, concat, errors, has_errors, ordered
 from ..problems import frame as problems_frame
 from ..schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
+from ..tables.frames import flatten_sessions
 from ..tables.masking import mask_value
-from .checks import check_upload
-from .merge import DIFF_COLUMNS, PlanItem, build_changes
+from .bodies import apply_body_mode
+from .checks import check_against_current, check_upload
+from .merge import (
+    DIFF_COLUMNS,
+    LIST_MODES,
+    PlanItem,
+    build_changes,
+    consent_text,
+    destructive_counts,
+    destructive_frame,
+)
 from .states import ItemStatus, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
@@ -78,6 +88,9 @@ class Plan:
         likely_to_expire: the sessions to update whose ``expires_at`` comes before the run is likely to
             reach them (see :func:`expiry_forecast`); they will end ``failed`` "expired".
         seconds_per_request: the mean time one read took while planning (the forecast's latency).
+        body_mode: ``"changed"`` (bodies carry the changed top-level fields: the target's probe found
+            that PUT merges) or ``"full"`` (each session's full writable state: not probed, or PUT
+            replaces); see :mod:`gr4vy_nb.updates.bodies`.
     """
 
     items: list[PlanItem]
@@ -92,6 +105,7 @@ class Plan:
     uploads: dict[str, UploadTable] = field(default_factory=dict, repr=False)
     likely_to_expire: list[str] = field(default_factory=list)
     seconds_per_request: float | None = None
+    body_mode: str = "changed"
 
     # ------------------------------------------------------------------ views
 
@@ -128,6 +142,17 @@ class Plan:
             raise InputError(f"the upload has {n} error{'s' if n != 1 else ''}; nothing was sent", self.problems)
 
     @property
+    def destructive(self) -> pd.DataFrame:
+        """The destructive changes the plan would send (list elements removed, fields cleared): one row each
+        (:data:`~gr4vy_nb.updates.merge.DESTRUCTIVE_COLUMNS`). Applying them needs consent."""
+        return destructive_frame(self.items)
+
+    @property
+    def consent(self) -> str:
+        """What applying destroys, in words: ``remove 3 passengers and clear 1 field in 2 sessions`` (or ``""``)."""
+        return consent_text(destructive_counts(self.items))
+
+    @property
     def summary(self) -> dict[str, Any]:
         """Counts: sessions named/changed/unchanged/not found, changes per field, warnings."""
         status = Counter(i.status for i in self.items)
@@ -146,6 +171,7 @@ class Plan:
             "values_changed": len(self.diff),
             "expires_in": self.expires_in,
             "likely_to_expire": len(self.likely_to_expire),
+            "destructive": destructive_counts(self.items),
             "notes": list(self.notes),
         }
 
@@ -190,6 +216,14 @@ class Plan:
             lines.append("  fields changed:    " + ", ".join(f"{k} ({v})" for k, v in s["fields_changed"].items()))
         for note in self.notes:
             lines.append(f"  note: {note}")
+        if consent := self.consent:
+            lines.append(f"  DESTRUCTIVE: would {consent} (needs consent: --allow-destructive):")
+            harm = [i for i in self.changes if i.destructive]
+            for it in harm[:max_rows]:
+                texts = list(dict.fromkeys(d["message"] for d in it.destructive))
+                lines.append(f"    {it.session_id}  " + "; ".join(texts))
+            if len(harm) > max_rows:
+                lines.append(f"    ... and {len(harm) - max_rows} more session(s)")
         if len(self.diff):
             diff = self.diff if raw else self.masked_diff()
             shown = diff.head(max_rows)
@@ -227,6 +261,7 @@ class Plan:
             "uploads": [table_records(t) for t in self.uploads.values()],
             "likely_to_expire": list(self.likely_to_expire),
             "seconds_per_request": self.seconds_per_request,
+            "body_mode": self.body_mode,
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -255,6 +290,7 @@ class Plan:
             uploads=upload_from_records(data.get("uploads") or []),
             likely_to_expire=list(data.get("likely_to_expire") or []),
             seconds_per_request=data.get("seconds_per_request"),
+            body_mode=str(data.get("body_mode") or "changed"),
         )
 
     @classmethod
@@ -304,6 +340,8 @@ def plan_updates(
     encoding: str | None = None,
     rate: float | None = None,
     run_workers: int | None = None,
+    allow_spreadsheet_rewrites: bool = False,
+    lists: str = "replace",
 ) -> Plan:
     """Check an upload, fetch the sessions it names, merge, diff and validate: a :class:`Plan`.
 
@@ -322,6 +360,13 @@ def plan_updates(
         rate, run_workers: the requests per second and workers the run will use (default: no limit,
             ``workers`` or 4): the plan's notes say how many sessions will likely expire before the
             run reaches them (:func:`expiry_forecast`).
+        allow_spreadsheet_rewrites: send cells that are what a spreadsheet makes of the current value
+            (``1E06`` for ``1000000``, ``TRUE`` for ``true``, ...) as written, with a warning each, instead
+            of refusing them (:func:`~gr4vy_nb.updates.checks.check_against_current`).
+        lists: how the rows of ``cart_items.csv``, ``legs.csv`` and ``passengers.csv`` change a
+            session's list: ``"replace"`` (default: the rows are the complete new list; elements not
+            listed are removed, which needs consent to apply) or ``"patch"`` (each row patches the
+            element it indexes, the others are kept, rows without an index are appended).
 
     Reads only (GET); nothing is written. Sessions are read and merged even when some cells
     are wrong, so that every problem is reported at once; a plan with errors cannot be applied.
@@ -333,6 +378,8 @@ def plan_updates(
     """
     if errors not in ("collect", "raise"):
         raise ValueError("errors must be 'collect' or 'raise'")
+    if lists not in LIST_MODES:
+        raise ValueError(f"lists must be one of {', '.join(LIST_MODES)}, not {lists!r}")
     if not isinstance(expires_in, int | float) or not EXPIRES_IN_MIN <= expires_in <= EXPIRES_IN_MAX:
         raise InputError(f"expires_in must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds, "
                          f"not {expires_in!r}")
@@ -344,7 +391,7 @@ def plan_updates(
 
         client = Gr4vyClient(Settings.from_env(required=True), workers=workers or 8)
     try:
-        plan = _plan(upload, client, int(expires_in), workers, progress)
+        plan = _plan(upload, client, int(expires_in), workers, progress, allow_spreadsheet_rewrites, lists=lists)
         _forecast_expiry(plan, workers=run_workers or workers or 4, rate=rate)
     finally:
         if own:
@@ -355,12 +402,12 @@ def plan_updates(
 
 
 def _checked_upload(source: Any, encoding: str | None) -> Upload:
-    """The upload read and checked offline; a header-only upload is an error, an empty one refused."""
+    """The upload read and checked offline; header-only is "nothing to do" (a warning), no table is refused."""
     upload = check_upload(read_upload(source, encoding=encoding))
     if upload.tables and upload.ok and not upload.session_ids():
         found = Problems()
         for t in upload.tables.values():
-            found.add(Rule.NO_ROWS, f"{t.file} has a header but no rows: nothing to plan", file=t.file, line=1)
+            found.warn(Rule.NO_ROWS, f"{t.file} has a header but no rows: nothing to do", file=t.file, line=1)
         upload.problems = concat([upload.problems, found.frame()])
     if not upload.tables and upload.ok:
         raise InputError("nothing to plan: the upload holds no table")
@@ -368,7 +415,8 @@ def _checked_upload(source: Any, encoding: str | None) -> Upload:
 
 
 def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
-          progress: Callable[[int, int], None] | None) -> Plan:
+          progress: Callable[[int, int], None] | None, allow_spreadsheet_rewrites: bool = False, *,
+          lists: str = "replace") -> Plan:
     tables = {name: {"file": t.file, "columns": t.columns} for name, t in upload.tables.items()}
     plan = Plan(items=[], problems=upload.problems, expires_in=expires_in, target=target_of(client.settings),
                 inputs=upload.inputs, tables=tables, uploads=dict(upload.tables))
@@ -381,8 +429,12 @@ def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
         current = _fetch_current(client, ids, workers, progress, found)
         readers = max(1, min(len(ids), int(workers or getattr(client, "workers", None) or 1)))
         plan.seconds_per_request = (time.monotonic() - started) * readers / len(ids)
-        changes = build_changes(upload, current, expires_in=expires_in)
+        # Flattened once: the cells are compared with the current values (spreadsheet rewrites), then merged.
+        frames = flatten_sessions([v for v in current.values() if isinstance(v, Mapping)])
+        check_against_current(upload, frames, allow_spreadsheet_rewrites=allow_spreadsheet_rewrites)
+        changes = build_changes(upload, current, expires_in=expires_in, frames=frames, lists=lists)
         plan.items, plan.diff, plan.notes = changes.items, changes.diff, changes.notes
+        apply_body_mode(plan, client.settings)  # "changed" fields only, or each session's full state (bodies.py)
         _not_found_problems(changes.items, upload, found)
         plan.problems = concat([upload.problems, changes.problems, found.frame()])
     plan.problems = ordered(plan.problems)
