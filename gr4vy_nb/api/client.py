@@ -45,10 +45,10 @@ import platform
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -106,6 +106,8 @@ class CallInfo:
         outcome_unknown: the call ended without knowing whether the write was applied
             (it raised :class:`~gr4vy_nb.errors.OutcomeUnknown`).
         ok: the call succeeded.
+        headers: the response headers of the last answer of a call that succeeded (names in lower
+            case; empty otherwise), e.g. to see which rate-limit or request-id headers a target sends.
     """
 
     method: str
@@ -117,6 +119,7 @@ class CallInfo:
     unknown_attempts: int
     outcome_unknown: bool
     ok: bool
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- the client
@@ -445,7 +448,7 @@ class Gr4vyClient:
                     if sid is None and isinstance(data, dict) and isinstance(data.get("id"), str):
                         sid = data["id"]
                     self._local.info = CallInfo(method, sid, attempt, self._clock() - start, status, request_id,
-                                                unknown, False, True)
+                                                unknown, False, True, {k.lower(): v for k, v in headers.items()})
                     self._attempted(method, session_id, attempt, status, None)
                     return data
                 failure = None

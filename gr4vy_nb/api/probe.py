@@ -485,14 +485,11 @@ class _Prober:
 
 
 def _headers_of(client: Any, session_id: str | None) -> dict[str, str]:
-    """The headers of one plain ``GET`` of the session (lower-case names); ``{}`` when they cannot be read."""
+    """The headers of one ``GET`` of the session (lower-case names); ``{}`` when they cannot be read."""
     try:
-        from .auth import READ_SCOPE
-
-        response = client._pool.urlopen(
-            "GET", f"{client._path}/{session_id}", headers=client._headers_for(READ_SCOPE, False), retries=False,
-            redirect=False, timeout=client._timeout, assert_same_host=False, preload_content=True)
-        return {str(k).lower(): str(v) for k, v in response.headers.items()}
+        client.get_checkout_session(session_id)
+        info = client.last_call
+        return dict(info.headers) if info is not None else {}
     except Exception:  # informational only: a failure here must not fail the probe
         return {}
 

@@ -97,7 +97,8 @@ def test_create_get_update_delete(client, sandbox_clean):
     sid = created["id"]
     assert created["type"] == "checkout-session" and created["metadata"] == {"run": "t1"}
     assert client.last_call == CallInfo("POST", sid, 1, client.last_call.elapsed, 201,
-                                        client.last_call.request_id, 0, False, True)
+                                        client.last_call.request_id, 0, False, True, client.last_call.headers)
+    assert client.last_call.headers["content-type"].startswith("application/json")  # lower-case names
     assert client.get_checkout_session(sid)["amount"] == 1200
     updated = client.update_checkout_session(sid, {"metadata": {"run": "t2"}})
     assert updated["metadata"] == {"run": "t2"} and updated["amount"] == 1200  # absent fields kept
