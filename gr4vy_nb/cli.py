@@ -28,6 +28,7 @@ import argparse
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,31 +123,55 @@ def _print_problems(problems: Any, limit: int = _PROBLEMS_SHOWN) -> None:
 
 
 class _Bar:
-    """A tqdm progress bar on stderr (nothing when stderr is not a terminal and not forced)."""
+    """A tqdm progress bar on stderr (nothing when stderr is not a terminal and not forced).
+
+    Redrawn at most every :attr:`INTERVAL` seconds (tqdm's ``mininterval``), however often it is
+    told of progress, with counts, rate and time left; the last state is drawn on :meth:`close`.
+    """
+
+    INTERVAL = 0.1
 
     def __init__(self, desc: str, unit: str = "session") -> None:
         from tqdm import tqdm
 
         self._bar = tqdm(total=0, desc=desc, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True,
+                         mininterval=self.INTERVAL, miniters=1, smoothing=0.1,
                          disable=None if not os.environ.get("GR4VY_NB_PROGRESS") else False)
         self._lock = threading.Lock()
+        self._postfix_at = 0.0
+        self._redraws = 0
+
+    @property
+    def redraws(self) -> int:
+        """How many times progress redrew the bar so far (the first and the last drawing aside)."""
+        return self._redraws
 
     def fetch(self, done: int, total: int) -> None:
         with self._lock:
             if self._bar.total != total:
                 self._bar.total = total
-                self._bar.refresh()
-            self._bar.n = done
-            self._bar.refresh()
+            self._advance(done)
+
+    def _advance(self, done: int) -> None:
+        if self._bar.disable:
+            return
+        before = self._bar.last_print_t
+        self._bar.update(done - self._bar.n)  # redraws only when mininterval has passed
+        if self._bar.last_print_t != before:
+            self._redraws += 1
 
     def run(self, p: Any) -> None:
         with self._lock:
             if self._bar.total != p.total:
                 self._bar.total = p.total
-            self._bar.n = p.done
-            self._bar.set_postfix(ok=p.succeeded, failed=p.failed, conflict=p.conflict, retrying=p.retrying,
-                                  refresh=False)
-            self._bar.refresh()
+            if self._bar.disable:
+                return
+            now = time.monotonic()
+            if now - self._postfix_at >= self.INTERVAL or p.done >= p.total:
+                self._postfix_at = now
+                self._bar.set_postfix(ok=p.succeeded, failed=p.failed, conflict=p.conflict, retrying=p.retrying,
+                                      refresh=False)
+            self._advance(p.done)
 
     def close(self) -> None:
         self._bar.close()
@@ -190,12 +215,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         _say_target(client)
         bar = _Bar("fetching")
         try:
-            result = export_sessions(ids, client, args.out, progress=bar.fetch)
+            result = export_sessions(ids, client, args.out, progress=bar.fetch, format=args.format)
         finally:
             bar.close()
     _out(f"exported {result.exported} of {result.requested} session(s) to {result.out_dir}")
     for name, path in result.files.items():
         _out(f"  {name}: {path}")
+    if len(result.warnings):
+        _out("Warnings:")
+        _print_problems(result.warnings)
     if result.failed:
         _out(f"{result.failed} session(s) could not be fetched: see not_found.csv")
     return int(result.exit_code)
@@ -211,8 +239,13 @@ def _make_plan(args: argparse.Namespace, client: Any) -> Any:
         return plan
     bar = _Bar("reading current state")
     try:
-        return plan_updates(source, client=client, expires_in=args.expires_in, workers=args.workers,
-                            progress=bar.fetch, rate=args.rate, run_workers=args.workers)
+        from .tables.masking import unmasked
+
+        with unmasked(args.raw):  # --raw: problems and notes quote personal values too
+            return plan_updates(source, client=client, expires_in=args.expires_in, workers=args.workers,
+                                progress=bar.fetch, rate=args.rate, run_workers=args.workers,
+                                lists=getattr(args, "lists", "replace"), encoding=args.encoding,
+                                allow_spreadsheet_rewrites=args.allow_spreadsheet_rewrites)
     finally:
         bar.close()
 
@@ -297,9 +330,14 @@ def _cmd_apply(args: argparse.Namespace) -> int:
             return EXIT_INPUT
         if not plan.changes:
             _out("\nNothing to send: no session changes.")
+        if plan.consent and not args.allow_destructive:
+            _out(f"\nNothing was sent: the plan would {plan.consent} (listed above as DESTRUCTIVE). Check them, "
+                 "then add --allow-destructive to apply them, or plan with --lists patch to keep the list "
+                 "elements your files do not list.")
+            return EXIT_INPUT
         run = _run_with_bar("applying", apply_plan, plan=plan, client=client, journal=args.journal,
                             runs_dir=args.runs_dir, workers=args.workers, rate=args.rate, first=args.first,
-                            conflict_check=not args.no_conflict_check)
+                            conflict_check=not args.no_conflict_check, allow_destructive=args.allow_destructive)
     _run_summary(run)
     return int(run.exit_code)
 
@@ -329,6 +367,20 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return int(run.exit_code)
 
 
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from .api.probe import probe_target
+
+    with _client(args, workers=1) as client:
+        _say_target(client)
+        if client.settings.is_production and not args.yes:
+            _err(f"REFUSING TO PROBE {client.settings.target.upper()} without --yes: the probe creates one checkout "
+                 "session (marked as a probe in its metadata), updates it a few times and deletes it.")
+            return EXIT_INPUT
+        result = probe_target(client)
+    _out(result.describe())
+    return int(result.exit_code)
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from .updates.results import list_runs
 
@@ -339,7 +391,9 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     rows = []
     for r in runs.itertuples(index=False):
         created = "" if str(r.created_at) in ("NaT", "nan") else str(r.created_at)[:19]
-        rows.append([r.run_id, r.kind or "", created, r.state, *(
+        by = getattr(r, "rolled_back_by", None)
+        state = f"{r.state}, rolled back by {by}" if isinstance(by, str) and by else r.state
+        rows.append([r.run_id, r.kind or "", created, state, *(
             "" if str(getattr(r, s)) in ("<NA>", "nan") else int(getattr(r, s))
             for s in (*RESULT_STATUSES, "total")), r.journal])
     _out(_table(rows, ["run", "kind", "created (UTC)", "state", *RESULT_STATUSES, "total", "journal"]))
@@ -352,7 +406,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ImportError:
         _err("gr4vy-nb report: the reporting module is not available in this installation")
         return EXIT_CONFIG
-    path = report_command(args.source, args.out, raw=args.raw, run=args.run)
+    from .tables.files import default_encoding
+
+    with default_encoding(args.encoding):
+        path = report_command(args.source, args.out, raw=args.raw, run=args.run)
     _out(f"report written to {path}")
     return EXIT_OK
 
@@ -381,6 +438,16 @@ def _rate(text: str) -> float:
     return value
 
 
+def _encoding(text: str) -> str:
+    import codecs
+
+    try:
+        codecs.lookup(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r}") from None
+    return text
+
+
 def _expires_in(text: str) -> int:
     value = int(text)
     if not EXPIRES_IN_MIN <= value <= EXPIRES_IN_MAX:
@@ -396,6 +463,9 @@ def _add_export(sub: Any) -> None:
     e.add_argument("ids", metavar="IDS")
     e.add_argument("--out", required=True, metavar="DIR")
     e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")
+    e.add_argument("--format", choices=("csv", "xlsx"), default="csv",
+                   help="csv: the four CSV files (default); xlsx: one workbook, export.xlsx, a sheet per table, "
+                        "every text field a text cell (leading zeros and long numbers survive Excel)")
 
 
 def _add_planning(sp: argparse.ArgumentParser) -> None:
@@ -408,7 +478,18 @@ def _add_planning(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent requests (default 8)")
     sp.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second, all workers together (the "
                     "plan uses it to say how many sessions will likely expire before the run reaches them)")
-    sp.add_argument("--raw", action="store_true", help="show personal data in the diff unmasked")
+    sp.add_argument("--raw", action="store_true", help="show personal data unmasked: in the diff, the problems, "
+                    "the notes and the warnings")
+    sp.add_argument("--encoding", metavar="NAME", type=_encoding,
+                    help="the files' encoding when not UTF-8 or UTF-16 with a BOM (e.g. cp1252, utf-16-le)")
+    sp.add_argument("--allow-spreadsheet-rewrites", action="store_true",
+                    help="send cells that are what a spreadsheet makes of the current value (1E06 for 1000000, "
+                         "TRUE for true, 0.5 for 0.50, ...) as written, instead of refusing them")
+    sp.add_argument("--lists", choices=("replace", "patch"), default="replace",
+                    help="how the rows of cart_items.csv, legs.csv and passengers.csv change a session's list: "
+                         "replace (default: the rows are the complete new list; elements not listed are removed, "
+                         "which apply refuses without --allow-destructive) or patch (a row with an index patches "
+                         "that element, the others are kept, rows without an index are appended)")
     sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
                     help="changed values to print (default 20)")
 
@@ -437,6 +518,9 @@ def _add_apply(sub: Any) -> None:
                     help="do not re-read each session before writing it (faster; a session changed by someone else "
                          "since planning is then overwritten)")
     ap.add_argument("--yes", action="store_true", help="confirm writing to a production target")
+    ap.add_argument("--allow-destructive", action="store_true",
+                    help="consent to the plan's destructive changes (list elements removed, fields, keys, objects "
+                         "or lists cleared with #N/A); without it such a plan is refused (exit 2) and nothing is sent")
 
 
 def _add_running(sp: argparse.ArgumentParser) -> None:
@@ -474,6 +558,22 @@ def _add_runs_and_report(sub: Any) -> None:
     rp.add_argument("--out", required=True, metavar="report.html")
     rp.add_argument("--run", metavar="JOURNAL", help="add the section of this run")
     rp.add_argument("--raw", action="store_true", help="show personal data unmasked")
+    rp.add_argument("--encoding", metavar="NAME", type=_encoding,
+                    help="the CSV files' encoding when not UTF-8 or UTF-16 with a BOM (e.g. cp1252)")
+
+
+def _add_probe(sub: Any) -> None:
+    pr = sub.add_parser("probe", help="check what the target's PUT really does (merge or replace, expiry, ...)",
+                        description="Create one throwaway checkout session on the target (marked as a probe in its "
+                                    "metadata), check the API behaviours the toolkit relies on (PUT merges or "
+                                    "replaces, null clears, lists replaced whole, expiry reset, documented fields, "
+                                    "400 and 404 answers, headers), delete it and print what was found. The result "
+                                    "is saved per target in the config folder (~/.gr4vy-nb, or GR4VY_NB_CONFIG_DIR): "
+                                    "only on a target found to merge do updates send just the changed fields. "
+                                    "Exit 0 when every assumption holds, 1 when one does not, 3 when the target "
+                                    "cannot be reached or refuses the key. Against PRODUCTION, --yes is required.")
+    pr.add_argument("--yes", action="store_true", help="confirm probing a production target (one session is "
+                    "created and deleted)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -488,14 +588,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("sandbox", add_help=False, help="run the local checkout-sessions emulator in the foreground "
                    "(see gr4vy-nb sandbox --help)")
-    for add in (_add_export, _add_plan, _add_apply, _add_resume_and_rollback, _add_runs_and_report):
+    for add in (_add_export, _add_plan, _add_apply, _add_resume_and_rollback, _add_runs_and_report, _add_probe):
         add(sub)
     return p
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _cmd_export, "plan": _cmd_plan, "apply": _cmd_apply, "resume": _cmd_resume,
-    "rollback": _cmd_rollback, "runs": _cmd_runs, "report": _cmd_report,
+    "rollback": _cmd_rollback, "runs": _cmd_runs, "report": _cmd_report, "probe": _cmd_probe,
 }
 
 

@@ -90,13 +90,14 @@ named, shows exactly what would change, then applies the updates with retries, a
 Afterwards it shows the results, hands back `errors.csv`/`succeeded.csv`, and can roll a run back.
 
 **What it changes:** the checkout sessions named in the files — only when you press *Run* in the app
-(step 4), or run the cells under *The same steps in code*, which apply and then roll back an example
-update. Each update also resets the session's expiry (`expires_in`, one hour unless you choose longer).
+(step 4), or set `APPLY = True` under *The same steps in code* (those cells then apply an example update
+and roll it back). Running all cells as committed writes nothing. Each update also resets the session's
+expiry (`expires_in`, one hour unless you choose longer).
 Every run keeps a journal under `runs/`, so it can be resumed or rolled back; uploads are kept there too.
 
 {_TARGET} Writes to PRODUCTION need an explicit confirmation: typing the merchant account id."""),
     ("code", """from gr4vy_nb import apply_plan, plan_updates, resume_run, rollback_run
-from gr4vy_nb.notebook_support import confirm_writes, connect, examples_dir
+from gr4vy_nb.notebook_support import allow_writes, connect, examples_dir, show_problems
 from gr4vy_nb.widgets import BulkUpdateApp
 
 conn = connect()"""),
@@ -118,27 +119,31 @@ app"""),
     ("code", "sorted(examples_dir().iterdir())"),
     ("md", """## The same steps in code
 
-For those who prefer code: the same engine, one call per step. On PRODUCTION the next cell refuses to go
-on until `CONFIRM_PRODUCTION` holds the merchant account id."""),
-    ("code", """CONFIRM_PRODUCTION = ""  # PRODUCTION only: type the merchant account id here to allow the writes below
-confirm_writes(conn, CONFIRM_PRODUCTION)"""),
+For those who prefer code: the same engine, one call per step. Reading and planning always run; the
+cells that write go through `writes`, which sends nothing unless `APPLY = True` (and, on PRODUCTION,
+`CONFIRM_PRODUCTION` holds the merchant account id)."""),
+    ("code", """APPLY = False  # True: the cells below apply the tax example (5 sessions, then the rest), then roll it back
+CONFIRM_PRODUCTION = ""  # PRODUCTION only: type the merchant account id here to allow those writes
+writes = allow_writes(conn, APPLY, CONFIRM_PRODUCTION)
+writes"""),
     ("md", "A file with deliberate mistakes: every problem is reported at once, in file/line/column terms, and "
            "nothing is sent."),
     ("code", f"""bad = plan_updates(examples_dir() / "{ERRORS_EXAMPLE}", client=conn.client)
-bad.errors"""),
+show_problems(bad.errors)"""),
     ("md", "A good file: the plan (reads only), its summary and the changes, personal data masked."),
     ("code", f"""plan = plan_updates(examples_dir() / "{CODE_EXAMPLE}", client=conn.client, expires_in=3600)
 print(plan.describe())"""),
     ("code", "plan.masked_diff().head(20)"),
     ("md", "Apply a canary of 5 sessions first, look at it, then resume the run for the rest."),
-    ("code", """canary = apply_plan(plan, client=conn.client, first=5)
+    ("code", """canary = writes.run(apply_plan, plan, client=conn.client, first=5)
 print(canary.describe())"""),
-    ("code", """run = resume_run(canary.journal, client=conn.client)
+    ("code", """run = writes.run(resume_run, canary.journal, client=conn.client)
 print(run.describe())"""),
     ("code", "run.results.head(10)"),
     ("md", "## Undo\n\nRoll the run back: each session it changed gets its earlier values again, unless someone "
-           "changed it since (a conflict, left alone)."),
-    ("code", """undo = rollback_run(run.journal, client=conn.client)
+           "changed it since (a conflict, left alone). The expiry cannot be restored: the rollback is an update "
+           "too, and resets it again."),
+    ("code", """undo = writes.run(rollback_run, run.journal, client=conn.client)
 print(undo.describe())"""),
 ]
 
@@ -149,46 +154,49 @@ REVIEW = [
 resumes or rolls back a run, and builds the exploratory report of the sessions a run touched — shown inline
 and written as a standalone HTML file.
 
-**What it changes:** nothing, unless you press *Resume run* or *Roll back this run* in the browser, or run
-the last cell (*Roll back in code*). On the local sandbox, when no run exists yet, it first makes a small
-example run (a `metadata.review` tag on 20 sample sessions) so that there is something to review; it never
-does that on a real Gr4vy instance.
+**What it changes:** nothing, unless you press a button in the runs browser (*Resume run*, *Roll back this
+run* then *Confirm rollback*, or, on the local sandbox with no run yet, *Make an example run*: a
+`metadata.review` tag on 20 sample sessions), or set `APPLY = True` in the last cell (*Roll back in code*).
+Running all cells as committed writes nothing.
 
 {_TARGET}"""),
     ("code", """%matplotlib inline
 from gr4vy_nb import report, rollback_run
-from gr4vy_nb.notebook_support import InlineHTML, confirm_writes, connect, fetch_frames, latest_run
+from gr4vy_nb.notebook_support import InlineHTML, allow_writes, connect, fetch_frames, latest_run
 from gr4vy_nb.widgets import RunsBrowser
 
 conn = connect()"""),
     ("md", """## Runs browser
 
 Pick a run and press *Open*: its counts, its results (filter by status), its files. *Resume run* sends
-what it has not sent yet; *Roll back this run* puts the earlier values back."""),
+what it has not sent yet; *Roll back this run* shows what would be put back, and *Confirm rollback* does it.
+A run that was rolled back is marked "rolled back by" the rollback's run."""),
     ("code", """browser = RunsBrowser(conn)
 browser"""),
     ("md", "## The latest run, in code"),
-    ("code", """run = latest_run(conn)
+    ("code", """run = latest_run(conn, placeholder=True)  # with no run yet: an empty run saying how to make one
 print(run.describe())"""),
     ("code", "run.results.head(10)"),
-    ("code", "report.run_summary(run.journal)"),
-    ("code", "report.run_errors_by_code(run.journal)"),
-    ("code", "report.plot_run_status(run.journal)"),
+    ("code", "report.run_summary(run)"),
+    ("code", "report.run_errors_by_code(run)"),
+    ("code", "report.plot_run_status(run)"),
     ("md", """## The report
 
 The sessions the run touched, as they are now, with the run's figures: written as one self-contained
 HTML file (no network needed to open it; personal data masked) and shown below."""),
     ("code", """frames, not_found = fetch_frames(conn.client, run.results["checkout_session_id"])
-path = report.build_report(frames, run=run.journal, path="runs/reports/latest-run.html")
+path = report.build_report(frames, run=run, path="runs/reports/latest-run.html")
 path"""),
     ("code", "InlineHTML.from_file(path)"),
     ("md", """## Roll back in code
 
 Puts back the values each session had before the run. A session changed since the run is reported as a
-conflict and left alone. On PRODUCTION, set `CONFIRM_PRODUCTION` to the merchant account id first."""),
-    ("code", """CONFIRM_PRODUCTION = ""  # PRODUCTION only: type the merchant account id here to allow the rollback
-confirm_writes(conn, CONFIRM_PRODUCTION)
-undo = rollback_run(run.journal, client=conn.client)
+conflict and left alone; the expiry cannot be restored. Off unless `APPLY = True`; on PRODUCTION, set
+`CONFIRM_PRODUCTION` to the merchant account id too."""),
+    ("code", """APPLY = False  # True: this cell rolls the latest run back (writes to every session it changed)
+CONFIRM_PRODUCTION = ""  # PRODUCTION only: type the merchant account id here to allow the rollback
+writes = allow_writes(conn, APPLY, CONFIRM_PRODUCTION)
+undo = writes.run(rollback_run, run.journal, client=conn.client)
 print(undo.describe())"""),
 ]
 

@@ -1,10 +1,13 @@
-"""A real browser: JupyterLab + headless Chromium run notebook 02 and drive the bulk-update app.
+"""A real browser: JupyterLab + headless Chromium run the notebooks and drive the apps.
 
 JupyterLab is started on a free loopback port with a random token, its kernels pointed at the
 test sandbox; Playwright drives Debian's Chromium (``/usr/bin/chromium``; no browser download).
-The test runs every cell, uploads an example CSV through the page's real file input, clicks
-Validate, Plan and Run, and checks the counts the results table shows against what the
-sandbox saw. A screenshot is saved to ``build/browser-02-bulk-update.png`` for review.
+Each test runs every cell of a notebook (*Run All*) and checks that the sandbox saw no write
+(issue 14). The 02 test then uploads an example CSV through the page's real file input, clicks
+Validate, Plan and Run, checks the counts the results table shows against what the sandbox saw,
+and filters the results by ``failed``: the one failed row is shown, not a row of NaN. The 03 test
+makes the example run from the runs browser's button, previews and confirms its rollback, and
+finds the run marked "rolled back by". Screenshots go to ``build/screenshots/`` for review.
 
 Where Chromium or Playwright is missing the test is skipped with the reason, except under
 ``CI=true``, where it fails: CI installs both (see ``.ci/run``).
@@ -41,7 +44,8 @@ NOTEBOOK = "02_bulk_update_from_csv.ipynb"
 UPLOAD = Path("01_metadata_tag") / "sessions.csv"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"]
-SCREENSHOT = REPO / "build" / "browser-02-bulk-update.png"
+SHOTS = REPO / "build" / "screenshots"
+SCREENSHOT = SHOTS / "browser-02-bulk-update.png"
 _LAB_SETTINGS = {
     # No news or update checks (there is no network), and every cell kept in the page.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
@@ -149,7 +153,8 @@ class Lab:
 def lab(sandbox_clean: Sandbox, tmp_path: Path, browser_path: str) -> Iterator[Lab]:
     root = tmp_path / "notebooks"
     root.mkdir()
-    shutil.copy(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    for name in ("01_explore_sessions.ipynb", "02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb"):
+        shutil.copy(REPO / "notebooks" / name, root / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GR4VY_")}
     env.update(GR4VY_BASE_URL=sandbox_clean.base_url, GR4VY_PRIVATE_KEY_FILE=str(sandbox_clean.private_key_file))
     server = Lab(root, env)
@@ -170,11 +175,100 @@ def _wait_text(page: Any, selector: str, needle: str, timeout: float = 60) -> st
     while time.monotonic() < deadline:
         loc = page.locator(selector)
         if loc.count():
-            text = str(loc.first.inner_text())
+            text = str(loc.first.inner_text()).replace("\xa0", " ")  # widgets' labels use no-break spaces
             if needle in text:
                 return text
         page.wait_for_timeout(100)
     raise AssertionError(f"{selector} never showed {needle!r}; it shows {text!r}")
+
+
+def _sent(sandbox: Sandbox) -> dict[str, int]:
+    """Requests other than reads the sandbox has seen, by method."""
+    return {m: sum(by.values()) for m, by in sandbox.stats()["requests"].items()
+            if m not in ("GET", "HEAD", "OPTIONS") and sum(by.values())}
+
+
+def _run_all(page: Any, lab: Lab, name: str, last_output: str, timeout: float = 120) -> None:
+    """Open notebook ``name`` and run all its cells; wait until ``last_output`` shows in the page."""
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    # Run All before the kernel is ready can stop after the first cell: wait for it.
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+    shown = ".jp-NotebookPanel:visible .jp-Notebook"  # the open tab's (Lab may restore other tabs, hidden)
+    for _ in range(5):  # the status bar may show another tab's idle kernel: try again until cells run
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        try:
+            _wait_text(page, shown, "[1]:", timeout=20)
+            break
+        except AssertionError:
+            continue
+    _wait_text(page, shown, last_output, timeout=timeout)
+    # ... and the kernel has gone back to idle (every cell ran)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
+    assert "Traceback" not in str(page.locator(shown).first.inner_text())
+
+
+def _shot(page: Any, name: str, selector: str | None = None) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    if selector is not None:
+        page.locator(selector).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
+    page.screenshot(path=str(SHOTS / name))
+
+
+def test_run_all_of_the_explore_notebook_sends_no_write(lab: Lab, sandbox_clean: Sandbox,
+                                                        browser_path: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        try:
+            _run_all(page, lab, "01_explore_sessions.ipynb", "GRU → NRT")
+            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
+            _shot(page, "browser-01-explore.png")
+        except Exception:
+            _shot(page, "browser-01-failure.png")
+            raise
+        finally:
+            browser.close()
+
+
+def test_run_all_of_the_review_notebook_sends_no_write_and_rolls_back_only_on_confirm(
+        lab: Lab, sandbox_clean: Sandbox, browser_path: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        try:
+            _run_all(page, lab, "03_review_and_report.ipynb", "rollback_run not run: APPLY is False")
+            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
+            _shot(page, "browser-03-empty-runs.png", ".gr4vy-runs-example")
+            # an example run only when the button is pressed
+            page.locator(".gr4vy-runs-example:not([disabled])").click()
+            _wait_text(page, ".gr4vy-results-counts", "succeeded 20")
+            assert len(sandbox_clean.stats()["writes"]) == 20
+            _shot(page, "browser-03-example-run.png", ".gr4vy-runs-refresh")
+            # rollback: a preview first, nothing sent until confirmed
+            page.locator(".gr4vy-rollback:not([disabled])").click()
+            preview = _wait_text(page, ".gr4vy-rollback-preview", "cannot be restored")
+            assert "20 session(s) get back the values" in preview
+            assert dict(sandbox_clean.stats()["writes"]) == dict.fromkeys(sandbox_clean.stats()["writes"], 1)
+            _shot(page, "browser-03-rollback-preview.png", ".gr4vy-rollback-preview")
+            page.locator(".gr4vy-rollback-confirm:not([disabled])").click()
+            _wait_text(page, ".gr4vy-messages", "rollback finished", timeout=60)
+            _wait_text(page, ".gr4vy-runs-choice", "rolled back by", timeout=30)
+            assert set(dict(sandbox_clean.stats()["writes"]).values()) == {2}
+            _shot(page, "browser-03-rolled-back.png", ".gr4vy-runs-refresh")
+        except Exception:
+            _shot(page, "browser-03-failure.png")
+            raise
+        finally:
+            browser.close()
 
 
 def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox, browser_path: str) -> None:
@@ -188,19 +282,13 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         try:
-            page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-            # Run All before the kernel is ready can stop after the first cell: wait for it.
-            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
-            # Run every cell, as an analyst would from the Run menu.
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
-            # The last cell rolls the code example back: when it has printed, the notebook is done.
-            _wait_text(page, ".jp-Notebook", "(rollback): finished", timeout=120)
+            # Run every cell, as an analyst would from the Run menu: the writing cells say they did not run.
+            _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
             page.wait_for_selector(".gr4vy-upload", timeout=30_000)
             ran_all = time.monotonic() - started
+            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}, "Run All wrote"
 
-            # What the app should find: the sandbox is back to its seed after the code cells' rollback.
+            # What the app should find: the sandbox as seeded.
             settings = Settings.for_sandbox(sandbox_clean)
             with Gr4vyClient(settings) as client:
                 plan = plan_updates(upload, client=client)
@@ -222,18 +310,24 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
             page.locator(".gr4vy-plan:not([disabled])").click()
             plan_text = _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
             assert plan_text.startswith(f"{expected} session(s) to update"), plan_text
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.locator(".gr4vy-banner").first.evaluate("e => e.scrollIntoView({block: 'start'})")
-            page.screenshot(path=str(SCREENSHOT.with_name("browser-02-plan.png")))
-            # 4 · apply
+            _shot(page, "browser-02-plan.png", ".gr4vy-banner")
+            # 4 · apply (the example clears a metadata key in a few sessions: that needs the consent box)
+            if plan.consent:
+                page.locator(".gr4vy-consent input[type=checkbox]").check()
             page.locator(".gr4vy-apply:not([disabled])").click()
             counts = _wait_text(page, ".gr4vy-results-counts", f"succeeded {expected}")
-            page.locator(".gr4vy-results-counts").evaluate("e => e.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(SCREENSHOT))
+            _shot(page, SCREENSHOT.name, ".gr4vy-results-counts")
+            # 5 · filter the results by status: exactly the failed row, with its id and message
+            page.locator(".gr4vy-results-filter select").select_option("failed")
+            _wait_text(page, ".gr4vy-results-filter ~ * .gr4vy-table-note", "filter: failed")
+            rows = page.locator(".gr4vy-results-filter ~ * table.dataTable tbody tr")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and "not found" not in " ".join(rows.all_inner_texts()):
+                page.wait_for_timeout(100)
+            row_texts = [t for t in rows.all_inner_texts() if t.strip()]
+            _shot(page, "browser-02-results-filtered-failed.png", ".gr4vy-results-filter")
         except Exception:
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT.with_name("browser-02-failure.png")))
+            _shot(page, "browser-02-failure.png")
             raise
         finally:
             browser.close()
@@ -242,6 +336,9 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
     for status, n in (("succeeded", expected), ("failed", missing), ("conflict", 0), ("unprocessed", 0)):
         assert f"{status} {n}" in counts, counts
     assert f"total {total}" in counts
+    missing_ids = [i.session_id for i in plan.items if str(i.status) == "not_found"]
+    assert len(row_texts) == missing == len(missing_ids) == 1, row_texts
+    assert missing_ids[0] in row_texts[0] and "failed" in row_texts[0] and "NaN" not in row_texts[0]
     writes = dict(sandbox_clean.stats()["writes"])
     newly = {sid: n - writes_before.get(sid, 0) for sid, n in writes.items() if n != writes_before.get(sid, 0)}
     assert len(newly) == expected and set(newly.values()) == {1}

@@ -238,11 +238,12 @@ def test_killed_apply_resumes_to_the_desired_state_with_nothing_lost(tmp_path, p
     (folder / "cart_items.csv").write_text("checkout_session_id,item_index,tax_amount\n"
                                            + "".join(f"{i},0,{100 + attempt}\n" for i in cart))
     settings = Settings.for_sandbox(sandbox, retry=FAST)
-    with Gr4vyClient(settings, workers=8) as client:
-        plan = plan_updates(folder, client=client)
+    with Gr4vyClient(settings, workers=8) as client:  # one row per cart: patch mode (the others kept)
+        plan = plan_updates(folder, client=client, lists="patch")
     assert plan.ok and len(plan.changes) == len(set(ids) | set(cart))
     env = _subprocess_env(sandbox)
-    proc = subprocess.Popen([sys.executable, "-m", "gr4vy_nb.cli", "apply", "up", "--workers", "8"], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "gr4vy_nb.cli", "apply", "up", "--workers", "8", "--lists", "patch"],
+                            cwd=tmp_path,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rng = random.Random(attempt)
     deadline = time.monotonic() + 60

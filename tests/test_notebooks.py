@@ -2,10 +2,10 @@
 
 Each notebook is executed by :func:`~gr4vy_nb.notebook_support.render_notebooks` (what ``make
 demo`` runs): nbclient, a fresh kernel of this virtualenv, a scratch folder, every ``GR4VY_*``
-variable removed: exactly what an analyst gets on a fresh checkout, where the notebook starts
-the embedded sandbox emulator itself. The executed
-outputs (and the widget state saved with them) are then searched for personal data of the
-sample sessions, which must appear masked only.
+variable removed but the test sandbox's URL and key. As committed, running every cell sends no
+write (issue 14: checked against the sandbox's counters); with their ``APPLY`` flags turned on
+they apply, review and roll back their examples. The executed outputs (and the widget state saved
+with them) are then searched for personal data of the sample sessions, which must appear masked only.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import nbformat
 import pytest
 
 from gr4vy_nb.notebook_support import NOTEBOOKS, read_sessions_jsonl, render_notebooks
+from gr4vy_nb.sandbox import Sandbox
 from tests.paths import REPO, SAMPLE
 
 NOTEBOOKS_DIR = REPO / "notebooks"
@@ -176,10 +177,47 @@ def _outputs_of(nb: nbformat.NotebookNode, marker: str) -> list[dict[str, Any]]:
     raise AssertionError(f"no cell with {marker!r}")
 
 
+def _sandbox_env(sandbox: Sandbox) -> dict[str, str]:
+    return {"GR4VY_BASE_URL": sandbox.base_url, "GR4VY_PRIVATE_KEY_FILE": str(sandbox.private_key_file)}
+
+
+def _sent(sandbox: Sandbox) -> dict[str, int]:
+    """Requests other than reads the sandbox has seen, by method."""
+    requests = sandbox.stats()["requests"]
+    return {m: sum(by.values()) for m, by in requests.items() if m not in ("GET", "HEAD", "OPTIONS")
+            and sum(by.values())}
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbformat.NotebookNode, Path]]:
-    """The three notebooks executed in order as ``make demo`` does, each on its own embedded sandbox."""
-    return render_notebooks(NOTEBOOKS_DIR, tmp_path_factory.mktemp("notebooks"))
+def rendered(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> dict[str, tuple[nbformat.NotebookNode,
+                                                                                            Path]]:
+    """The three notebooks executed in order with their ``APPLY`` flags on, against the test sandbox.
+
+    As ``make demo`` does, but with writes allowed (``render_notebooks(apply=True)``), so that the code
+    cells that write are run too: 02 applies and rolls back its example, 03 reviews that run.
+    """
+    sandbox.reset(reseed=True)
+    try:
+        return render_notebooks(NOTEBOOKS_DIR, tmp_path_factory.mktemp("notebooks"), env=_sandbox_env(sandbox),
+                                apply=True)
+    finally:
+        sandbox.reset(reseed=True)
+
+
+def test_run_all_as_committed_sends_no_write(sandbox_clean: Sandbox, tmp_path: Path) -> None:
+    """Issue 14: running every cell of every notebook, as committed, writes nothing (on a target with sessions)."""
+    done = render_notebooks(NOTEBOOKS_DIR, tmp_path, env=_sandbox_env(sandbox_clean))
+    assert _sent(sandbox_clean) == {}, _sent(sandbox_clean)
+    assert dict(sandbox_clean.stats()["writes"]) == {}
+    assert not list((tmp_path / "run").rglob("*.sqlite")), "a notebook made a run"
+    for name, (nb, _) in done.items():
+        text = _output_text(nb)
+        assert "Traceback" not in text, name
+        assert all(out.output_type != "error" for cell in nb.cells for out in cell.get("outputs", [])), name
+    for name in ("02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb"):
+        text = _output_text(done[name][0])
+        assert "APPLY is False, so nothing is sent" in text, name
+    assert "no apply run against" in _output_text(done["03_review_and_report.ipynb"][0])
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +230,7 @@ def test_runs_top_to_bottom_on_the_embedded_sandbox(executed: dict[str, nbformat
                                                     name: str) -> None:
     nb = executed[name]
     text = _output_text(nb)
-    assert "local sandbox emulator" in text and "embedded sandbox emulator" in text
+    assert "local sandbox emulator" in text
     assert "Traceback" not in text
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -226,9 +264,9 @@ def test_bulk_notebook_applies_and_rolls_back(executed: dict[str, nbformat.Noteb
     nb = executed["02_bulk_update_from_csv.ipynb"]
     bad = _output_text(nb)
     assert re.search(r"\bline\b", bad) and "column" in bad
-    run_text = "".join(o.get("text", "") for o in _outputs_of(nb, "resume_run("))
+    run_text = "".join(o.get("text", "") for o in _outputs_of(nb, "writes.run(resume_run"))
     assert "finished" in run_text and "failed 0" in run_text
-    undo_text = "".join(o.get("text", "") for o in _outputs_of(nb, "rollback_run("))
+    undo_text = "".join(o.get("text", "") for o in _outputs_of(nb, "writes.run(rollback_run"))
     assert "(rollback): finished" in undo_text and "conflict 0" in undo_text
 
 
@@ -236,4 +274,6 @@ def test_review_notebook_reports_inline(executed: dict[str, nbformat.NotebookNod
     nb = executed["03_review_and_report.ipynb"]
     inline = "".join(o.get("data", {}).get("text/html", "") for o in _outputs_of(nb, "InlineHTML.from_file"))
     assert inline.startswith("<iframe") and "srcdoc=" in inline
+    assert "(apply): finished" in _output_text(nb)
+    # 02 rolled that run back already: with APPLY on, 03's rollback finds nothing left to put back
     assert "(rollback): finished" in _output_text(nb)

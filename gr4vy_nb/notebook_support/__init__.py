@@ -18,8 +18,10 @@ Also here, so that notebook cells stay one call each:
   :func:`sample_session_ids`, :func:`fetch_frames` (ids -> ``SessionFrames`` + not found);
 * runs: :func:`open_run` (a journal as a ``Run``, read-only), :func:`runs_for_target`,
   :func:`latest_run`, :func:`example_run` (local sandbox only);
-* safety: :func:`needs_confirmation`, :func:`confirm_writes` (the code-cell PRODUCTION guard);
-* display: :class:`InlineHTML` (a standalone report inside a sandboxed iframe);
+* safety: :func:`needs_confirmation`, :func:`confirm_writes` (the code-cell PRODUCTION guard),
+  :func:`allow_writes` (the ``APPLY`` flag of a notebook's writing cells: a :class:`WriteGate`);
+* display: :class:`InlineHTML` (a standalone report inside a sandboxed iframe), :func:`show_problems`
+  (a problems table severity first, sorted by file/line/column, messages whole);
 * ``make lab`` / ``make demo``: :func:`run_lab`, :func:`render_notebooks`
   (``python -m gr4vy_nb.notebook_support lab|render``).
 
@@ -41,9 +43,9 @@ from .connection import (
     needs_confirmation,
     target_style,
 )
-from .display import InlineHTML
+from .display import InlineHTML, show_problems
 from .lab import NOTEBOOKS, main, render_notebooks, run_lab
-from .runs import example_run, latest_run, open_run, runs_for_target
+from .runs import NoRun, NotRun, WriteGate, allow_writes, example_run, latest_run, open_run, runs_for_target
 from .sessions import fetch_frames, parse_session_ids, read_sessions_jsonl, sample_session_ids
 
 __all__ = [
@@ -52,6 +54,10 @@ __all__ = [
     "Connection",
     "ConnectionCheck",
     "InlineHTML",
+    "NoRun",
+    "NotRun",
+    "WriteGate",
+    "allow_writes",
     "check_connection",
     "confirm_writes",
     "connect",
@@ -68,5 +74,6 @@ __all__ = [
     "run_lab",
     "runs_for_target",
     "sample_session_ids",
+    "show_problems",
     "target_style",
 ]

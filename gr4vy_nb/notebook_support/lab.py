@@ -64,12 +64,17 @@ def render_notebooks(
     names: tuple[str, ...] = NOTEBOOKS,
     *,
     timeout: float = 300,
+    env: dict[str, str] | None = None,
+    apply: bool = False,
 ) -> dict[str, tuple[Any, Path]]:
     """Execute the notebooks headless, each on its own embedded sandbox, and write their HTML renderings.
 
     The notebooks run in ``out/run`` (their ``runs/`` journals land there, not next to the
     sources) with every ``GR4VY_*`` variable removed, so a configured real target is never
-    written to. Returns ``{name: (executed notebook, html path)}``.
+    written to; ``env`` adds variables after that (a test points the kernels at its own sandbox).
+    As committed, the notebooks write nothing; ``apply`` turns their ``APPLY`` flags on in the
+    executed copies (the code cells then apply and roll back their examples).
+    Returns ``{name: (executed notebook, html path)}``.
 
     Raises:
         nbclient.exceptions.CellExecutionError: a cell failed (the message shows the cell and error).
@@ -81,16 +86,21 @@ def render_notebooks(
     src, dest = Path(source), Path(out)
     work = dest / "run"
     work.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GR4VY_")}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    kernel_env = {k: v for k, v in os.environ.items() if not k.startswith("GR4VY_")}
+    kernel_env.update(env or {})
+    kernel_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), kernel_env.get("PATH", "")])
     exporter = HTMLExporter()
     done: dict[str, tuple[Any, Path]] = {}
     for name in names:
         shutil.copy(src / name, work / name)
         nb = nbformat.read(work / name, as_version=4)
+        if apply:
+            for cell in nb.cells:
+                if cell.cell_type == "code" and cell.source.startswith("APPLY = False"):
+                    cell.source = "APPLY = True" + cell.source[len("APPLY = False"):]
         started = time.monotonic()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(work)}}).execute(env=env, cwd=str(work))
+                       resources={"metadata": {"path": str(work)}}).execute(env=kernel_env, cwd=str(work))
         html_text, _ = exporter.from_notebook_node(nb)
         page = dest / (Path(name).stem + ".html")
         page.write_text(html_text, encoding="utf-8")

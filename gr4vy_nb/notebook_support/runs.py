@@ -1,4 +1,11 @@
-"""Past runs for notebooks: a journal opened as a run, the runs of a target, the latest one, an example run."""
+"""Past runs for notebooks: a journal opened as a run, the runs of a target, the latest one, an example run;
+and the flag that keeps a notebook's code cells from writing (:func:`allow_writes`).
+
+Running every cell of a notebook never writes: a code cell that would write goes through a
+:class:`WriteGate`, which is closed unless the notebook's ``APPLY`` flag is on (it is off in the
+committed notebooks) and, on PRODUCTION, the merchant account id is typed. A closed gate runs
+nothing and hands back a :class:`NotRun`, which says so wherever it is printed or shown.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,12 @@ import pandas as pd
 
 from .._data import sample_session_ids
 from ..errors import ConfigError, Gr4vyError, RunError
+from ..updates.results import RESULT_COLUMNS
 from ..updates.states import RunKind
-from .connection import Connection
+from .connection import Connection, confirm_writes, needs_confirmation
 
-__all__ = ["example_run", "latest_run", "open_run", "runs_for_target"]
+__all__ = ["NoRun", "NotRun", "WriteGate", "allow_writes", "example_run", "latest_run", "open_run",
+           "runs_for_target"]
 
 
 def open_run(journal: str | os.PathLike[str]) -> Any:
@@ -53,15 +62,17 @@ def runs_for_target(conn: Connection, runs_dir: str | os.PathLike[str] = "runs")
 
 
 def latest_run(conn: Connection, runs_dir: str | os.PathLike[str] = "runs", *, kind: str | None = RunKind.APPLY,
-               example_on_sandbox: bool = True) -> Any:
+               example_on_sandbox: bool = False, placeholder: bool = False) -> Any:
     """The newest run made against this connection's target, as a :class:`~gr4vy_nb.updates.runs.Run`.
 
-    On a local sandbox with no run yet (``example_on_sandbox``), an example run is made first
-    (see :func:`example_run`), so that a review notebook has something to show; a real Gr4vy
-    target is never written to by this function.
+    With no run yet: ``placeholder`` gives a :class:`NoRun` (an empty run that says how to make
+    one; a notebook run top to bottom then shows that instead of an error);
+    ``example_on_sandbox`` makes an example run first on a local sandbox (see
+    :func:`example_run`; it writes, so it is off by default). A real Gr4vy target is never
+    written to by this function.
 
     Raises:
-        RunError: no run against this target (and no example could be made).
+        RunError: no run against this target (and neither a placeholder nor an example asked for).
     """
     runs = runs_for_target(conn, runs_dir)
     if kind is not None and len(runs):
@@ -70,8 +81,140 @@ def latest_run(conn: Connection, runs_dir: str | os.PathLike[str] = "runs", *, k
         return open_run(runs["journal"].iloc[0])
     if example_on_sandbox and conn.settings.is_local:
         return example_run(conn, runs_dir=runs_dir)
-    raise RunError(f"no {kind or ''} run against {conn.settings.target} under {runs_dir}: apply one first "
-                   "(notebook 02 or `gr4vy-nb apply`)")
+    why = (f"no {kind + ' ' if kind else ''}run against {conn.settings.target} under {runs_dir} yet: apply one first "
+           "(notebook 02 or `gr4vy-nb apply`)" + (", or press *Make an example run* in the runs browser"
+                                                  if conn.settings.is_local else ""))
+    if placeholder:
+        return NoRun(why)
+    raise RunError(why)
+
+
+class NoRun:
+    """An empty stand-in for a run when there is none yet: no sessions, and a sentence saying why.
+
+    It has what the notebooks read of a run (``describe()``, ``results``, ``counts``, ``journal``
+    ``None``), so the cells after ``latest_run(..., placeholder=True)`` show empty tables and the
+    sentence instead of failing; the report functions take it as an empty run.
+    """
+
+    run_id = None
+    kind = None
+    state = "no run"
+    journal = None
+    files: dict[str, Path] = {}  # noqa: RUF012 (read-only, never mutated)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.results = pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_COLUMNS})
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"succeeded": 0, "failed": 0, "conflict": 0, "skipped": 0, "unprocessed": 0, "total": 0,
+                "applied_with_differences": 0}
+
+    def describe(self) -> str:
+        return self.reason
+
+    def __repr__(self) -> str:
+        return f"<NoRun: {self.reason}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p style='color:#6b7280'><i>{html.escape(self.reason)}</i></p>"
+
+
+class NotRun:
+    """What a closed :class:`WriteGate` hands back instead of a result: nothing was sent, and why.
+
+    Every attribute and call of it is itself, so the cells that follow a gated step (``canary.journal``,
+    ``run.results.head(10)``) run without error and show the same sentence; a gate given a
+    ``NotRun`` as an argument does not run either.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __call__(self, *_args: Any, **_kwargs: Any) -> NotRun:
+        return self
+
+    def describe(self) -> str:
+        return self.reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def __repr__(self) -> str:
+        return f"<not run: {self.reason}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p class='gr4vy-not-run' style='color:#6b7280'><i>{html.escape(self.reason)}</i></p>"
+
+
+class WriteGate:
+    """Runs a writing step only when the notebook allows writes (see :func:`allow_writes`)."""
+
+    def __init__(self, conn: Connection, apply: bool, reason: str | None) -> None:
+        self.conn = conn
+        self.apply = bool(apply)
+        self.reason = reason  # None: open
+
+    @property
+    def open(self) -> bool:
+        """Whether the steps given to :meth:`run` are carried out."""
+        return self.reason is None
+
+    def run(self, step: Any, *args: Any, **kwargs: Any) -> Any:
+        """``step(*args, **kwargs)`` when the gate is open; else a :class:`NotRun` (nothing is sent)."""
+        name = getattr(step, "__name__", "this step")
+        if self.reason is not None:
+            return NotRun(f"{name} not run: {self.reason}")
+        earlier = next((a for a in (*args, *kwargs.values()) if isinstance(a, NotRun | NoRun)), None)
+        if earlier is not None:
+            return NotRun(f"{name} not run: an earlier step did not run ({earlier.reason})")
+        if args and args[0] is None:
+            return NotRun(f"{name} not run: there is nothing to act on")
+        return step(*args, **kwargs)
+
+    def _message(self) -> tuple[str, str]:
+        if self.reason is None:
+            return "#b45309", f"Writes are ON: the cells below write to {self.conn.settings.target}."
+        return ("#b91c1c" if self.apply else "#1f2937"), f"Writes are off: {self.reason}."
+
+    def __repr__(self) -> str:
+        return self._message()[1]
+
+    def _repr_html_(self) -> str:
+        import html
+
+        colour, text = self._message()
+        return f"<p class='gr4vy-write-gate' style='color:{colour}'><b>{html.escape(text)}</b></p>"
+
+
+def allow_writes(conn: Connection, apply: bool, confirm_production: str | None = "") -> WriteGate:
+    """The gate of a notebook's writing cells: open only with ``apply`` and, on PRODUCTION, the typed merchant id.
+
+    Never raises: a closed gate says in one sentence why (the flag is off; PRODUCTION needs the
+    merchant account id typed), with no traceback, and the gated cells then send nothing.
+    """
+    if not apply:
+        return WriteGate(conn, False, "APPLY is False, so nothing is sent (set APPLY = True and run the cell again "
+                                      "to write)")
+    if needs_confirmation(conn.settings):
+        try:
+            confirm_writes(conn, confirm_production)
+        except ConfigError:
+            return WriteGate(conn, True, f"the target is PRODUCTION ({conn.settings.target}): set CONFIRM_PRODUCTION "
+                                         f"to the merchant account id {conn.settings.merchant_account_id!r} to allow "
+                                         "the writes below; nothing was sent")
+    return WriteGate(conn, True, None)
 
 
 def example_run(conn: Connection, runs_dir: str | os.PathLike[str] = "runs", n: int = 20) -> Any:

@@ -70,6 +70,7 @@ from .sessions import (
     card_schemes,
     card_types,
     currencies,
+    expiry_note,
     expiry_timeline,
     metadata_keys,
     plot_expiry,
@@ -87,11 +88,21 @@ _DETAIL_ROWS = 50
 # --------------------------------------------------------------------------- the HTML report
 
 
+def human_time(at: Any) -> str:
+    """A moment as people read it in a heading: ``2026-12-01 18:58 UTC``."""
+    stamp = pd.Timestamp(at)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return f"{stamp:%Y-%m-%d %H:%M} UTC"
+
+
 def _overview_section(frames: Any, now: pd.Timestamp) -> Section:
     section = Section("Sessions")
     section.add(grid_html([table_html(sessions_overview(frames), caption="What the sessions carry"),
                            table_html(expiry_timeline(frames, now=now),
-                                      caption=f"Expiry (as of {now.isoformat()}; 'within' rows are cumulative)")]))
+                                      caption=f"Expiry (as of {human_time(now)}; 'within' rows are cumulative)")]))
+    note = expiry_note(frames, now=now)
+    if note:
+        section.add(note_html(note))
     section.add(figure_html(plot_expiry(frames, now=now), alt="Histogram of time until expiry"))
     section.add(grid_html([table_html(currencies(frames), caption="Currencies (amounts in minor units)"),
                            table_html(metadata_keys(frames), caption="Metadata keys", empty="no metadata")]))
@@ -211,7 +222,7 @@ def _sections_for_run(run: Any) -> list[Section]:
     section.add(table_html(run_errors_by_field(df), caption="Errors by field", index=False,
                            empty="no error pointed at a field"))
     section.add(grid_html([table_html(run_latency(df), caption="Seconds per session (first request to answer)"),
-                           table_html(run_retries(df), caption="Requests per session")]))
+                           table_html(run_retries(df), caption="Write attempts per session (re-reads not counted)")]))
     section.add(figure_html(plot_run_latency(df), alt="Histogram of time per session"))
     section.add(figure_html(plot_run_throughput(df, table=throughput), alt="Sessions finished over time"))
     section.add(table_html(run_conflicts(df), caption="Conflicts (changed since the plan, left alone)",

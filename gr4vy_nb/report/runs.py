@@ -283,7 +283,7 @@ def run_summary(run: Any) -> pd.DataFrame:
     metrics: dict[str, Any] = {"sessions": len(df)}
     metrics.update({s: int((df["status"] == s).sum()) for s in STATUSES})
     metrics.update({
-        "requests sent": int(attempts.sum()),
+        "write attempts": int(attempts.sum()),
         "sessions retried": int((attempts > 1).sum()),
         "applied with differences": int((df["differences"] > 0).sum()),
         "wall time (s)": round(wall, 3) if wall == wall else None,

@@ -22,6 +22,7 @@ __all__ = [
     "card_schemes",
     "card_types",
     "currencies",
+    "expiry_note",
     "expiry_timeline",
     "metadata_keys",
     "plot_card_schemes",
@@ -99,16 +100,53 @@ def expiry_timeline(frames: Any, now: datetime | pd.Timestamp | None = None) -> 
 
 
 def plot_expiry(frames: Any, now: datetime | pd.Timestamp | None = None) -> Figure:
-    """Histogram of time until expiry (hours when all within two days, else days), ``now`` marked."""
+    """Histogram of time until expiry, ``now`` marked; readable however the expiries are spread.
+
+    The unit follows the spread (minutes when everything is within 3 h of now, hours within two
+    days, else days) and the bins span the values and ``now`` alike, so sessions that all expire
+    within the same minute (after a bulk update, which resets expiry) still show as one clear bar;
+    the title then says how tightly they cluster.
+    """
     t = _now(now)
     left = (_expires_at(frames) - t).dropna()
     hours = left.dt.total_seconds() / 3600
-    if len(hours) and hours.abs().max() <= 48:
-        values, unit = hours, "hours"
+    span = float(hours.abs().max()) if len(hours) else 0.0
+    if span <= 3:
+        values, unit, scale = hours * 60, "minutes", 60.0
+    elif span <= 48:
+        values, unit, scale = hours, "hours", 1.0
     else:
-        values, unit = hours / 24, "days"
-    return histogram_figure(values.tolist(), title="Session expiry", xlabel=f"{unit} until expiry (negative: expired)",
-                            ylabel="sessions", vline=0.0, vline_label="now")
+        values, unit, scale = hours / 24, "days", 1 / 24
+    title = "Session expiry"
+    bins: Any = 30
+    if len(values):
+        low, high = float(min(values.min(), 0.0)), float(max(values.max(), 0.0))
+        if high - low <= 0:
+            low, high = low - 1.0, high + 1.0
+        bins = [low + (high - low) * i / 30 for i in range(31)]
+        spread_min = float(values.max() - values.min()) / scale * 60  # in minutes
+        if len(values) > 1 and spread_min <= 10:
+            title += f" — all {len(values):,} within {max(spread_min, 1):.0f} min of each other"
+    return histogram_figure(values.tolist(), title=title, xlabel=f"{unit} until expiry (negative: expired)",
+                            ylabel="sessions", bins=bins, vline=0.0, vline_label="now")
+
+
+def expiry_note(frames: Any, now: datetime | pd.Timestamp | None = None) -> str | None:
+    """A sentence when most sessions expire within the hour: updates reset expiry (``None`` otherwise).
+
+    After a bulk update every session updated expires ``expires_in`` (1 h by default) after its
+    update; a report that shows "within 1 h: 100%" must say why.
+    """
+    t = _now(now)
+    expires = _expires_at(frames)
+    n = int(expires.notna().sum())
+    left = expires - t
+    soon = int(((left > pd.Timedelta(0)) & (left <= EXPIRY_WINDOWS[0][1])).sum())
+    if not n or soon < max(1, int(0.5 * n)):
+        return None
+    return (f"{soon:,} of {n:,} sessions ({soon / n:.0%}) expire within 1 h. Every update of a checkout session "
+            "resets its expiry (expires_in, 1 h unless chosen longer), so sessions a run updated — even a "
+            "metadata tag only — expire about an hour after that update.")
 
 
 def currencies(frames: Any) -> pd.DataFrame:

@@ -46,9 +46,12 @@ Row = dict[str, Any]
 class RunProgress:
     """A snapshot of a run, passed to ``progress`` callbacks.
 
-    ``done`` counts sessions handled in this invocation; ``succeeded``/``failed``/``conflict``
-    are this invocation's outcomes; ``retrying`` is how many sessions are waiting to retry a
-    request right now; ``requests`` counts HTTP attempts by method.
+    ``total`` is the run's sessions this invocation is part of (on a resume: the whole run, less
+    those it skips as unchanged), ``done`` how many of them are settled, ``succeeded``/``failed``/
+    ``conflict`` their outcomes so far (on a resume, the earlier invocations' included: ``already``
+    of them were settled before it started); ``retrying`` is how many sessions are waiting to retry
+    a request right now, ``retries`` how many retries were made; ``requests`` counts HTTP attempts
+    by method.
     """
 
     kind: str
@@ -64,11 +67,12 @@ class RunProgress:
     elapsed: float = 0.0
     state: str = "running"
     last_session_id: str | None = None
+    already: int = 0
 
     @property
     def per_second(self) -> float:
-        """Sessions handled per second so far."""
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+        """Sessions handled per second so far, by this invocation."""
+        return (self.done - self.already) / self.elapsed if self.elapsed > 0 else 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,9 +276,13 @@ class Engine:
         self.journal.mark(sid, status, finished=final, **kw)
 
     def _failed(self, sid: str, exc: ApiError, *, writing: bool, where: Mapping[str, Any] | None = None,
-                before: Mapping[str, Any] | None = None) -> str:
-        """Record a call that ended in an error; the status the session ends in."""
-        kw: dict[str, Any] = {"attempts": exc.attempts, "http_status": exc.status, "error": exc}
+                before: Mapping[str, Any] | None = None, attempts: int | None = None) -> str:
+        """Record a call that ended in an error; the status the session ends in.
+
+        ``attempts`` (default: the call's) is what is added to the session's write attempts: 0 for a re-read.
+        """
+        kw: dict[str, Any] = {"attempts": exc.attempts if attempts is None else attempts, "http_status": exc.status,
+                              "error": exc}
         if isinstance(exc, AuthError | PermissionDenied):
             self._stop(auth_reason(exc))
             self._mark(sid, SessionStatus.UNPROCESSED, message=self._stop_reason, **kw)
@@ -291,23 +299,31 @@ class Engine:
         return SessionStatus.FAILED
 
     def _check(self, row: Row) -> tuple[str | None, int]:
-        """Re-read a session: its final outcome if no write is needed, else ``(None, attempts)``."""
+        """Re-read a session: its final outcome if no write is needed, else ``(None, 0)``.
+
+        The second value is the write attempts so far (always 0: a re-read is not a write, so it is
+        not counted in ``attempts``; its outcome is told in the message instead).
+        """
         sid = row["session_id"]
         desired: dict[str, Any] = row.get("desired") or {}
         fields = list(desired)
         try:
             current = self.client.get_checkout_session(sid)
-            attempts = self.client.last_call.attempts if self.client.last_call else 1
         except ApiError as exc:
-            return self._failed(sid, exc, writing=False, before=row.get("before")), exc.attempts
+            return self._failed(sid, exc, writing=False, before=row.get("before"), attempts=0), 0
+        attempts = 0
         if not same_fields(current, desired, fields):
             self._mark(sid, SessionStatus.SUCCEEDED, attempts=attempts, http_status=200, response=current,
-                       message="already held the desired values; nothing sent")
+                       message="re-read: already held the desired values; nothing sent")
             return SessionStatus.SUCCEEDED, attempts
-        moved = same_fields(current, row.get("before") or {}, fields)
+        # Every field the body carries must still hold its planned before-value: a full-state body
+        # (a target not probed for merge) sends unchanged fields too, and would undo another writer.
+        carried = [f for f in (row.get("body") or {}) if f != "expires_in" and f not in desired]
+        moved = same_fields(current, row.get("before") or {}, fields + carried)
         if moved and self.options.conflict_check:
             self._mark(sid, SessionStatus.CONFLICT, attempts=attempts, http_status=200,
-                       message=f"changed since it was planned ({', '.join(moved)}); not written")
+                       message=f"re-read before writing: changed since it was planned ({', '.join(moved)}); "
+                       "not written")
             return SessionStatus.CONFLICT, attempts
         return None, attempts
 
@@ -335,10 +351,9 @@ class Engine:
         return SessionStatus.SUCCEEDED
 
     def _settle_unknown(self, sid: str, desired: dict[str, Any], exc: OutcomeUnknown) -> str:
-        attempts = exc.attempts
+        attempts = exc.attempts  # the write attempts; the re-read that settles them is not one
         try:
             current = self.client.get_checkout_session(sid)
-            attempts += self.client.last_call.attempts if self.client.last_call else 1
         except ApiError as again:
             self._mark(sid, SessionStatus.FAILED, message=f"outcome unknown: {exc.message}; re-reading failed too "
                        f"({again})", attempts=attempts, http_status=exc.status, error=exc)
@@ -376,15 +391,21 @@ class Engine:
             self._emit(outcome, sid)
         return True
 
-    def run(self, rows: list[Row]) -> None:
+    def run(self, rows: list[Row], *, prior: Mapping[str, int] | None = None) -> None:
         """Process ``rows`` (journal rows, in order) until done, stopped or cancelled.
+
+        ``prior``: the run's sessions settled before this invocation, by status (a resume), so that
+        the progress counts the whole run (``done 96 / 100``), not only what is left.
 
         Without re-reads, each worker takes the next session and writes it. With re-reads
         (conflict check, resume), readers run ahead of the writers through a short queue, so
         that re-reading does not halve the throughput; a session is written at most a queue's
         length of time after it was re-read.
         """
-        self._snap = RunProgress(kind=self.options.kind, total=len(rows))
+        before = {str(k): int(v) for k, v in (prior or {}).items()}
+        already = sum(before.values())
+        self._snap = RunProgress(kind=self.options.kind, total=len(rows) + already, done=already, already=already,
+                                 **{s: before.get(s, 0) for s in ("succeeded", "failed", "conflict")})
         self._started = time.monotonic()
         pool = _Pool(self, rows)
         with self.client.observed(self._on_attempt), self.client.paced(self.options.rate):

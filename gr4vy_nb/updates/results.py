@@ -210,8 +210,21 @@ def _run_summary(path: Path) -> dict[str, Any]:
         "target": meta.get("target"),
         "merchant_account_id": meta.get("merchant_account_id"),
         "state": None if state is None else str(state),
+        "parent_run_id": meta.get("parent_run_id"),
         **counts,
     }
+
+
+def _rolled_back_by(df: pd.DataFrame) -> pd.Series:
+    """For each run, the rollbacks of it (``<run id>``, with the state when not finished), or NA."""
+    marks: dict[str, list[str]] = {}
+    rollbacks = df[df["parent_run_id"].notna()].sort_values("created_at", na_position="first", kind="stable")
+    for _, r in rollbacks.iterrows():
+        state = r.get("state")
+        label = str(r["run_id"]) + ("" if state == RunState.FINISHED or pd.isna(state) else f" ({state})")
+        marks.setdefault(str(r["parent_run_id"]), []).append(label)
+    return pd.Series([", ".join(marks[str(i)]) if str(i) in marks else pd.NA for i in df["run_id"]],
+                     index=df.index, dtype="string")
 
 
 def list_runs(directory: str | os.PathLike[str] = "runs") -> pd.DataFrame:
@@ -219,7 +232,8 @@ def list_runs(directory: str | os.PathLike[str] = "runs") -> pd.DataFrame:
 
     ``state`` is ``interrupted`` for a run whose journal says ``running`` while no process
     holds it (it crashed or was killed: resume it). Unreadable files are listed with
-    ``state`` ``unreadable``.
+    ``state`` ``unreadable``. A rollback names the run it rolls back (``parent_run_id``); that
+    run's ``rolled_back_by`` names its rollbacks (``<run id>``, with their state unless finished).
     """
     base = Path(directory)
     records = []
@@ -230,11 +244,12 @@ def list_runs(directory: str | os.PathLike[str] = "runs") -> pd.DataFrame:
             records.append({"journal": str(path), "run_id": path.stem, "state": str(RunState.UNREADABLE),
                             "message": str(exc)})
     columns = ["journal", "run_id", "kind", "created_at", "target", "merchant_account_id", "state",
-               *(str(s) for s in STATUSES), "total"]
+               *(str(s) for s in STATUSES), "total", "parent_run_id", "rolled_back_by"]
     df = pd.DataFrame.from_records(records)
     for col in columns:
         if col not in df:
             df[col] = pd.NA
+    df["rolled_back_by"] = _rolled_back_by(df) if len(df) else df["rolled_back_by"]
     df = df[columns + [c for c in df.columns if c not in columns]]
     if len(df):
         df = df.sort_values("created_at", ascending=False, na_position="last", kind="stable").reset_index(drop=True)

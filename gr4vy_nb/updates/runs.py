@@ -44,11 +44,13 @@ from .upload import changed_inputs, locate, table_records
 __all__ = [
     "RESULT_COLUMNS",
     "RESULT_STATUSES",
+    "RollbackPreview",
     "Run",
     "RunProgress",
     "apply_plan",
     "results_frame",
     "resume_run",
+    "rollback_preview",
     "rollback_run",
 ]
 
@@ -240,6 +242,18 @@ def _settle(journal: Journal, engine: Engine, todo: list[dict[str, Any]], held_b
                      last_finished_at=time.time())
 
 
+def _settled_before(journal: Journal, todo: list[dict[str, Any]], held_back: list[dict[str, Any]]) -> dict[str, int]:
+    """The run's sessions (all but the unchanged, ``skipped``) settled before this invocation, by status."""
+    sending = {r["session_id"] for r in todo} | {r["session_id"] for r in held_back}
+    out: dict[str, int] = {}
+    for r in journal.rows(columns="session_id, status"):
+        if r["session_id"] in sending or r["status"] == SessionStatus.SKIPPED:
+            continue
+        status = str(r["status"]) if r["status"] in RESULT_STATUSES else str(SessionStatus.UNPROCESSED)
+        out[status] = out.get(status, 0) + 1
+    return out
+
+
 def _execute(journal: Journal, client: Any, rows: list[dict[str, Any]], options: RunOptions) -> Run:
     """Send ``rows`` (in plan order), settle what is left, write the result files, return the Run."""
     started = time.monotonic()
@@ -249,7 +263,7 @@ def _execute(journal: Journal, client: Any, rows: list[dict[str, Any]], options:
     journal.set_meta(state=str(RunState.RUNNING), stop_reason=None, last_started_at=time.time())
     engine = Engine(journal, client, options)
     try:
-        engine.run(todo)
+        engine.run(todo, prior=_settled_before(journal, todo, held_back))
     finally:
         _settle(journal, engine, todo, held_back, first)
     files = write_result_files(journal, results_frame(journal))
@@ -300,6 +314,16 @@ def _journal_item(item: Any) -> dict[str, Any]:
     return {**base, "status": SessionStatus.SKIPPED, "message": item.message or "no change"}
 
 
+def _check_consent(plan: Any, allow_destructive: bool) -> None:
+    """Refuse a plan with destructive changes unless they are consented to (nothing is sent)."""
+    consent = getattr(plan, "consent", "")
+    if consent and not allow_destructive:
+        raise InputError(f"the plan would {consent}; nothing was sent: check plan.destructive, then pass "
+                         "allow_destructive=True (--allow-destructive) to apply it, or use lists='patch' "
+                         "(--lists patch) to keep list elements not listed",
+                         plan.problems[plan.problems["rule"] == "destructive"].reset_index(drop=True))
+
+
 def apply_plan(
     plan: Any,
     *,
@@ -312,6 +336,7 @@ def apply_plan(
     conflict_check: bool = True,
     progress: Callable[[RunProgress], None] | None = None,
     cancel: Any = None,
+    allow_destructive: bool = False,
 ) -> Run:
     """Apply a :class:`~gr4vy_nb.updates.plan.Plan` and return the :class:`Run`.
 
@@ -333,13 +358,18 @@ def apply_plan(
             when nothing else writes to these sessions.
         progress: called with a :class:`RunProgress` after each session and retry.
         cancel: a :class:`threading.Event` or a callable; when set/true, no new request starts.
+        allow_destructive: consent to the plan's destructive changes (list elements removed,
+            fields cleared: :attr:`Plan.destructive <gr4vy_nb.updates.plan.Plan.destructive>`); without it
+            a plan holding any is refused and nothing is sent.
 
     Raises:
-        InputError: the plan has errors. RunError: input files changed since planning, the
+        InputError: the plan has errors, or destructive changes without ``allow_destructive`` (the
+        exception's ``problems`` lists them). RunError: input files changed since planning, the
         plan was made against another target, or the journal exists.
         ConfigError: no client given and nothing configured.
     """
     plan.raise_for_problems()
+    _check_consent(plan, allow_destructive)
     _check_bodies(plan)
     changed = plan.changed_inputs()
     if changed:
@@ -431,8 +461,15 @@ def resume_run(
 # --------------------------------------------------------------------------- rollback
 
 
-def _rollback_items(parent: Journal, expires_in: float) -> list[dict[str, Any]]:
-    """For each session the run changed: restore the fields it changed to their value before the run."""
+def _rollback_items(parent: Journal, expires_in: float, settings: Any = None) -> list[dict[str, Any]]:
+    """For each session the run changed: restore the fields it changed to their value before the run.
+
+    Unless the target's probe found that PUT merges, each body also carries the rest of the session's
+    state as the run left it (:func:`~gr4vy_nb.updates.bodies.rollback_body`), so a replacing PUT clears nothing.
+    """
+    from .bodies import body_mode, rollback_body
+
+    mode = body_mode(settings)[0]
     items = []
     for r in parent.rows((SessionStatus.SUCCEEDED,)):
         desired = r["desired"] or {}
@@ -444,9 +481,99 @@ def _rollback_items(parent: Journal, expires_in: float) -> list[dict[str, Any]]:
             wrote["expires_at"] = response["expires_at"]
         before = r["before"] or {}
         restore = {f: before.get(f) for f in desired}
+        body = rollback_body(response, before, restore, expires_in, mode)
+        # A full-state body carries fields the run did not change: the re-read checks them too (engine
+        # ``_check``), against the state the body was made from, so record that state for them.
+        left = response or before
+        for f in body:
+            if f != "expires_in" and f not in wrote:
+                wrote[f] = left.get(f)
         items.append({"session_id": r["session_id"], "status": SessionStatus.PLANNED, "before": wrote,
-                      "body": {**restore, "expires_in": expires_in}, "desired": restore, "source": r["source"]})
+                      "body": body, "desired": restore, "source": r["source"]})
     return items
+
+
+@dataclass
+class RollbackPreview:
+    """What :func:`rollback_run` would do to a run, read from its journal (nothing is sent or read remotely).
+
+    Attributes:
+        run_id: the run that would be rolled back.
+        sessions: one row per session to restore: ``checkout_session_id``, ``fields`` (the fields
+            put back, comma-separated), ``expires_at`` (when the run left it due to expire) and
+            ``expired`` (that time has passed: the API answers 404, it cannot be restored).
+        rolled_back_by: earlier rollbacks of this run (their journals' names), if any.
+    """
+
+    run_id: str
+    sessions: pd.DataFrame
+    rolled_back_by: list[str]
+
+    @property
+    def fields(self) -> list[str]:
+        """Every field the rollback puts back, in first-seen order."""
+        seen: dict[str, None] = {}
+        for text in self.sessions["fields"]:
+            for f in str(text).split(", "):
+                if f:
+                    seen.setdefault(f, None)
+        return list(seen)
+
+    @property
+    def expired(self) -> list[str]:
+        return [str(s) for s in self.sessions.loc[self.sessions["expired"], "checkout_session_id"]]
+
+    @property
+    def lines(self) -> list[str]:
+        """The preview in words: sessions, fields, conflicts, and what cannot be restored."""
+        n, expired = len(self.sessions), self.expired
+        if not n:
+            return ["nothing to roll back: the run changed no session"]
+        fields = self.fields
+        out = [f"{n} session(s) get back the values they had before run {self.run_id}: "
+               f"{', '.join(fields[:12])}{f' and {len(fields) - 12} more' if len(fields) > 12 else ''}",
+               "each session is re-read first: one changed since the run is a conflict and is left alone "
+               "(unless you force it)",
+               "cannot be restored: expires_at (every update resets a session's expiry, so each restored session "
+               "expires again after the rollback's own update, not when it did before the run)"]
+        if expired:
+            shown = ", ".join(expired[:_NAMED]) + (f" and {len(expired) - _NAMED} more" if len(expired) > _NAMED
+                                                   else "")
+            out.append(f"cannot be restored: {len(expired)} session(s) have expired since the run (the API answers "
+                       f"404): {shown}")
+        if self.rolled_back_by:
+            out.append("this run was already rolled back by " + ", ".join(self.rolled_back_by))
+        return out
+
+    def describe(self) -> str:
+        return "\n".join(self.lines)
+
+
+def rollback_preview(journal: str | os.PathLike[str], *, now: float | None = None) -> RollbackPreview:
+    """What rolling ``journal``'s run back would restore, from the journal alone (read-only, no request).
+
+    Raises:
+        RunError: the file is not a run journal.
+    """
+    from .results import list_runs
+
+    at = time.time() if now is None else now
+    with Journal.open(journal, readonly=True) as j:
+        run_id = j.run_id
+        rows = [r for r in j.rows((SessionStatus.SUCCEEDED,), columns="session_id, desired, response")
+                if r["desired"]]
+    expires = [(r["response"] or {}).get("expires_at") for r in rows]
+    due = [parse_instant(e) for e in expires]
+    sessions = pd.DataFrame({
+        "checkout_session_id": pd.Series([r["session_id"] for r in rows], dtype=object),
+        "fields": pd.Series([", ".join(r["desired"]) for r in rows], dtype=object),
+        "expires_at": pd.Series(expires, dtype=object),
+        "expired": pd.Series([d is not None and d <= at for d in due], dtype=bool),
+    })
+    runs = list_runs(Path(journal).parent)
+    mine = runs[runs["run_id"] == run_id]["rolled_back_by"] if len(runs) else pd.Series(dtype="string")
+    by = [s for s in str(mine.iloc[0]).split(", ")] if len(mine) and not pd.isna(mine.iloc[0]) else []
+    return RollbackPreview(run_id=run_id, sessions=sessions, rolled_back_by=by)
 
 
 def rollback_run(
@@ -480,10 +607,12 @@ def rollback_run(
         client, own = _default_client(client, 2 * n_workers)
         try:
             _check_target(client, meta, "run")
-            items = _rollback_items(parent, float(seconds))
-            run_id = _new_run_id(RunKind.ROLLBACK)
+            items = _rollback_items(parent, float(seconds), client.settings)
             path = Path(rollback_journal) if rollback_journal else parent.path.with_name(
                 f"{parent.path.stem}-rollback-{secrets.token_hex(3)}.sqlite")
+            # The run's id is its journal's name, so that what the runs browser and `gr4vy-nb runs` show
+            # can be found on disk (a journal named by the caller keeps a fresh id).
+            run_id = path.stem if not rollback_journal else _new_run_id(RunKind.ROLLBACK)
             rb_meta = {
                 "run_id": run_id, "kind": str(RunKind.ROLLBACK), "toolkit_version": __version__,
                 **target_of(client.settings), "parent": str(parent.path), "parent_run_id": parent.run_id,

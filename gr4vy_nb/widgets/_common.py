@@ -33,6 +33,9 @@ __all__ = [
     "display_frame",
     "download_link",
     "error_text",
+    "is_problems_frame",
+    "problems_csv",
+    "problems_for_display",
     "uploaded_files",
 ]
 
@@ -158,7 +161,9 @@ def busy(buttons: Sequence[w.Button], messages: Messages, *, on_done: Callable[[
 
 def display_frame(df: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> pd.DataFrame:
     """A copy of ``df`` for display: text cells, empty for missing, datetimes as ISO text, capped rows."""
-    df = df.head(max_rows)
+    # Positional from here on: a filtered or sorted frame keeps its original index labels, and the
+    # columns built below must line up with the rows they came from (not with labels 0..n-1).
+    df = df.head(max_rows).reset_index(drop=True)
     out: dict[str, Any] = {}
     for name in df.columns:
         col = df[name]
@@ -170,6 +175,39 @@ def display_frame(df: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> pd.DataFr
             mask = col.isna() if col.dtype != object else col.map(_is_missing)
             out[str(name)] = values.where(~mask, "").map(_cell_text)
     return pd.DataFrame(out, index=range(len(df)))
+
+
+def is_problems_frame(df: pd.DataFrame) -> bool:
+    """Whether ``df`` is a problems table (:mod:`gr4vy_nb.problems`: ``severity``, ``rule``, ``message``)."""
+    return {"severity", "rule", "message"} <= set(map(str, df.columns))
+
+
+def problems_for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """A problems table as people read it (see :func:`gr4vy_nb.notebook_support.display.problems_in_order`)."""
+    from ..notebook_support.display import problems_in_order
+
+    return problems_in_order(df)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def problems_csv(df: pd.DataFrame) -> bytes:
+    """``problems.csv`` for people to read in a spreadsheet: UTF-8 with a BOM, sorted as shown.
+
+    A cell a spreadsheet would run as a formula (starting with ``= + - @``, tab, CR, LF) gets a
+    leading ``'``; nothing else is changed, so a message that already starts with a quote
+    (``'ORD-000042' is not a UUID``) is written as it is, not with a doubled quote. (It is a
+    report, not a file to upload again: no round-trip marker is needed.)
+    """
+    shown = problems_for_display(df)
+    text = pd.DataFrame({str(c): shown[c].astype(object).map(
+        lambda v: "" if _is_missing(v) else _guard_formula(_cell_text(v))) for c in shown.columns})
+    return text.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def _guard_formula(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _is_missing(value: Any) -> bool:
@@ -189,18 +227,29 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+# Columns of sentences: wrapped (never cut), while ids, codes and times stay on one line.
+_WRAP_COLUMNS = frozenset({"message", "error_message", "differences", "fields", "error", "notes", "rolled back by"})
+_TABLE_STYLE = ("<style>.gr4vy-table table.dataTable.nowrap td.gr4vy-wrap{white-space:normal;min-width:22em;"
+                "max-width:48em;overflow-wrap:anywhere}</style>")
+
+
 class Table:
     """An interactive table (itables' DataTables widget: paged, sortable, searchable, offline).
 
     The JavaScript comes with the ``itables`` package and loads through the widget, so it
     works with no network.  ``frame`` is the DataFrame last shown, in full (for tests and
     downloads); at most :data:`MAX_TABLE_ROWS` rows go to the browser, with a note saying so.
+    An empty frame is shown as a sentence (``empty``), never as an empty grid. A problems table
+    (:func:`is_problems_frame`) is shown severity first, sorted by file, line and column. Columns
+    of sentences (messages, differences) wrap, never cut; ids, codes and times stay on one line.
     """
 
-    def __init__(self, frame: pd.DataFrame | None = None, *, page_length: int = 10, caption: str = "") -> None:
+    def __init__(self, frame: pd.DataFrame | None = None, *, page_length: int = 10, caption: str = "",
+                 empty: str = "Nothing to show.") -> None:
         from itables.widget import ITable
 
         self._page_length = page_length
+        self.empty_text = empty
         self.note = w.HTML(value="")
         self.note.add_class("gr4vy-table-note")
         self.itable = ITable(
@@ -210,23 +259,36 @@ class Table:
             lengthMenu=[5, 10, 25, 50, 100],
             maxBytes=0,
             showIndex=False,
-            classes="display compact nowrap",
+            classes="display compact nowrap cell-border",
             scrollX=True,
         )
-        self.widget = w.VBox([self.note, self.itable])
+        self.itable.add_class("gr4vy-table")
+        self.widget = w.VBox([w.HTML(_TABLE_STYLE), self.note, self.itable])
         self.frame = pd.DataFrame()
+        self.itable.layout.display = "none"  # nothing shown yet: no empty grid ("No data available in table")
         if frame is not None:
             self.show(frame)
 
-    def show(self, frame: pd.DataFrame, *, note: str = "") -> None:
-        """Show ``frame`` (replacing what was shown); ``note`` is a line of text above it."""
+    def show(self, frame: pd.DataFrame, *, note: str = "", empty: str | None = None) -> None:
+        """Show ``frame`` (replacing what was shown); ``note`` is a line of text above it.
+
+        With no rows, the table is hidden and ``empty`` (default: the table's ``empty`` sentence) is
+        shown instead, after ``note``.
+        """
+        if is_problems_frame(frame):
+            frame = problems_for_display(frame)
         self.frame = frame
         shown = display_frame(frame)
         notes = [note] if note else []
-        if len(frame) > len(shown):
+        if not len(frame):
+            notes.append(empty if empty is not None else self.empty_text)
+        elif len(frame) > len(shown):
             notes.append(f"showing the first {len(shown):,} of {len(frame):,} rows")
         self.note.value = html.escape(" · ".join(notes))
-        self.itable.update(shown, pageLength=self._page_length, maxBytes=0, showIndex=False)
+        self.itable.layout.display = "none" if not len(frame) else None
+        wrap = [i for i, c in enumerate(shown.columns) if c in _WRAP_COLUMNS]
+        self.itable.update(shown, pageLength=self._page_length, maxBytes=0, showIndex=False,
+                           columnDefs=[{"targets": wrap, "className": "gr4vy-wrap"}] if wrap else [])
 
     def clear(self) -> None:
         self.show(pd.DataFrame())
@@ -307,6 +369,12 @@ class Confirmation:
         if not self.required:
             return True
         return bool(self.box.value) and self.text.value.strip() == self.settings.merchant_account_id
+
+    def reset(self) -> None:
+        """Re-arm: untick the box and clear the typed id (after every action, so the next one asks again)."""
+        if self.required:
+            self.box.value = False
+            self.text.value = ""
 
     def require(self, action: str) -> None:
         """Raise :class:`InputError` (nothing sent) unless confirmed."""

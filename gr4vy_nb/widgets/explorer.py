@@ -156,8 +156,11 @@ class SessionExplorer:
         for name in _TABLES:
             frame = getattr(shown, name)
             self.tables[name].show(frame, note=f"{len(frame):,} row(s)" + (
-                "" if self.show_raw.value else " · personal data masked"))
-        self.tables["not_found"].show(self.not_found, note=f"{len(self.not_found):,} id(s) not found")
+                "" if self.show_raw.value else " · personal data masked"),
+                empty=f"None of these sessions has {name.replace('_', ' ')}." if name != "sessions" else
+                "No session fetched.")
+        self.tables["not_found"].show(self.not_found, note=f"{len(self.not_found):,} id(s) not found",
+                                      empty="Every id was found.")
         self.status.value = f"{len(self.frames.sessions):,} session(s)"
 
     @property

@@ -23,6 +23,11 @@ _COLOURS = {SessionStatus.SUCCEEDED: "#15803d", SessionStatus.FAILED: "#b91c1c",
 _MAX_LINK_BYTES = 5 * 1024 * 1024
 
 
+def _fit() -> w.Layout:
+    """A layout as wide as the control's label (never cut); one per widget, since layouts are shared objects."""
+    return w.Layout(width="auto")
+
+
 class ResultsView:
     """Shows a :class:`~gr4vy_nb.updates.runs.Run`: counts, the results table with a status filter, downloads.
 
@@ -38,20 +43,20 @@ class ResultsView:
         self.status_filter = w.Dropdown(options=list(RESULT_FILTERS), value=_ALL, description="status",
                                         layout=w.Layout(width="260px"))
         self.status_filter.add_class("gr4vy-results-filter")
-        self.table = Table(page_length=10)
+        self.table = Table(page_length=10, empty="No session has this status.")
         self.downloads = w.HTML(value="")
         self.downloads.add_class("gr4vy-results-downloads")
-        self.retry_button = w.Button(description="Retry failed", icon="redo", disabled=True,
+        self.retry_button = w.Button(description="Retry failed", icon="redo", disabled=True, layout=_fit(),
                                      tooltip="plan again from errors.csv (the rows that did not go through)")
         self.retry_button.add_class("gr4vy-retry")
-        self.resume_button = w.Button(description="Resume run", icon="play", disabled=True,
+        self.resume_button = w.Button(description="Resume run", icon="play", disabled=True, layout=_fit(),
                                       tooltip="send what the run has not sent yet (canary, cancel, crash)")
         self.resume_button.add_class("gr4vy-resume")
         self.rollback_button = w.Button(description="Roll back this run", icon="undo", button_style="danger",
-                                        disabled=True, tooltip="put back the before-state of every succeeded "
-                                        "session (sessions changed since are left alone)")
+                                        disabled=True, layout=_fit(), tooltip="put back the before-state of every "
+                                        "succeeded session (sessions changed since are left alone)")
         self.rollback_button.add_class("gr4vy-rollback")
-        self.force_rollback = w.Checkbox(value=False, indent=False,
+        self.force_rollback = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
                                          description="force (overwrite sessions changed since the run)")
         self.status_filter.observe(self._on_filter, names="value")
         self.widget = w.VBox([
@@ -64,15 +69,23 @@ class ResultsView:
     def buttons(self) -> list[w.Button]:
         return [self.retry_button, self.resume_button, self.rollback_button]
 
-    def show(self, run: Any) -> None:
-        """Show ``run`` (a :class:`~gr4vy_nb.updates.runs.Run`) and enable the buttons that apply to it."""
+    def show(self, run: Any, *, rolled_back_by: str | None = None) -> None:
+        """Show ``run`` (a :class:`~gr4vy_nb.updates.runs.Run`) and enable the buttons that apply to it.
+
+        The title is the journal's name (what is on disk); ``rolled_back_by`` (the rollbacks' run ids)
+        marks a run that was rolled back.
+        """
         self.run = run
         c = run.counts
         reason = f" — {html.escape(run.stop_reason)}" if run.stop_reason else ""
+        name = Path(str(run.journal)).stem
+        other_id = f" · run id {html.escape(run.run_id)}" if run.run_id != name else ""
+        rolled = (f" · <span class='gr4vy-rolled-back' style='color:#b45309'><b>rolled back by "
+                  f"{html.escape(rolled_back_by)}</b></span>" if rolled_back_by else "")
         self.title.value = (
-            f"<b>Run {html.escape(run.run_id)}</b> ({html.escape(run.kind)}): "
-            f"<span class='gr4vy-run-state'>{html.escape(run.state)}</span>{reason}<br>"
-            f"<span style='color:#6b7280'>journal {html.escape(str(run.journal))}</span>"
+            f"<b>Run {html.escape(name)}</b> ({html.escape(run.kind)}): "
+            f"<span class='gr4vy-run-state'>{html.escape(run.state)}</span>{rolled}{reason}<br>"
+            f"<span style='color:#6b7280'>journal {html.escape(str(run.journal))}{other_id}</span>"
         )
         self.counts.value = " ".join(
             f"<span class='gr4vy-count' data-status='{s}' style='color:{_COLOURS[s]};margin-right:14px'>"
@@ -117,18 +130,32 @@ class ResultsView:
         rows = self.filtered()
         columns = [c for c in ("checkout_session_id", "status", "message", "fields", "attempts", "http_status",
                                "error_code", "file", "line", "expires_at", "differences") if c in rows.columns]
+        choice = self.status_filter.value
+        empty = ("The run names no session." if choice == _ALL else
+                 f"No session is {choice}." if choice != _NOT_SUCCEEDED else "Every session succeeded.")
         self.table.show(rows[columns] if len(columns) else rows,
-                        note=f"{len(rows):,} session(s) · filter: {self.status_filter.value}")
+                        note=f"{len(rows):,} session(s) · filter: {choice}", empty=empty)
 
     @staticmethod
     def _downloads_html(run: Any) -> str:
+        c = run.counts
+        # errors*.csv hold the sessions that did not go through: after a clean run they are a bare header.
+        offer_errors = any(c.get(s, 0) for s in (SessionStatus.FAILED, SessionStatus.CONFLICT,
+                                                  SessionStatus.UNPROCESSED))
         lines = []
         for name in ("errors", "succeeded", "results", *sorted(k for k in run.files if k.startswith("errors_"))):
             path = run.files.get(name)
             if path is None or not Path(path).is_file():
                 continue
+            if name.startswith("errors") and not offer_errors:
+                continue
+            if name == "succeeded" and not c.get(SessionStatus.SUCCEEDED, 0):
+                continue
             path = Path(path)
             link = download_link(path.read_bytes(), path.name) if path.stat().st_size <= _MAX_LINK_BYTES else (
                 f"{html.escape(path.name)} (too big to download from the page: open it from disk)")
             lines.append(f"<div>{link} <span style='color:#6b7280'>{html.escape(str(path))}</span></div>")
+        if not offer_errors and c.get("total", 0):
+            lines.insert(0, "<div class='gr4vy-no-errors' style='color:#15803d'>no errors.csv to download: every "
+                            "session went through</div>")
         return "".join(lines)

@@ -1,4 +1,10 @@
-"""RunsBrowser: past runs with their totals; open one into the results view, resume it or roll it back."""
+"""RunsBrowser: past runs with their totals; open one into the results view, resume it or roll it back.
+
+Rolling back asks twice: *Roll back this run* shows a preview (the sessions, the fields put back,
+how conflicts are handled, and what cannot be restored: the expiry, expired sessions), and only
+*Confirm rollback* sends anything. On PRODUCTION the confirmation (box + merchant id) is needed as
+well, and it is cleared after every action, so the next one asks again.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,17 @@ import ipywidgets as w
 import pandas as pd
 
 from ..errors import InputError
-from ..notebook_support import Connection, connect, open_run
+from ..notebook_support import Connection, connect, example_run, open_run
 from ._common import Confirmation, Messages, Table, busy
 from ._runner import RunActions, RunPanel
 from .results import ResultsView
 
 __all__ = ["RunsBrowser"]
+
+# The runs table: state and totals first (what one looks for), the long ids and paths last.
+_FIRST = ("state", "rolled_back_by", "created_at", "kind", "succeeded", "failed", "conflict", "skipped",
+          "unprocessed", "total", "run_id")
+_HIDDEN = ("message", "parent_run_id")
 
 
 class RunsBrowser(RunActions):
@@ -28,9 +39,10 @@ class RunsBrowser(RunActions):
         runs_dir: the folder of the journals (``runs/`` of the working folder).
 
     Handlers: :meth:`on_refresh`, :meth:`on_open` (the run chosen in :attr:`choice`),
-    :meth:`on_resume`, :meth:`on_rollback` (both in the background: :meth:`wait`,
-    :meth:`on_cancel`). After a resume or rollback the results view shows the new state and the
-    list is refreshed.
+    :meth:`on_resume`, :meth:`on_rollback` (shows the preview), :meth:`on_confirm_rollback`
+    (sends it; both in the background: :meth:`wait`, :meth:`on_cancel`), :meth:`on_example`
+    (an example run, local sandbox only). After a resume or rollback the results view shows the
+    new state and the list is refreshed.
     """
 
     _NO_RUN = "open a run first"
@@ -40,10 +52,21 @@ class RunsBrowser(RunActions):
         self.client = self.connection.client
         self.messages = Messages()
         self.runs = pd.DataFrame()
+        self.preview: Any = None
         self.dir_box = w.Text(value=str(runs_dir), description="runs folder", layout=w.Layout(width="60%"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.add_class("gr4vy-runs-refresh")
-        self.table = Table(page_length=10)
+        self.table = Table(page_length=10, empty="No runs yet.")
+        self.example_button = w.Button(description="Make an example run (local sandbox)", icon="flask",
+                                       layout=w.Layout(width="auto", min_width="290px", flex="0 0 auto"),
+                                       tooltip="tag 20 sample sessions with metadata.review on the local sandbox")
+        self.example_button.add_class("gr4vy-runs-example")
+        self.example_box = w.HBox([
+            w.HTML("No run here yet: apply one in notebook 02, or make a small example run on the local sandbox "
+                   "(a <code>metadata.review</code> tag on 20 sample sessions) to have something to review."),
+            self.example_button,
+        ])
+        self.example_box.layout.display = "none"
         self.choice = w.Dropdown(options=[], description="run", layout=w.Layout(width="90%"))
         self.choice.add_class("gr4vy-runs-choice")
         self.open_button = w.Button(description="Open", icon="folder-open", button_style="primary")
@@ -53,66 +76,190 @@ class RunsBrowser(RunActions):
         self.results.retry_button.layout.display = "none"
         self.confirmation = Confirmation(self.connection.settings, on_change=self._refresh)
         self.runner = RunPanel(self.messages, on_state=self._refresh)
+        self.preview_html = w.HTML(value="")
+        self.preview_html.add_class("gr4vy-rollback-preview")
+        self.confirm_rollback_button = w.Button(description="Confirm rollback", icon="undo", button_style="danger",
+                                                layout=w.Layout(width="auto"), disabled=True)
+        self.confirm_rollback_button.add_class("gr4vy-rollback-confirm")
+        self.dismiss_button = w.Button(description="Do not roll back", layout=w.Layout(width="auto"))
+        self.dismiss_button.add_class("gr4vy-rollback-dismiss")
+        self.preview_box = w.VBox([self.preview_html, w.HBox([self.confirm_rollback_button, self.dismiss_button])])
+        self.preview_box.layout.display = "none"
         self.refresh_button.on_click(self.on_refresh)
         self.open_button.on_click(self.on_open)
+        self.example_button.on_click(self.on_example)
         self.results.resume_button.on_click(self.on_resume)
         self.results.rollback_button.on_click(self.on_rollback)
+        self.confirm_rollback_button.on_click(self.on_confirm_rollback)
+        self.dismiss_button.on_click(self.on_dismiss_rollback)
         self.widget = w.VBox([
             w.HTML(self.connection.banner_html()),
             w.HBox([self.dir_box, self.refresh_button]),
             self.table.widget,
+            self.example_box,
             w.HBox([self.choice, self.open_button]),
             self.messages.widget,
             *self.confirmation.widgets,
+            self.preview_box,
             self.runner.widget,
             self.results.widget,
         ])
         self.on_refresh()
 
     def _buttons(self) -> list[w.Button]:
-        return [self.refresh_button, self.open_button, *self.results.buttons]
+        return [self.refresh_button, self.open_button, self.example_button, *self.results.buttons]
 
     def _refresh(self) -> None:
         running = self.runner.running
         self.refresh_button.disabled = running
         self.open_button.disabled = running or not self.choice.options
+        self.example_button.disabled = running
         self.results.refresh_buttons(busy=running)
+        self.confirm_rollback_button.disabled = running or self.preview is None or not self.confirmation.ok
         if not self.confirmation.ok:
             self.results.resume_button.disabled = True
-            self.results.rollback_button.disabled = True
 
     def on_refresh(self, _button: Any = None) -> None:
         """List the journals under the runs folder (newest first)."""
         from ..updates.results import list_runs
 
         with busy(self._buttons(), self.messages, on_done=self._refresh):
-            folder = Path(self.dir_box.value.strip() or "runs").expanduser()
+            folder = self._folder()
             self.runs = list_runs(folder)
-            shown = self.runs.drop(columns=[c for c in ("message",) if c in self.runs.columns])
-            self.table.show(shown, note=f"{len(self.runs)} run(s) in {folder}")
+            self.table.show(_runs_table(self.runs), note=f"{len(self.runs)} run(s) in {folder}",
+                            empty=f"No runs yet in {folder}.")
+            self.example_box.layout.display = (None if not len(self.runs) and self.connection.settings.is_local
+                                               else "none")
             previous = self.choice.value
             self.choice.options = [(_label(r), str(r["journal"])) for _, r in self.runs.iterrows()]
             values = [v for _, v in self.choice.options]
             if values:
                 self.choice.value = previous if previous in values else values[0]  # newest first
 
+    def _folder(self) -> Path:
+        return Path(self.dir_box.value.strip() or "runs").expanduser()
+
+    def _rolled_back_by(self, journal: Any) -> str | None:
+        if not len(self.runs):
+            return None
+        mine = self.runs[self.runs["journal"] == str(journal)]["rolled_back_by"]
+        return None if not len(mine) or pd.isna(mine.iloc[0]) else str(mine.iloc[0])
+
     def on_open(self, _button: Any = None) -> None:
         """Show the chosen run in the results view."""
         with busy(self._buttons(), self.messages, on_done=self._refresh):
             if not self.choice.value:
                 raise InputError("no run chosen (press Refresh, then pick one)")
+            self._clear_preview()
             run = open_run(self.choice.value)
-            self.results.show(run)
-            self.messages.info(f"opened run {run.run_id}: {run.state}")
+            self.results.show(run, rolled_back_by=self._rolled_back_by(run.journal))
+            self.messages.info(f"opened run {Path(str(run.journal)).stem}: {run.state}")
+
+    def on_example(self, _button: Any = None) -> None:
+        """Make an example run on the local sandbox (a ``metadata.review`` tag on 20 sample sessions) and open it."""
+        made: list[Any] = []
+        with busy(self._buttons(), self.messages, on_done=self._refresh):
+            made.append(example_run(self.connection, runs_dir=self._folder()))
+        if not made:
+            return
+        run = made[0]
+        self.on_refresh()
+        if str(run.journal) in [v for _, v in self.choice.options]:
+            self.choice.value = str(run.journal)
+        self.on_open()
+        self.messages.ok(f"example run {Path(str(run.journal)).stem}: {run.counts['succeeded']} succeeded")
+
+    def on_resume(self, _button: Any = None) -> None:
+        """Resume the run shown (see :class:`RunActions`); the confirmation is cleared afterwards."""
+        self._clear_preview()
+        try:
+            super().on_resume(_button)
+        finally:
+            self.confirmation.reset()
+
+    def on_rollback(self, _button: Any = None) -> None:
+        """Show what rolling the run back would do, and ask for confirmation (nothing is sent yet)."""
+        from ..updates.runs import rollback_preview
+
+        with busy(self._buttons(), self.messages, on_done=self._refresh):
+            run = self._current_run()
+            preview = rollback_preview(run.journal)
+            self.preview = preview
+            force = bool(self.results.force_rollback.value)
+            lines = preview.lines
+            if force:
+                lines = [*lines, "force is ticked: sessions changed since the run are overwritten too"]
+            n = len(preview.sessions)
+            self.preview_html.value = (
+                f"<div style='border-left:4px solid #b91c1c;padding:4px 10px;margin:6px 0'>"
+                f"<b>Roll back run {html.escape(Path(str(run.journal)).stem)}?</b>"
+                + "".join(f"<div class='gr4vy-preview-line'>{html.escape(t)}</div>" for t in lines)
+                + ("<div><i>Confirm below"
+                   + (" (after the PRODUCTION confirmation above)" if self.confirmation.required else "")
+                   + ", or choose not to roll back.</i></div>" if n else "")
+                + "</div>")
+            self.confirm_rollback_button.description = f"Confirm rollback of {n} session(s)"
+            self.confirm_rollback_button.layout.display = None if n else "none"
+            self.preview_box.layout.display = None
+
+    def on_confirm_rollback(self, _button: Any = None) -> None:
+        """Roll the run shown back (the preview must be shown first); the confirmation is cleared afterwards."""
+        try:
+            if self.preview is None:
+                with busy([], self.messages, on_done=self._refresh):
+                    raise InputError("press Roll back this run first: it shows what would be restored")
+                return
+            shown = self.results.run
+            if shown is None or shown.run_id != self.preview.run_id:
+                self._clear_preview()
+                with busy([], self.messages, on_done=self._refresh):
+                    raise InputError("the run shown changed since the preview: press Roll back this run again")
+                return
+            self._clear_preview()
+            super().on_rollback(_button)
+        finally:
+            self.confirmation.reset()
+            self._refresh()
+
+    def on_dismiss_rollback(self, _button: Any = None) -> None:
+        """Close the rollback preview; nothing is sent."""
+        self._clear_preview()
+        self.confirmation.reset()
+        self.messages.info("rollback not started: nothing was sent")
+        self._refresh()
+
+    def _clear_preview(self) -> None:
+        self.preview = None
+        self.preview_html.value = ""
+        self.preview_box.layout.display = "none"
 
     def _finished(self, run: Any) -> None:
         c = run.counts
-        text = f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} conflict"
-        self._show_finished(run, text)
+        text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
+                f"conflict" + (f", {c['unprocessed']} unprocessed" if c["unprocessed"] else ""))
+        notes = getattr(run, "notes", [])
+        if notes:
+            text += " — " + "; ".join(notes)
+        self.confirmation.reset()
         self.on_refresh()
+        if str(run.journal) in [v for _, v in self.choice.options]:
+            self.choice.value = str(run.journal)  # the run chosen is the run shown
+        self._show_finished(run, text)
+        self.results.show(run, rolled_back_by=self._rolled_back_by(run.journal))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _runs_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs as shown: state and totals first, human times, the journal last."""
+    shown = runs.drop(columns=[c for c in _HIDDEN if c in runs.columns])
+    first = [c for c in _FIRST if c in shown.columns]
+    shown = shown[first + [c for c in shown.columns if c not in first]]
+    if "created_at" in shown.columns and len(shown):
+        stamps = pd.to_datetime(shown["created_at"], utc=True)
+        shown = shown.assign(created_at=stamps.dt.strftime("%Y-%m-%d %H:%M UTC").where(stamps.notna(), ""))
+    return shown.rename(columns={"rolled_back_by": "rolled back by", "created_at": "created", "run_id": "run"})
 
 
 def _label(row: pd.Series) -> str:
@@ -122,7 +269,9 @@ def _label(row: pd.Series) -> str:
 
     created = row.get("created_at")
     when = created.strftime("%Y-%m-%d %H:%M") if isinstance(created, pd.Timestamp) else "?"
+    by = row.get("rolled_back_by")
+    rolled = f" · rolled back by {by}" if isinstance(by, str) and by else ""
     return html.unescape(
-        f"{when} · {row.get('run_id')} · {row.get('kind')} · {row.get('state')} · "
-        f"{num('succeeded')}/{num('total')} succeeded, {num('failed')} failed"
+        f"{row.get('state')}{rolled} · {num('succeeded')}/{num('total')} succeeded, {num('failed')} failed · "
+        f"{row.get('kind')} · {when} · {row.get('run_id')}"
     )

@@ -78,7 +78,7 @@ def test_conflicts_and_summary(run):
     assert c["checkout_session_id"].tolist() == [S5]
     assert c["error_message"].tolist() == ["changed since the plan"]
     s = report.run_summary(run)["value"]
-    assert s["sessions"] == 7 and s["requests sent"] == 12 and s["sessions retried"] == 3
+    assert s["sessions"] == 7 and s["write attempts"] == 12 and s["sessions retried"] == 3
     assert s["wall time (s)"] == 12.0 and s["sessions per second"] == 0.5
     assert s["median latency (s)"] == 1.25 and s["p95 latency (s)"] == 8.5
 

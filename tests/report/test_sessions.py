@@ -68,3 +68,39 @@ def test_payment_breakdowns(frames, fn, expected):
     t = fn(frames)
     assert col(t, "sessions") == expected
     assert t["share"].tolist() == [0.5, 0.5]
+
+
+def _clustered(frames, n=200):
+    """``frames`` with ``n`` sessions that all expire within seconds of NOW + 59 min (a run just updated them)."""
+    import pandas as pd
+
+    base = frames.sessions.iloc[[0] * n].reset_index(drop=True)
+    base["checkout_session_id"] = [f"s{i}" for i in range(n)]
+    base["expires_at"] = pd.Timestamp(NOW + timedelta(minutes=59)) + pd.to_timedelta(
+        [i % 7 for i in range(n)], unit="s")
+    return type(frames)(sessions=base, cart_items=frames.cart_items.iloc[0:0], legs=frames.legs.iloc[0:0],
+                        passengers=frames.passengers.iloc[0:0])
+
+
+def test_the_expiry_figure_stays_readable_when_expiries_cluster(frames):
+    # Regression (issue 14): with every session expiring within the same minute the histogram was blank
+    # (30 bins narrower than a pixel next to the "now" line).
+    fig = report.plot_expiry(_clustered(frames), now=NOW)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    widths = [p.get_width() for p in ax.patches]
+    assert sum(heights) == 200
+    lo, hi = ax.get_xlim()
+    tallest = widths[heights.index(max(heights))]
+    assert tallest / (hi - lo) >= 0.02  # a bar a reader can see
+    assert "minutes" in ax.get_xlabel() and "within" in ax.get_title("left")
+
+
+def test_a_report_after_an_update_says_that_updates_reset_expiry(frames, tmp_path):
+    clustered = _clustered(frames)
+    note = report.expiry_note(clustered, now=NOW)
+    assert note is not None and "200 of 200" in note and "resets its expiry" in note
+    assert report.expiry_note(frames, now=NOW - timedelta(days=30)) is None
+    page = report.build_report(clustered, path=tmp_path / "r.html", now=NOW).read_text(encoding="utf-8")
+    assert "resets its expiry" in page
+    assert f"as of {NOW:%Y-%m-%d %H:%M} UTC" in page and NOW.isoformat() not in page

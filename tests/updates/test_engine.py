@@ -69,7 +69,7 @@ def test_server_validation_error_is_mapped_to_file_line_and_column(tmp_path, cli
     folder.mkdir()
     (folder / "cart_items.csv").write_text(
         f"checkout_session_id,item_index,tax_amount\n{S0},0,10\n{S0},1,20\n{S0},2,30\n{WITH_CART[1]},0,5\n")
-    plan = plan_updates(folder, client=client)
+    plan = plan_updates(folder, client=client, lists="patch")  # WITH_CART[1]'s other items are kept
     # The API refuses S0's body with FastAPI's 422 pointing at /cart_items/0/name.
     sandbox_clean.set_faults([{"method": "PUT", "session_id": S0, "action": "status", "status": 422,
                                "body": "fastapi"}])
@@ -222,7 +222,7 @@ def test_differences_never_show_personal_values_in_clear(tmp_path, sandbox_clean
     (folder / "passengers.csv").write_text(
         f"checkout_session_id,passenger_index,first_name\n{session['id']},0,Zebedee\n", encoding="utf-8")
     with Normalising(Settings.for_sandbox(sandbox_clean), workers=2) as client:
-        plan = plan_updates(folder, client=client)
+        plan = plan_updates(folder, client=client, lists="patch")  # one passenger renamed, the others kept
         assert plan.ok, plan.problems
         run = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", conflict_check=False)
     row = run.results.iloc[0]
@@ -242,3 +242,26 @@ def test_not_found_message_says_expired_at_when_the_known_expiry_has_passed():
     future = not_found_message("2026-12-01T12:00:00+02:00", now=0)
     assert future == "not found or expired (404; it was due to expire at 2026-12-01 10:00:00 UTC)"
     assert not_found_message("garbage") == "not found or expired"
+
+
+# ----------------------------------------------------------------------------- truthful counts (issue 14)
+
+
+def test_attempts_count_writes_and_resume_progress_counts_the_whole_run(tmp_path, client, sandbox_clean):
+    plan = plan_updates(tag_upload(tmp_path / "up", IDS[:8]), client=client)
+    canary = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", first=3)
+    # no faults: one write each, the conflict re-read not counted as an attempt
+    sent = canary.results[canary.results["status"] == "succeeded"]
+    assert sent["attempts"].tolist() == [1, 1, 1]
+    snaps = []
+    run = resume_run(canary.journal, client=client, progress=snaps.append)
+    assert run.counts["succeeded"] == 8
+    assert snaps[0].total == 8 and snaps[0].done == 3 and snaps[0].succeeded == 3 and snaps[0].already == 3
+    assert snaps[-1].done == 8 and snaps[-1].succeeded == 8 and snaps[-1].retries == 0
+    assert run.results["attempts"].tolist() == [1] * 8
+    # a conflict is re-read, never written: 0 write attempts, and the message says it was re-read
+    plan2 = plan_updates(tag_upload(tmp_path / "up2", IDS[:2], tag="q5"), client=client)
+    client.update_checkout_session(IDS[1], {"metadata": {"changed": "by someone else"}})
+    again = apply_plan(plan2, client=client, runs_dir=tmp_path / "runs")
+    row = again.results.set_index("checkout_session_id").loc[IDS[1]]
+    assert row["status"] == "conflict" and row["attempts"] == 0 and row["message"].startswith("re-read")

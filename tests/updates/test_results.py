@@ -43,3 +43,26 @@ def test_meta_updates_and_list_runs(tmp_path):
                                       "state"]
     assert all(s in runs.columns for s in STATUSES)
     assert list_runs(tmp_path / "missing").empty
+
+
+def test_a_rolled_back_run_is_marked_by_its_rollback_which_is_named_as_its_journal(tmp_path, client, sandbox_clean,
+                                                                                   capsys):
+    from gr4vy_nb.cli import main
+    from gr4vy_nb.updates.runs import rollback_preview, rollback_run
+
+    runs = tmp_path / "runs"
+    run = apply_plan(plan_updates(tag_upload(tmp_path / "up", IDS[:3]), client=client), client=client, runs_dir=runs)
+    preview = rollback_preview(run.journal)
+    assert len(preview.sessions) == 3 and preview.fields == ["metadata"] and preview.expired == []
+    assert any("cannot be restored: expires_at" in line for line in preview.lines)
+    undo = rollback_run(run.journal, client=client)
+    assert undo.run_id == undo.journal.stem  # what is shown is what is on disk
+    listed = list_runs(runs).set_index("run_id")
+    assert listed.loc[run.run_id, "rolled_back_by"] == undo.run_id
+    assert listed.loc[undo.run_id, "parent_run_id"] == run.run_id and pd.isna(listed.loc[undo.run_id,
+                                                                                          "rolled_back_by"])
+    assert rollback_preview(run.journal).rolled_back_by == [undo.run_id]
+    capsys.readouterr()
+    assert main(["runs", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert f"finished, rolled back by {undo.run_id}" in out

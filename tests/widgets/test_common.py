@@ -43,3 +43,19 @@ def test_display_frame_renders_every_dtype_as_text() -> None:
     out = display_frame(df)
     assert out.to_dict("list") == {"n": ["1", ""], "s": ["x", ""], "t": ["2024-01-02T03:04:05Z", ""],
                                    "b": ["True", ""], "l": ["['a', 'b']", ""]}
+
+
+def test_tables_keep_the_rows_of_a_filtered_frame_and_show_empty_ones_as_a_sentence() -> None:
+    import pandas as pd
+
+    from gr4vy_nb.widgets._common import Table, display_frame, plain
+
+    df = pd.DataFrame({"id": ["a", "b", "c"], "n": [1, None, 3]}, index=[10, 20, 30])
+    picked = df[df["id"] != "a"]
+    shown = display_frame(picked)
+    assert shown["id"].tolist() == ["b", "c"] and shown["n"].tolist() == ["", "3"]
+    table = Table(empty="No rows here.")
+    table.show(picked.iloc[0:0], note="0 row(s)")
+    assert plain(table.note.value) == "0 row(s) · No rows here." and table.itable.layout.display == "none"
+    table.show(picked)
+    assert table.itable.layout.display is None
