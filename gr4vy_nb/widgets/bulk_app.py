@@ -19,7 +19,16 @@ import pandas as pd
 from ..errors import InputError
 from ..notebook_support import Connection, connect, target_style
 from ..problems import Severity
-from ._common import MAX_UPLOAD_BYTES, Confirmation, Messages, Table, busy, download_link, uploaded_files
+from ._common import (
+    MAX_UPLOAD_BYTES,
+    Confirmation,
+    Messages,
+    Table,
+    busy,
+    download_link,
+    problems_csv,
+    uploaded_files,
+)
 from ._runner import RunActions, RunPanel
 from .results import ResultsView
 
@@ -159,6 +168,8 @@ class BulkUpdateApp(RunActions):
         self.apply_button.add_class("gr4vy-apply")
         self.destructive_note = w.HTML(value="")
         self.destructive_note.add_class("gr4vy-destructive")
+        self.expiry_note = w.HTML(value="")  # what the run does to each session's expiry, told next to Run
+        self.expiry_note.add_class("gr4vy-expiry")
         self.consent_box = w.Checkbox(value=False, indent=False, description="", layout=w.Layout(display="none",
                                                                                                  width="auto"))
         self.consent_box.add_class("gr4vy-consent")
@@ -192,7 +203,7 @@ class BulkUpdateApp(RunActions):
             self.diff_session, self.diff_view, self.diff_table.widget,
             _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
             w.HBox([self.workers, self.rate, self.canary]), *self.confirmation.widgets,
-            w.HBox([self.apply_button, self.destructive_note]), self.consent_box,
+            w.HBox([self.apply_button, self.destructive_note]), self.expiry_note, self.consent_box,
             self.runner.widget,
             _step(5, "Results", "what happened to each session; errors.csv can be fixed and uploaded again"),
             self.results.widget,
@@ -317,7 +328,6 @@ class BulkUpdateApp(RunActions):
         return int((problems["severity"] == severity).sum()) if len(problems) else 0
 
     def _show_problems(self, problems: pd.DataFrame, tables: dict[str, Any] | None = None) -> None:
-        from ..tables.files import write_table
 
         errors, warnings = self._count(problems, Severity.ERROR), self._count(problems, Severity.WARNING)
         files = ""
@@ -333,7 +343,7 @@ class BulkUpdateApp(RunActions):
             # Next to the run files, never next to the user's own files.
             out = self.runs_dir / "problems" / f"{time.strftime('%Y%m%d-%H%M%S')}-problems.csv"
             out.parent.mkdir(parents=True, exist_ok=True)
-            write_table(problems, out)
+            out.write_bytes(problems_csv(problems))  # formulas guarded, a quote already there not doubled
             self.problems_download.value = download_link(out.read_bytes(), "problems.csv") + (
                 f" <span style='color:#6b7280'>{html.escape(str(out))}</span>")
         else:
@@ -343,6 +353,7 @@ class BulkUpdateApp(RunActions):
 
     def _clear_plan_view(self) -> None:
         self._show_consent()
+        self.expiry_note.value = ""
         self.plan_summary.value = ""
         self.diff_session.options = []
         self.diff_view.value = ""
@@ -354,6 +365,7 @@ class BulkUpdateApp(RunActions):
 
         self.plan = None
         self._clear_plan_view()
+        self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation
         with busy(self._buttons(), self.messages, on_done=self._refresh):
             if self.upload_obj is None:
                 raise InputError("validate the files first")
@@ -384,12 +396,19 @@ class BulkUpdateApp(RunActions):
             lines.append(f"<span style='color:#b45309'>note: {html.escape(note)}</span>")
         self.plan_summary.value = "<br>".join(lines)
         self._show_consent()
+        self._show_expiry(plan)
         if not plan.ok:
             self._show_problems(plan.problems)
             self.messages.error(f"the plan found {s['errors']} error(s) (see the problems table): nothing can be "
                                 "sent until they are fixed")
         elif not plan.changes:
-            self.messages.info("nothing to send: every session named already holds these values")
+            parts = []
+            if s["not_found"]:
+                parts.append(f"{s['not_found']} session(s) not found or expired (the API answers 404: they cannot be "
+                             "updated)")
+            if s["unchanged"]:
+                parts.append(f"{s['unchanged']} already hold these values")
+            self.messages.info("nothing to send: " + ("; ".join(parts) or "the files name no session"))
         else:
             self.messages.ok(f"plan ready: {s['changed']} session(s) to update; review the diff, then Run")
         options = [(f"{i.session_id} · {', '.join(i.fields)}", i.session_id) for i in plan.changes]
@@ -475,8 +494,26 @@ class BulkUpdateApp(RunActions):
         rate = float(self.rate.value)
         return {"workers": int(self.workers.value), "rate": rate if rate > 0 else None}
 
+    def _show_expiry(self, plan: Any) -> None:
+        """Next to Run, in words: what an update does to each session's expiry."""
+        from ..updates.states import parse_instant
+
+        changes = plan.changes
+        if not changes:
+            self.expiry_note.value = ""
+            return
+        horizon = time.time() + plan.expires_in
+        sooner = sum(1 for i in changes if (t := parse_instant((i.before or {}).get("expires_at"))) and t > horizon)
+        text = (f"Each updated session will expire {plan.expires_in / 3600:g} h after its update; "
+                f"{sooner:,} of {len(changes):,} expire sooner than they do now.")
+        if sooner:
+            text += " A rollback puts the fields back, not the expiry."
+        colour = "#b45309" if sooner else "#374151"
+        self.expiry_note.value = f"<b style='color:{colour}' data-count='expire_sooner'>{html.escape(text)}</b>"
+
     def _finished(self, run: Any) -> None:
         self.run = run
+        self.confirmation.reset()  # every action asks again
         c = run.counts
         text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
                 f"conflict, {c['unprocessed']} unprocessed")

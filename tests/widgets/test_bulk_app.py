@@ -229,3 +229,49 @@ def test_retry_failed_plans_again_from_errors_csv(conn: Connection, sandbox_clea
     second = app.wait(60)
     assert second.counts["succeeded"] == 1
     assert writes(sandbox_clean) == dict.fromkeys(ids, 1)
+
+
+def test_the_production_confirmation_re_arms_after_a_run_and_for_a_new_plan(sandbox_clean: Sandbox,
+                                                                           tmp_path: Path) -> None:
+    conn = sandbox_connection(sandbox_clean, environment="production", merchant_account_id="default")
+    try:
+        app = planned_app(conn, tmp_path, IDS[:2])
+        app.confirm_box.value, app.confirm_text.value = True, "default"
+        assert not app.apply_button.disabled
+        app.on_apply()
+        assert app.wait(60).counts["succeeded"] == 2
+        assert not app.confirm_box.value and app.confirm_text.value == ""  # cleared after the run
+        app.confirm_box.value, app.confirm_text.value = True, "default"
+        app.on_plan()
+        assert not app.confirm_box.value and app.confirm_text.value == ""  # and for every new plan
+        assert app.apply_button.disabled
+    finally:
+        conn.close()
+
+
+def test_the_expiry_reset_is_told_next_to_run(conn: Connection, sandbox_clean: Sandbox, tmp_path: Path) -> None:
+    app = planned_app(conn, tmp_path, IDS[:4])
+    text = plain(app.expiry_note.value)
+    assert text.startswith("Each updated session will expire 1 h after its update;")
+    sooner = sum(1 for i in app.plan.changes
+                 if pd.Timestamp(i.before["expires_at"]).timestamp() > time.time() + 3600)
+    assert f"{sooner} of 4 expire sooner than they do now" in text
+
+
+def test_nothing_to_send_says_why(conn: Connection, sandbox_clean: Sandbox, tmp_path: Path) -> None:
+    missing = "0f0e0d0c-0b0a-4909-8807-060504030201"
+    app = BulkUpdateApp(conn, runs_dir=tmp_path / "runs")
+    app.upload.value = upload_value(("sessions.csv", tag_csv([missing], "q4")))
+    app.on_validate()
+    app.on_plan()
+    assert app.plan is not None and not app.plan.changes
+    assert "1 session(s) not found or expired" in app.messages.text
+    assert "already hold" not in app.messages.text
+
+
+def test_problems_csv_does_not_double_a_quote(conn: Connection, tmp_path: Path) -> None:
+    app = BulkUpdateApp(conn, runs_dir=tmp_path / "runs")
+    app.upload.value = upload_value(("sessions.csv", b"checkout_session_id,metadata.tag\nORD-000042,x\n"))
+    app.on_validate()
+    written = next((tmp_path / "runs" / "problems").glob("*-problems.csv")).read_text(encoding="utf-8-sig")
+    assert "'ORD-000042' is not a UUID" in written and "''ORD-000042'" not in written
