@@ -16,7 +16,7 @@ found or expired, refused, or no answer after the client's retries). ``not_found
 always written, with just its header when nothing failed, so a stale one from an earlier
 export can never be mistaken for this one's. With ``format="xlsx"`` the four tables go into one
 workbook, ``export.xlsx`` (a sheet per table, every text field a text cell:
-:func:`~gr4vy_nb.tables.files.write_workbook`), next to ``not_found.csv``.
+:func:`~gr4vy_nb.tables.workbooks.write_workbook`), next to ``not_found.csv``.
 
 A value longer than a spreadsheet cell holds (32,767 characters) is written whole, and named in
 :attr:`ExportResult.warnings` (rule ``cell_too_long``): a spreadsheet would cut it, and the file
@@ -40,10 +40,11 @@ from .ids import ID_COLUMN, canonical_id
 from .problems import Problems, Rule, Severity, refuse
 from .problems import frame as problems_frame
 from .tables.cells import format_column
-from .tables.files import DEFAULT_LIMITS, Limits, read_table, read_text, write_table, write_workbook
+from .tables.files import DEFAULT_LIMITS, Limits, read_table, read_text, write_table
 from .tables.frames import SessionFrames, flatten_sessions
 from .tables.masking import mask_value
 from .tables.rewrites import CELL_LIMIT
+from .tables.workbooks import write_workbook
 
 __all__ = ["NOT_FOUND_COLUMNS", "ExportResult", "Fetched", "export_sessions", "fetch_sessions", "read_ids",
            "write_export"]

@@ -31,8 +31,7 @@ survives ``write_table -> read_table`` unchanged (``+441234567890``, ``=HYPERLIN
 BOM so Excel opens them correctly.
 
 Typed columns become text as :func:`gr4vy_nb.tables.cells.format_column` writes them (lists
-as ``a|b|c``, date-times in UTC). :func:`write_workbook` writes the same tables as an Excel
-workbook, one sheet a table, text always as text.
+as ``a|b|c``, date-times in UTC). Excel workbooks, both ways, are :mod:`gr4vy_nb.tables.workbooks`.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -67,13 +66,12 @@ __all__ = [
     "Limits",
     "default_encoding",
     "file_digest",
-    "is_workbook",
+    "load_source",
     "neutralise",
     "read_table",
     "read_text",
-    "read_workbook",
+    "refusal",
     "write_table",
-    "write_workbook",
 ]
 
 CLEAR_TOKEN = "#N/A"
@@ -85,7 +83,6 @@ _BOM = b"\xef\xbb\xbf"
 _CHUNK_ROWS = 50_000
 _WRITE_ROWS = 100_000
 _MAX_LISTED = 50  # problems of one kind listed before "... and N more"
-_EXCEL_MAX_ROWS = 1_048_575  # plus the header row
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +133,7 @@ class CsvTable:
         return f"CsvTable({self.file!r}, {len(self.frame)} rows, {self.frame.shape[1]} columns)"
 
 
-def _refusal(file: str, rule: str, message: str, *, line: int | None = None) -> InputError:
+def refusal(file: str, rule: str, message: str, *, line: int | None = None) -> InputError:
     """The refusal of a whole file for one reason (no cell, no personal value)."""
     found = Problems()
     found.add(rule, message, file=file, line=line)
@@ -147,10 +144,10 @@ def _refusal(file: str, rule: str, message: str, *, line: int | None = None) -> 
 
 
 def _too_large(label: str, size: int, limits: Limits) -> InputError:
-    return _refusal(label, Rule.TOO_LARGE, f"the file is {size:,} bytes; the limit is {limits.max_bytes:,}")
+    return refusal(label, Rule.TOO_LARGE, f"the file is {size:,} bytes; the limit is {limits.max_bytes:,}")
 
 
-def _load(source: Any, name: str | None, limits: Limits) -> tuple[bytes, str]:
+def load_source(source: Any, name: str | None, limits: Limits) -> tuple[bytes, str]:
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         label = name or "<upload>"
@@ -166,7 +163,7 @@ def _load(source: Any, name: str | None, limits: Limits) -> tuple[bytes, str]:
         label = os.path.basename(str(label))
         data = _read_capped(source, limits.max_bytes)
     if len(data) > limits.max_bytes:
-        raise _refusal(label, Rule.TOO_LARGE, f"the file is over the limit of {limits.max_bytes:,} bytes")
+        raise refusal(label, Rule.TOO_LARGE, f"the file is over the limit of {limits.max_bytes:,} bytes")
     return data, label
 
 
@@ -211,21 +208,21 @@ def _utf16(data: bytes) -> str | None:
 
 def _sniff(data: bytes, label: str, encoding: str | None) -> None:
     if not data.strip() or data.strip() == _BOM:
-        raise _refusal(label, Rule.EMPTY, "the file is empty")
+        raise refusal(label, Rule.EMPTY, "the file is empty")
     if data.startswith(b"PK\x03\x04"):
-        raise _refusal(label, Rule.BINARY,
+        raise refusal(label, Rule.BINARY,
                        f"this is an Excel workbook (.xlsx) or another zip file, not a CSV file; {_SAVE_AS}")
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _refusal(label, Rule.BINARY, f"this is an old Excel workbook (.xls), not a CSV file; {_SAVE_AS}")
+        raise refusal(label, Rule.BINARY, f"this is an old Excel workbook (.xls), not a CSV file; {_SAVE_AS}")
     if encoding is None and _utf16(data) is None and b"\x00" in data[:65536]:
         at = data.index(b"\x00")
         head = data[:4096]
         if len(head) >= 8 and (head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4):
             order = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
-            raise _refusal(label, Rule.ENCODING, "the file looks like UTF-16 text without a byte order mark; save "
+            raise refusal(label, Rule.ENCODING, "the file looks like UTF-16 text without a byte order mark; save "
                            f"it as 'CSV UTF-8 (Comma delimited)' or pass --encoding {order} (encoding={order!r} in "
                            "Python)", line=1)
-        raise _refusal(label, Rule.BINARY, f"the file holds binary data (a NUL byte at offset {at}); it is not a "
+        raise refusal(label, Rule.BINARY, f"the file holds binary data (a NUL byte at offset {at}); it is not a "
                        "CSV file", line=data.count(b"\n", 0, at) + 1)
 
 
@@ -273,7 +270,7 @@ def read_text(source: Any, *, name: str | None = None, encoding: str | None = No
     """
     encoding = _encoding(encoding)
     _check_encoding(encoding)
-    data, label = _load(source, name, limits)
+    data, label = load_source(source, name, limits)
     _sniff(data, label, encoding)
     encoding = encoding or _utf16(data)
     _validate_encoding(io.BytesIO(data), label, encoding)
@@ -288,7 +285,7 @@ def _open(source: Any, name: str | None, limits: Limits) -> tuple[Any, str]:
         if size > limits.max_bytes:
             raise _too_large(label, size, limits)
         return open(source, "rb"), label
-    data, label = _load(source, name, limits)
+    data, label = load_source(source, name, limits)
     return io.BytesIO(data), label
 
 
@@ -317,7 +314,7 @@ def _validate_encoding(stream: Any, label: str, encoding: str | None) -> None:
             else:
                 message = (f"byte 0x{byte:02X} at character {column} cannot be read as {encoding} (--encoding "
                            f"{encoding}); pass the file's encoding with --encoding NAME")
-            raise _refusal(label, Rule.ENCODING, message, line=line) from None
+            raise refusal(label, Rule.ENCODING, message, line=line) from None
         if not block:
             return
         offset += len(block)
@@ -583,195 +580,3 @@ def _write_rows(table: pa.Table, sink: Any, options: pacsv.WriteOptions) -> None
     out = io.BytesIO()
     pacsv.write_csv(table, out, options)
     sink.write(out.getbuffer())
-
-
-# --------------------------------------------------------------------------- Excel
-
-
-def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]) -> None:
-    """Write an Excel workbook with one sheet per table (named by its key).
-
-    Integers, floats and booleans are written as numbers and booleans; everything else (text,
-    lists, dates, date-times in UTC) as text cells holding what the CSV files hold, so leading
-    zeros and long digit strings survive a spreadsheet, a value starting with ``=`` is never run
-    as a formula, and the workbook uploaded again (:func:`read_workbook`) plans no change.
-
-    Raises:
-        ValueError: a table has more rows than an Excel sheet holds.
-    """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    for table, df in tables.items():
-        if len(df) > _EXCEL_MAX_ROWS:
-            raise ValueError(f"{table} has {len(df):,} rows; an Excel sheet holds at most {_EXCEL_MAX_ROWS:,}")
-        sheet = workbook.create_sheet(table)
-        sheet.append([_text_cell(sheet, WriteOnlyCell, str(c)) for c in df.columns])
-        columns = [_excel_values(df[c]) for c in df.columns]
-        for row in zip(*columns, strict=True) if columns else ():
-            sheet.append([_text_cell(sheet, WriteOnlyCell, v) if isinstance(v, str) else v for v in row])
-    workbook.save(path)
-
-
-def _text_cell(sheet: Any, cell_class: Any, value: str) -> Any:
-    cell = cell_class(sheet, value=value)
-    cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
-    return cell
-
-
-def _excel_values(series: pd.Series) -> list[Any]:
-    """Python values for openpyxl: ``None`` for missing; integers, floats and booleans as themselves;
-    everything else (text, lists, dates, date-times) as the text the CSV file holds, so that the
-    workbook read back (:func:`read_workbook`) gives the same text; text ``#N/A`` as ``'#N/A``."""
-    dtype = series.dtype
-    numeric = (isinstance(dtype, np.dtype) and dtype.kind in "iufb") or isinstance(
-        dtype, pd.Int64Dtype | pd.BooleanDtype | pd.Float64Dtype) or (
-        isinstance(dtype, pd.ArrowDtype) and (pa.types.is_integer(dtype.pyarrow_dtype)
-                                              or pa.types.is_floating(dtype.pyarrow_dtype)
-                                              or pa.types.is_boolean(dtype.pyarrow_dtype)))
-    if numeric:
-        values = pa.array(series.array, from_pandas=True).to_pylist()
-        # Floats beyond 15 significant digits would lose digits in a spreadsheet: those go as text.
-        return [v if not isinstance(v, float) or len(repr(v).replace("-", "").replace(".", "")) <= 15 else repr(v)
-                for v in values]
-    text, _free = format_column(series)
-    return [("'" + CLEAR_TOKEN if v == CLEAR_TOKEN else v) for v in text.to_pylist()]
-
-
-# --------------------------------------------------------------------------- reading Excel workbooks
-
-_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-
-
-def is_workbook(source: Any, name: str | None = None) -> bool:
-    """Whether ``source`` (a path, or bytes named ``name``) is an Excel workbook to read as tables."""
-    if isinstance(source, str | os.PathLike):
-        return Path(source).suffix.lower() in _WORKBOOK_SUFFIXES
-    if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source[:4]) == b"PK\x03\x04" and (name is None or Path(name).suffix.lower() in
-                                                        (*_WORKBOOK_SUFFIXES, ""))
-    return False
-
-
-def _cell_text(cell: Any) -> tuple[str | None, bool]:
-    """One workbook cell as the text a CSV would hold, and whether it is the ``#N/A`` clear marker.
-
-    Text as text (a text ``#N/A`` or an ``#N/A`` error cell is the marker; ``'#N/A`` is that text as
-    data), numbers as their shortest decimal form, booleans ``true``/``false``, dates and times in
-    ISO 8601, formula cells by their cached value, other error cells as their error text (refused
-    by the checks).
-    """
-    import datetime as dt
-
-    value = cell.value
-    if value is None:
-        return None, False
-    if getattr(cell, "data_type", None) == "e" or (isinstance(value, str) and value == CLEAR_TOKEN):
-        text = str(value)
-        return text, text == CLEAR_TOKEN
-    if isinstance(value, str):
-        if value == "'" + CLEAR_TOKEN:
-            return CLEAR_TOKEN, False
-        return (value if value != "" else None), False
-    if isinstance(value, bool):
-        return ("true" if value else "false"), False
-    if isinstance(value, int):
-        return str(value), False
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value)), False
-        return repr(value), False
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
-            return value.date().isoformat(), False
-        return value.isoformat(), False
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat(), False
-    if isinstance(value, dt.timedelta):
-        return str(value), False
-    return str(value), False
-
-
-def read_workbook(source: Any, *, name: str | None = None,
-                  limits: Limits = DEFAULT_LIMITS) -> tuple[list[tuple[str, CsvTable]], pd.DataFrame]:
-    """The sheets of an Excel workbook as text tables: ``([(sheet, CsvTable), ...], problems)``.
-
-    Each sheet's first non-empty row is its header; the frame's index is the sheet's row number
-    (the header's is 1 when it is the first row), as a CSV file's line. Cells become the text a
-    CSV export holds (see :func:`_cell_text`); empty rows and trailing unnamed empty columns are
-    skipped; empty sheets are left out. Each table's ``file`` is ``book.xlsx:sheet``.
-
-    Raises:
-        InputError: the file is not a workbook openpyxl can read, or a sheet breaks a limit.
-    """
-    from openpyxl import load_workbook
-
-    data, label = _load(source, name, limits)
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise _refusal(label, Rule.BINARY, f"this is not an Excel workbook openpyxl can read ({exc})") from None
-    out: list[tuple[str, CsvTable]] = []
-    found = Problems()
-    try:
-        for sheet in book.worksheets:
-            table = _sheet_table(sheet, f"{label}:{sheet.title}", limits, found)
-            if table is not None:
-                out.append((sheet.title, table))
-    finally:
-        book.close()
-    return out, found.frame()
-
-
-def _sheet_table(sheet: Any, label: str, limits: Limits, found: Problems) -> CsvTable | None:
-    header: list[str] | None = None
-    columns: list[list[str | None]] = []
-    marks: list[list[bool]] = []
-    lines: list[int] = []
-    before = len(found)
-    for number, row in enumerate(sheet.iter_rows(), start=1):
-        cells = [_cell_text(c) for c in row]
-        if header is None:
-            names = [t or "" for t, _ in cells]
-            while names and not names[-1].strip():
-                names.pop()
-            if not names:
-                continue
-            header = names
-            seen: dict[str, int] = {}
-            for position, column in enumerate(header, start=1):
-                if not column.strip():
-                    found.add(Rule.EMPTY_HEADER, f"column {position} has no name in the header", file=label,
-                              line=number)
-                elif column in seen:
-                    found.add(Rule.DUPLICATE_HEADER, f"the header names {column!r} twice (columns {seen[column]} and "
-                              f"{position})", file=label, line=number, column=column)
-                seen.setdefault(column, position)
-            columns = [[] for _ in header]
-            marks = [[] for _ in header]
-            continue
-        if not any(t is not None for t, _ in cells):
-            continue
-        extra = [i for i, (t, _) in enumerate(cells[len(header):], start=len(header) + 1) if t is not None]
-        if extra:
-            found.add(Rule.RAGGED_ROW, f"this row has a value in column {extra[0]}, which has no name in the header",
-                      file=label, line=number)
-            continue
-        if len(lines) >= limits.max_rows:
-            found.add(Rule.TOO_MANY_ROWS, f"the sheet has more than {limits.max_rows:,} rows", file=label,
-                      line=number)
-            break
-        lines.append(number)
-        for position in range(len(header)):
-            text, cleared = cells[position] if position < len(cells) else (None, False)
-            columns[position].append(text)
-            marks[position].append(cleared)
-    if header is None or len(found) > before:
-        return None
-    index = pd.Index(np.asarray(lines, dtype=np.int64), name="line")
-    frame = pd.DataFrame({n: pd.arrays.ArrowStringArray(pa.array(v, pa.large_string()))
-                          for n, v in zip(header, columns, strict=True)}, index=index)
-    cleared = pd.DataFrame({n: np.asarray(m, dtype=bool) for n, m in zip(header, marks, strict=True)}, index=index,
-                           dtype=bool)
-    return CsvTable(label, frame, cleared, delimiter=",", encoding="xlsx")

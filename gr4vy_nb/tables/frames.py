@@ -31,11 +31,12 @@ import pandas as pd
 from ..problems import frame as problems_frame
 from . import spec as F
 from .columns import conform_frame, empty_frame
-from .files import DEFAULT_LIMITS, Limits, write_table, write_workbook
+from .files import DEFAULT_LIMITS, Limits, write_table
 from .flatten import CHUNK_SESSIONS, flatten_tables
 from .masking import mask_frame
 from .reader import ParsedCells, parse_cells, read_frames
 from .unflatten import normalize_session, presence, unflatten_sessions
+from .workbooks import write_workbook
 
 __all__ = [
     "ParsedCells",
@@ -179,7 +180,7 @@ class SessionFrames:
                 fh.write(orjson.dumps(session) + b"\n")
 
     def to_excel(self, path: str | os.PathLike[str]) -> None:
-        """Write an Excel workbook with one sheet per table (:func:`gr4vy_nb.tables.files.write_workbook`)."""
+        """Write an Excel workbook with one sheet per table (:func:`gr4vy_nb.tables.workbooks.write_workbook`)."""
         write_workbook(self.tables(), path)
 
 

@@ -38,8 +38,9 @@ from ..problems import Problems, Rule, concat, has_errors, refuse
 from ..problems import frame as problems_frame
 from . import spec as F
 from .cells import format_column, typed_array
-from .files import CLEAR_TOKEN, DEFAULT_LIMITS, Limits, file_digest, is_workbook, read_table, read_workbook
+from .files import CLEAR_TOKEN, DEFAULT_LIMITS, Limits, file_digest, read_table
 from .masking import mask_value
+from .workbooks import is_workbook, read_workbook
 
 __all__ = [
     "ParsedCells",

@@ -1,4 +1,4 @@
-"""Workbooks read as the four tables (:func:`gr4vy_nb.tables.files.read_workbook`), as CSV files are."""
+"""Workbooks read as the four tables (:func:`gr4vy_nb.tables.workbooks.read_workbook`), as CSV files are."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import io
 
 import pandas as pd
 
-from gr4vy_nb.tables.files import read_workbook, write_workbook
 from gr4vy_nb.tables.reader import read_tables
+from gr4vy_nb.tables.workbooks import read_workbook, write_workbook
 
 
 def _book(rows: list[list], title: str = "sessions", errors: dict[str, str] | None = None) -> bytes:
