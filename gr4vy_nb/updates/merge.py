@@ -50,12 +50,12 @@ from ..tables.files import CLEAR_TOKEN
 from ..tables.masking import is_personal, mask_value
 from .checks import CLEAR_COLUMNS, check_upload, with_sessions
 from .compare import canonical, carried_item, carried_value, diff_parts, get_path, keyed_lists, known_body, prune
+from .destructive import noun
 from .edits import Current, SessionEdits, TableRows, field_of, find_edits
 from .states import ItemStatus
 from .upload import Upload, locate
 
-__all__ = ["DESTRUCTIVE_COLUMNS", "DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes",
-           "consent_text", "destructive_counts", "destructive_frame"]
+__all__ = ["DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes"]
 
 DIFF_COLUMNS = ["checkout_session_id", "path", "before", "after", "file", "line", "column", "personal"]
 """Columns of a plan's diff: one row per changed value."""
@@ -66,21 +66,6 @@ LIST_MODES = ("replace", "patch")
 """How a child table's rows change a session's list: ``replace`` (the rows are the complete new list: elements
 not listed are removed) or ``patch`` (each row patches the element it indexes, the others are kept, rows without an
 index are appended; nothing is removed)."""
-
-DESTRUCTIVE_COLUMNS = ["checkout_session_id", "kind", "what", "path", "count", "file", "line", "column", "message"]
-"""Columns of a plan's destructive changes: one row per list element removed (``kind`` ``remove``, ``what`` the
-table: ``passengers``, ``cart_items``, ``legs``; or ``categories``/``subcategories`` with ``count`` entries) and per
-field, key, object or list cleared (``kind`` ``clear``, ``what`` ``field``)."""
-
-_NOUNS = {"cart_items": ("cart item", "cart items"), "legs": ("leg", "legs"), "passengers": ("passenger", "passengers"),
-          "categories": ("categories entry", "categories entries"),
-          "subcategories": ("subcategories entry", "subcategories entries"), "field": ("field", "fields")}
-
-
-def _noun(what: str, n: int) -> str:
-    one, many = _NOUNS.get(what, (what, what))
-    return f"{n} {one if n == 1 else many}"
-
 
 @dataclass
 class PlanItem:
@@ -352,7 +337,7 @@ class _Session:
             self._removed(table, removed, before_n)
         if added:
             numbers = ", ".join(f"#{before_n + k}" for k in range(len(added)))
-            self.notes.append(f"adds {_noun(table, len(added))} (new {numbers})")
+            self.notes.append(f"adds {noun(table, len(added))} (new {numbers})")
 
     # -- destructive changes: counted, named, warned about (they need consent)
 
@@ -397,7 +382,7 @@ class _Session:
             else:
                 gone.append(v)
         if gone:
-            text = f"removes {_noun(what, len(gone))} from {path}: " + ", ".join(repr(v) for v in gone)
+            text = f"removes {noun(what, len(gone))} from {path}: " + ", ".join(repr(v) for v in gone)
             self._harm("remove", what, path, text, file=file, line=line, column=column, count=len(gone))
             self.harm_notes.append(text)
             self._warn(text, file=file, line=line, column=column, table=table)
@@ -428,7 +413,7 @@ class _Session:
             extra = ""
             for table, child in F.CHILD_TABLES.items():
                 if ".".join(child.path) == column and isinstance(current, list):
-                    extra = f" ({_noun(table, len(current))})"
+                    extra = f" ({noun(table, len(current))})"
             assert sessions is not None
             self._cleared(column, file=sessions.t.file, line=sessions.lines[r], column=column, table="sessions",
                           extra=extra)
@@ -601,7 +586,7 @@ def build_changes(upload: Upload, current: Mapping[str, Any], *, expires_in: int
 
     Destructive changes (list elements removed, entries of ``categories`` removed, a field, key,
     object or list cleared) are warnings with rule ``destructive`` and listed in each item's
-    ``destructive`` (see :data:`DESTRUCTIVE_COLUMNS`); applying them needs consent.
+    ``destructive`` (see :data:`~gr4vy_nb.updates.destructive.DESTRUCTIVE_COLUMNS`); applying them needs consent.
     """
     if lists not in LIST_MODES:
         raise ValueError(f"lists must be one of {', '.join(LIST_MODES)}, not {lists!r}")
@@ -708,45 +693,3 @@ def _notes(items: list[PlanItem], expires_in: int) -> list[str]:
         examples = [i.message for i in changed if i.message and re.sub(r"\d+", "N", i.message).find(text) >= 0][:1]
         notes.append(f"{n} session(s): {text}" + (f" (e.g. {examples[0]})" if examples and "N" in text else ""))
     return notes
-
-
-# --------------------------------------------------------------------------- destructive changes, counted
-
-
-def destructive_frame(items: list[PlanItem]) -> pd.DataFrame:
-    """The destructive changes of the items that will be sent: :data:`DESTRUCTIVE_COLUMNS`, one row per element
-    removed or field cleared."""
-    rows = [d for i in items if i.status == ItemStatus.CHANGE for d in (i.destructive or ())]
-    frame = pd.DataFrame({c: pd.Series([d.get(c) for d in rows], dtype=object) for c in DESTRUCTIVE_COLUMNS})
-    frame["line"] = pd.array([None if v is None else int(v) for v in frame["line"].tolist()], dtype="Int64")
-    frame["count"] = frame["count"].astype("int64")
-    return frame
-
-
-def destructive_counts(items: list[PlanItem]) -> dict[str, Any]:
-    """``{"sessions": n, "removes": {"passengers": 3, ...}, "clears": k}`` over the items that will be sent."""
-    removes: dict[str, int] = defaultdict(int)
-    clears = 0
-    sessions = set()
-    for item in items:
-        if item.status != ItemStatus.CHANGE or not item.destructive:
-            continue
-        sessions.add(item.session_id)
-        for d in item.destructive:
-            if d["kind"] == "clear":
-                clears += 1
-            else:
-                removes[d["what"]] += int(d.get("count") or 1)
-    return {"sessions": len(sessions), "removes": dict(removes), "clears": clears}
-
-
-def consent_text(counts: Mapping[str, Any]) -> str:
-    """``remove 3 passengers and clear 1 field in 2 sessions`` (``""`` when nothing is destructive)."""
-    if not counts.get("sessions"):
-        return ""
-    removes = [_noun(what, n) for what, n in counts.get("removes", {}).items()]
-    removed = ", ".join(removes[:-1]) + (" and " if len(removes) > 1 else "") + (removes[-1] if removes else "")
-    parts = ([f"remove {removed}"] if removes else []) + (
-        [f"clear {_noun('field', counts['clears'])}"] if counts.get("clears") else [])
-    n = counts["sessions"]
-    return " and ".join(parts) + f" in {n} session{'s' if n != 1 else ''}"

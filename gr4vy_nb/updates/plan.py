@@ -38,15 +38,8 @@ from ..tables.frames import flatten_sessions
 from ..tables.masking import mask_value
 from .bodies import apply_body_mode
 from .checks import check_against_current, check_upload
-from .merge import (
-    DIFF_COLUMNS,
-    LIST_MODES,
-    PlanItem,
-    build_changes,
-    consent_text,
-    destructive_counts,
-    destructive_frame,
-)
+from .destructive import consent_text, destructive_counts, destructive_frame
+from .merge import DIFF_COLUMNS, LIST_MODES, PlanItem, build_changes
 from .states import ItemStatus, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
@@ -144,7 +137,7 @@ class Plan:
     @property
     def destructive(self) -> pd.DataFrame:
         """The destructive changes the plan would send (list elements removed, fields cleared): one row each
-        (:data:`~gr4vy_nb.updates.merge.DESTRUCTIVE_COLUMNS`). Applying them needs consent."""
+        (:data:`~gr4vy_nb.updates.destructive.DESTRUCTIVE_COLUMNS`). Applying them needs consent."""
         return destructive_frame(self.items)
 
     @property
