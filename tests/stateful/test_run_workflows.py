@@ -20,6 +20,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from gr4vy_nb.api.client import Gr4vyClient
+from gr4vy_nb.api.probe import probe_target
+from gr4vy_nb.config import Settings
 from gr4vy_nb.sandbox import start_sandbox
 from tests.reliability._support import FULL, record
 from tests.stateful.machine import Figures, RunWorkflows
@@ -40,13 +43,20 @@ ENV_VARS = ("GR4VY_ID", "GR4VY_ENVIRONMENT", "GR4VY_PRIVATE_KEY_FILE", "GR4VY_PR
 
 @pytest.fixture
 def machine_sandbox(monkeypatch, tmp_path):
-    """A sandbox of the machine's own (no seed: every sequence seeds its sessions) and the CLI pointed at it."""
+    """A sandbox of the machine's own (no seed: every sequence seeds its sessions) and the CLI pointed at it.
+
+    The target is probed first (it merges), so bodies carry only the changed fields, as the model
+    assumes. (Unprobed targets get full-state bodies, in which another writer's change to any field
+    of a session makes the next write to it a conflict: ``tests/test_probe_modes.py`` covers them.)
+    """
     with start_sandbox(mode="thread", seed=None) as sb:
         for name in ENV_VARS:
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("GR4VY_BASE_URL", sb.base_url)
         monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sb.private_key_file))
         monkeypatch.chdir(tmp_path)
+        with Gr4vyClient(Settings.for_sandbox(sb)) as client:
+            assert probe_target(client).merges
         yield sb
 
 
