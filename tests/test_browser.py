@@ -7,7 +7,9 @@ Each test runs every cell of a notebook (*Run All*) and checks that the sandbox 
 Validate, Plan and Run, checks the counts the results table shows against what the sandbox saw,
 and filters the results by ``failed``: the one failed row is shown, not a row of NaN. The 03 test
 makes the example run from the runs browser's button, previews and confirms its rollback, and
-finds the run marked "rolled back by". Screenshots go to ``build/screenshots/`` for review.
+finds the run marked "rolled back by". A third 02 test presses Cancel while a slow plan of 200
+sessions is fetching: the plan ends within seconds, with "plan cancelled: nothing was sent" in its
+step and no write. Screenshots go to ``build/screenshots/`` for review.
 
 Where Chromium or Playwright is missing the test is skipped with the reason, except under
 ``CI=true``, where it fails: CI installs both (see ``.ci/run``).
@@ -36,6 +38,7 @@ from gr4vy_nb.notebook_support import examples_dir
 from gr4vy_nb.sandbox import Sandbox
 from gr4vy_nb.updates.plan import plan_updates
 from tests.paths import REPO
+from tests.widgets.helpers import IDS, tag_csv
 
 pytestmark = pytest.mark.browser
 
@@ -343,3 +346,47 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
     newly = {sid: n - writes_before.get(sid, 0) for sid, n in writes.items() if n != writes_before.get(sid, 0)}
     assert len(newly) == expected and set(newly.values()) == {1}
     print(f"browser test: notebook ran in {ran_all:.1f} s, whole flow {time.monotonic() - started:.1f} s")
+
+
+def test_cancel_during_a_plan_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox, browser_path: str,
+                                                tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    many = tmp_path / "many" / "sessions.csv"
+    many.parent.mkdir()
+    many.write_bytes(tag_csv(IDS[:200], "cancel-test"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        try:
+            _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
+            page.wait_for_selector(".gr4vy-upload", timeout=30_000)
+            with page.expect_file_chooser() as chooser:
+                page.locator(".gr4vy-upload").click()
+            chooser.value.set_files(str(many))
+            _wait_text(page, ".gr4vy-files", many.name)
+            page.locator(".gr4vy-validate").click()
+            summary = _wait_text(page, ".gr4vy-validation-summary", "error(s)")
+            assert summary.startswith("0 error(s)"), summary
+            sandbox_clean.configure(latency_ms=200)  # 200 sessions: several seconds of reads
+            gets_before = sum(sandbox_clean.stats()["requests"].get("GET", {}).values())
+            page.locator(".gr4vy-plan:not([disabled])").click()
+            _wait_text(page, ".gr4vy-plan-counters", "/ 200")
+            _shot(page, "browser-02-plan-progress.png", ".gr4vy-lists-mode")
+            started = time.monotonic()
+            page.locator(".gr4vy-plan-cancel:not([disabled])").click()
+            _wait_text(page, ".gr4vy-plan-messages", "plan cancelled: nothing was sent", timeout=10)
+            took = time.monotonic() - started
+            _shot(page, "browser-02-plan-cancelled.png", ".gr4vy-lists-mode")
+            assert took < 3, f"cancel took {took:.1f} s"
+            assert "plan first" in _text(page, ".gr4vy-apply-reason")
+            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
+            gets = sum(sandbox_clean.stats()["requests"].get("GET", {}).values()) - gets_before
+            assert gets < 100, gets  # Cancel stopped the reads queued, not only the plan's result
+        except Exception:
+            _shot(page, "browser-02-cancel-failure.png")
+            raise
+        finally:
+            browser.close()
+    print(f"browser test: the plan's Cancel took {took:.2f} s")

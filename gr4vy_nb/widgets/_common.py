@@ -349,9 +349,10 @@ class Confirmation:
         self.settings = settings
         self.required = needs_confirmation(settings)
         _, label, colour = target_style(settings)
-        self.box = w.Checkbox(value=False, indent=False, description=f"I confirm writing to {label}")
+        self.box = w.Checkbox(value=False, indent=False, description=f"I confirm writing to {label}",
+                              style={"description_width": "initial"}, layout=w.Layout(width="auto"))
         self.text = w.Text(value="", placeholder=f"type the merchant account id ({settings.merchant_account_id}) "
-                           "to confirm", layout=w.Layout(width="420px"))
+                           "to confirm", layout=w.Layout(width="auto", min_width="420px"))
         self.box.add_class("gr4vy-confirm")
         self.text.add_class("gr4vy-confirm-text")
         if on_change is not None:

@@ -16,6 +16,7 @@ import html
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -24,7 +25,7 @@ from ..errors import Gr4vyError, InputError
 from ..updates.states import RESULT_STATUSES, RunState
 from ._common import Messages, busy
 
-__all__ = ["REFRESH_SECONDS", "RunActions", "RunPanel"]
+__all__ = ["REFRESH_SECONDS", "RollbackPrompt", "RunActions", "RunPanel"]
 
 REFRESH_SECONDS = 0.15
 """Shortest interval between two progress redraws (a run may report thousands of events)."""
@@ -166,6 +167,48 @@ class RunPanel:
             f"<span class='gr4vy-run-kind'>{html.escape(run.kind)}</span> {html.escape(run.state)}: {parts} "
             f"(total {c['total']}, {run.elapsed:.1f} s)"
         )
+
+
+class RollbackPrompt:
+    """The rollback preview and its two buttons: *Confirm rollback of N session(s)* and *Do not roll back*.
+
+    :meth:`show` fills it from :func:`~gr4vy_nb.updates.runs.rollback_preview` (read from the journal, no
+    request); :attr:`preview` is what was shown (``None``: hidden). The owner wires the two buttons.
+    """
+
+    def __init__(self) -> None:
+        self.preview: Any = None
+        self.html = w.HTML(value="")
+        self.html.add_class("gr4vy-rollback-preview")
+        self.confirm_button = w.Button(description="Confirm rollback", icon="undo", button_style="danger",
+                                       layout=w.Layout(width="auto"), disabled=True)
+        self.confirm_button.add_class("gr4vy-rollback-confirm")
+        self.dismiss_button = w.Button(description="Do not roll back", layout=w.Layout(width="auto"))
+        self.dismiss_button.add_class("gr4vy-rollback-dismiss")
+        self.widget = w.VBox([self.html, w.HBox([self.confirm_button, self.dismiss_button])])
+        self.widget.layout.display = "none"
+
+    def show(self, run: Any, preview: Any, *, force: bool, production: bool) -> None:
+        self.preview = preview
+        lines = list(preview.lines)
+        if force:
+            lines.append("force is ticked: sessions changed since the run are overwritten too")
+        n = len(preview.sessions)
+        self.html.value = (
+            "<div style='border-left:4px solid #b91c1c;padding:4px 10px;margin:6px 0'>"
+            f"<b>Roll back run {html.escape(Path(str(run.journal)).stem)}?</b>"
+            + "".join(f"<div class='gr4vy-preview-line'>{html.escape(t)}</div>" for t in lines)
+            + ("<div><i>Confirm below" + (" (after the PRODUCTION confirmation above)" if production else "")
+               + ", or choose not to roll back.</i></div>" if n else "")
+            + "</div>")
+        self.confirm_button.description = f"Confirm rollback of {n} session(s)"
+        self.confirm_button.layout.display = None if n else "none"
+        self.widget.layout.display = None
+
+    def clear(self) -> None:
+        self.preview = None
+        self.html.value = ""
+        self.widget.layout.display = "none"
 
 
 class RunActions:

@@ -9,6 +9,7 @@ the engine's; the app gathers input, shows output and keeps the kernel responsiv
 from __future__ import annotations
 
 import html
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import Gr4vyError, InputError
 from ..notebook_support import Connection, connect, target_style
 from ..problems import Severity
 from ._common import (
@@ -29,7 +30,7 @@ from ._common import (
     problems_csv,
     uploaded_files,
 )
-from ._runner import RunActions, RunPanel
+from ._runner import RollbackPrompt, RunActions, RunPanel
 from .results import ResultsView
 
 __all__ = ["EXPIRES_IN_CHOICES", "BulkUpdateApp"]
@@ -43,6 +44,64 @@ EXPIRES_IN_CHOICES = (
 """The ``expires_in`` choices: every update resets the session's expiry to this long after it."""
 
 _MAX_FILES = 4
+_GREY = "color:#6b7280;font-size:90%;margin-left:8px"
+
+
+class _PlanCancelled(Exception):
+    """Raised from the plan's progress callback once Cancel is pressed: stops the fetch loop."""
+
+
+class _CancellableReads:
+    """The client, reading sessions in batches of a few per worker, so that Cancel also stops the reads queued.
+
+    (One call for all ids would queue every GET in the client's pool, and they would all run before
+    the cancelled plan returned.) Everything else is the client's own.
+    """
+
+    def __init__(self, client: Any, cancel: threading.Event) -> None:
+        self._client = client
+        self._cancel = cancel
+        self._batch = 3 * max(1, int(getattr(client, "workers", 8)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_checkout_sessions(self, ids: Any, workers: int | None = None, progress: Any = None,
+                              **kwargs: Any) -> dict[str, Any]:
+        order = list(dict.fromkeys(ids))
+        total = len(order)
+        report = progress or (lambda _done, _total: None)
+        got: dict[str, Any] = {}
+        report(0, total)
+        for start in range(0, total, self._batch):
+            if self._cancel.is_set():
+                raise _PlanCancelled
+            chunk = order[start:start + self._batch]
+            got.update(self._client.get_checkout_sessions(
+                chunk, workers=workers, progress=lambda done, _t, base=start: report(base + done, total), **kwargs))
+        return {sid: got[sid] for sid in order}
+
+
+class _StepMessages(Messages):
+    """A step's own message area, shown under the step; every message also goes to the app's log at the top."""
+
+    def __init__(self, parent: Messages, keep: int = 3) -> None:
+        super().__init__(keep)
+        self._parent = parent
+
+    def _add(self, kind: str, text: str, extra: str = "") -> None:
+        super()._add(kind, text, extra)
+        self._parent._add(kind, text, extra)
+
+
+def _reason_html(reason: str) -> str:
+    """The small grey line next to a disabled button saying why it is disabled."""
+    return f"<span style='{_GREY}'>{html.escape(reason)}</span>" if reason else ""
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _step(number: int, title: str, hint: str) -> w.HTML:
@@ -96,20 +155,23 @@ class BulkUpdateApp(RunActions):
         self._applied_plan: Any = None  # a plan is applied once; resume or plan again after that
         self.run: Any = None
         self.messages = Messages()
-        self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data")
+        self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data",
+                                   style={"description_width": "initial"}, layout=w.Layout(width="auto"))
         self.show_raw.add_class("gr4vy-show-raw")
         self._build_files_step()
         self._build_validation_step()
         self._build_plan_step()
         self._build_apply_step(workers)
         self.results = ResultsView()  # 5 · results
+        self.rollback_prompt = RollbackPrompt()  # Roll back shows this first; only Confirm sends
         self._wire()
         self.widget = self._layout()
         self._refresh()
 
     def _build_files_step(self) -> None:
         """1 · files: the upload button, the path box, the files chosen, Validate."""
-        self.upload = w.FileUpload(accept=".csv", multiple=True, description="Upload CSVs")
+        self.upload = w.FileUpload(accept=".csv", multiple=True, description="Upload CSVs",
+                                   layout=w.Layout(width="auto"))
         self.upload.add_class("gr4vy-upload")
         self.paths_box = w.Textarea(
             placeholder="or paths, one per line: a folder holding sessions.csv, cart_items.csv, legs.csv, "
@@ -124,6 +186,8 @@ class BulkUpdateApp(RunActions):
     def _build_validation_step(self) -> None:
         """2 · validation: the counts, the problems table and its download."""
         self.validation_summary = w.HTML(value="")
+        self.validation_messages = _StepMessages(self.messages)  # the files and validation steps' own messages
+        self.validation_messages.widget.add_class("gr4vy-validation-messages")
         self.validation_summary.add_class("gr4vy-validation-summary")
         self.problems_table = Table(page_length=10)
         self.problems_download = w.HTML(value="")
@@ -134,7 +198,7 @@ class BulkUpdateApp(RunActions):
                                      style={"description_width": "initial"})
         self.lists_mode = w.ToggleButtons(
             options=[("rows are the complete list", "replace"), ("patch: keep elements not listed", "patch")],
-            value="replace", description="child rows", style={"description_width": "initial"},
+            value="replace", description="child rows", style={"description_width": "initial", "button_width": "auto"},
             tooltips=["the rows of cart_items.csv, legs.csv, passengers.csv are each session's complete new list: "
                       "elements not listed are removed (that needs consent)",
                       "a row with an index patches that element, the others are kept, rows without an index are "
@@ -145,9 +209,24 @@ class BulkUpdateApp(RunActions):
         self.plan_button.add_class("gr4vy-plan")
         self.plan_progress = w.IntProgress(value=0, min=0, max=1, description="fetching",
                                            layout=w.Layout(width="50%"))
+        self.plan_progress.add_class("gr4vy-plan-progress")
+        self.plan_counters = w.HTML(value="")  # done / total, rate, ETA while the plan fetches
+        self.plan_counters.add_class("gr4vy-plan-counters")
+        self.plan_cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning", disabled=True,
+                                           tooltip="stop fetching: no plan is made, nothing is sent")
+        self.plan_cancel_button.add_class("gr4vy-plan-cancel")
+        self.plan_reason = w.HTML(value="")  # why Plan is disabled
+        self.plan_reason.add_class("gr4vy-plan-reason")
+        self.plan_messages = _StepMessages(self.messages)  # the plan step's own messages
+        self.plan_messages.widget.add_class("gr4vy-plan-messages")
+        self._plan_thread: threading.Thread | None = None
+        self._plan_cancel = threading.Event()
+        self._plan_error: BaseException | None = None
+        self._planning = False
         self.plan_summary = w.HTML(value="")
         self.plan_summary.add_class("gr4vy-plan-summary")
-        self.diff_session = w.Dropdown(options=[], description="session", layout=w.Layout(width="520px"))
+        self.diff_session = w.Dropdown(options=[], description="session", layout=w.Layout(width="520px",
+                                                                                           display="none"))
         self.diff_view = w.HTML(value="")
         self.diff_view.add_class("gr4vy-diff-view")
         self.diff_table = Table(page_length=10)
@@ -166,20 +245,25 @@ class BulkUpdateApp(RunActions):
         self.apply_button = w.Button(description="Run", icon="play", button_style="danger" if kind ==
                                      "production" else "success", disabled=True)
         self.apply_button.add_class("gr4vy-apply")
+        self.apply_reason = w.HTML(value="")  # why Run is disabled
+        self.apply_reason.add_class("gr4vy-apply-reason")
         self.destructive_note = w.HTML(value="")
         self.destructive_note.add_class("gr4vy-destructive")
         self.expiry_note = w.HTML(value="")  # what the run does to each session's expiry, told next to Run
         self.expiry_note.add_class("gr4vy-expiry")
-        self.consent_box = w.Checkbox(value=False, indent=False, description="", layout=w.Layout(display="none",
-                                                                                                 width="auto"))
+        self.consent_box = w.Checkbox(value=False, indent=False, description="", style={"description_width": "initial"},
+                                      layout=w.Layout(display="none", width="auto"))
         self.consent_box.add_class("gr4vy-consent")
-        self.runner = RunPanel(self.messages, on_state=self._refresh)
+        self.apply_messages = _StepMessages(self.messages)  # the apply step's own messages
+        self.apply_messages.widget.add_class("gr4vy-apply-messages")
+        self.runner = RunPanel(self.apply_messages, on_state=self._refresh)
 
     def _wire(self) -> None:
         self.upload.observe(self._on_files_changed, names="value")
         self.paths_box.observe(self._on_files_changed, names="value")
         self.validate_button.on_click(self.on_validate)
         self.plan_button.on_click(self.on_plan)
+        self.plan_cancel_button.on_click(self.on_cancel_plan)
         self.diff_session.observe(self._on_diff_session, names="value")
         self.show_raw.observe(self._on_show_raw, names="value")
         self.apply_button.on_click(self.on_apply)
@@ -187,6 +271,8 @@ class BulkUpdateApp(RunActions):
         self.results.retry_button.on_click(self.on_retry_failed)
         self.results.resume_button.on_click(self.on_resume)
         self.results.rollback_button.on_click(self.on_rollback)
+        self.rollback_prompt.confirm_button.on_click(self.on_confirm_rollback)
+        self.rollback_prompt.dismiss_button.on_click(self.on_dismiss_rollback)
 
     def _layout(self) -> w.VBox:
         return w.VBox([
@@ -197,16 +283,18 @@ class BulkUpdateApp(RunActions):
                   f"passengers.csv (uploads up to {MAX_UPLOAD_BYTES >> 20} MB each; bigger files: type the path)"),
             w.HBox([self.upload, self.validate_button]), self.paths_box, self.files_label,
             _step(2, "Validation", "every cell checked offline; nothing is sent while errors remain"),
+            self.validation_messages.widget,
             self.validation_summary, self.problems_download, self.problems_table.widget,
             _step(3, "Plan", "reads the current state of each session (GET only) and shows what would change"),
-            self.lists_mode, w.HBox([self.expires_in, self.plan_button]), self.plan_progress, self.plan_summary,
-            self.diff_session, self.diff_view, self.diff_table.widget,
+            self.lists_mode, w.HBox([self.expires_in, self.plan_button, self.plan_reason]),
+            w.HBox([self.plan_progress, self.plan_cancel_button]), self.plan_counters, self.plan_messages.widget,
+            self.plan_summary, self.diff_session, self.diff_view, self.diff_table.widget,
             _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
             w.HBox([self.workers, self.rate, self.canary]), *self.confirmation.widgets,
-            w.HBox([self.apply_button, self.destructive_note]), self.expiry_note, self.consent_box,
-            self.runner.widget,
+            w.HBox([self.apply_button, self.apply_reason, self.destructive_note]), self.expiry_note, self.consent_box,
+            self.apply_messages.widget, self.runner.widget,
             _step(5, "Results", "what happened to each session; errors.csv can be fixed and uploaded again"),
-            self.results.widget,
+            self.rollback_prompt.widget, self.results.widget,
         ])
 
     # ------------------------------------------------------------------ state
@@ -249,24 +337,72 @@ class BulkUpdateApp(RunActions):
 
     def _refresh(self) -> None:
         """Enable exactly the buttons the app's state allows."""
-        running = self.runner.running
+        running = self.runner.running or self._planning
         self.validate_button.disabled = running
-        self.plan_button.disabled = running or self.upload_obj is None or not self.upload_obj.ok
-        plan_ready = (self.plan is not None and self.plan.ok and bool(self.plan.changes)
-                      and self.plan is not self._applied_plan)
-        self.apply_button.disabled = running or not plan_ready or not self._confirmed() or not self._consented()
+        plan_why = self._plan_reason()
+        self.plan_button.disabled = bool(plan_why)
+        self.plan_reason.value = _reason_html(plan_why)
+        apply_why = self._apply_reason()
+        self.apply_button.disabled = bool(apply_why)
+        self.apply_reason.value = _reason_html(apply_why)
         self.consent_box.disabled = running
         self.results.refresh_buttons(busy=running)
-        for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode):
+        self.rollback_prompt.confirm_button.disabled = (running or self.rollback_prompt.preview is None
+                                                        or not self._confirmed())
+        for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode, self.upload,
+                        self.paths_box):
             control.disabled = running
+
+    @property
+    def planning(self) -> bool:
+        """Whether a plan is being made (in the background)."""
+        return self._planning
+
+    def _plan_reason(self) -> str:
+        """Why Plan is disabled (empty: it is enabled)."""
+        if self._planning:
+            return "planning ..."
+        if self.runner.running:
+            return "a run is in progress"
+        if self.upload_obj is None:
+            return "validate the files first"
+        if not self.upload_obj.ok:
+            return "fix the validation errors and validate again"
+        return ""
+
+    def _apply_reason(self) -> str:
+        """Why Run is disabled (empty: it is enabled)."""
+        if self.runner.running:
+            return "a run is in progress"
+        if self._planning:
+            return "wait for the plan"
+        plan = self.plan
+        if plan is None:
+            return "plan first"
+        if not plan.ok:
+            return "the plan has errors"
+        if not plan.changes:
+            return "the plan has nothing to send"
+        if plan is self._applied_plan:
+            return "this plan was applied: plan again or resume the run"
+        if not self._consented():
+            return "tick the consent box"
+        if not self._confirmed():
+            return "confirm PRODUCTION (tick the box and type the merchant account id)"
+        return ""
 
     # ------------------------------------------------------------------ 1 + 2: files and validation
 
     def _on_files_changed(self, _change: Any = None) -> None:
-        # New input invalidates what was checked and planned from the old one.
+        # New input invalidates what was checked and planned from the old one: clear it from the screen too.
+        had = self.upload_obj is not None or self.plan is not None or bool(self.validation_summary.value)
         self.upload_obj = None
         self.plan = None
-        self._show_consent()
+        self._clear_validation_view()
+        self._clear_plan_view()
+        if had:
+            self.validation_messages.info("the files changed: validate them again (the old validation and plan "
+                                          "were cleared)")
         names = [str(f["name"]) for f in (self.upload.value or ())]
         paths = self._typed_paths()
         chosen = [*names, *(str(p) for p in paths)]
@@ -300,6 +436,12 @@ class BulkUpdateApp(RunActions):
             saved.append(target)
         return saved
 
+    def _clear_validation_view(self) -> None:
+        self.validation_messages.clear()
+        self.validation_summary.value = ""
+        self.problems_download.value = ""
+        self.problems_table.show(pd.DataFrame(), empty="")
+
     def on_validate(self, _button: Any = None) -> None:
         """Read and check the chosen files offline; show the problems (nothing is fetched or sent)."""
         from ..updates.checks import check_upload
@@ -307,8 +449,11 @@ class BulkUpdateApp(RunActions):
 
         self.upload_obj = None
         self.plan = None
+        self._clear_validation_view()
         self._clear_plan_view()
-        with busy(self._buttons(), self.messages, on_done=self._refresh):
+        with busy(self._buttons(), self.validation_messages, on_done=self._refresh):
+            if self._planning:
+                raise InputError("a plan is being made: cancel it first")
             sources = [*self._save_uploads(), *self._typed_paths()]
             if not sources:
                 raise InputError("choose files first: upload 1 to 4 CSVs, or type a folder or file path")
@@ -317,10 +462,10 @@ class BulkUpdateApp(RunActions):
             self.upload_obj = upload
             self._show_problems(upload.problems, upload.tables)
             if upload.ok:
-                self.messages.ok("validation passed: choose the expiry and press Plan")
+                self.validation_messages.ok("validation passed: choose the expiry and press Plan")
             else:
                 errors = self._count(upload.problems, Severity.ERROR)
-                self.messages.error(f"validation found {errors} error(s): fix them "
+                self.validation_messages.error(f"validation found {errors} error(s): fix them "
                                     "and validate again; nothing can be sent until then")
 
     @staticmethod
@@ -352,34 +497,124 @@ class BulkUpdateApp(RunActions):
     # ------------------------------------------------------------------ 3: plan
 
     def _clear_plan_view(self) -> None:
+        self.plan_messages.clear()
+        self.plan_counters.value = ""
+        self.plan_progress.value = 0
         self._show_consent()
         self.expiry_note.value = ""
         self.plan_summary.value = ""
         self.diff_session.options = []
+        self.diff_session.layout.display = "none"  # shown with a plan that has changes
         self.diff_view.value = ""
-        self.diff_table.clear()
+        self.diff_table.show(pd.DataFrame(), empty="")  # no plan: nothing at all, not "Nothing to show."
 
-    def on_plan(self, _button: Any = None) -> None:
-        """Fetch the current state of every session named, merge the upload, show the diff (GET only)."""
+    def on_plan(self, _button: Any = None, *, wait: bool | None = None) -> None:
+        """Fetch the current state of every session named, merge the upload, show the diff (GET only).
+
+        The fetch runs in a background thread with done/total, rate and ETA, and Cancel
+        (:meth:`on_cancel_plan`). ``wait``: block until the plan is made (:meth:`wait_plan`); by default a
+        click on *Plan* returns at once, while a call from code (``app.on_plan()``) waits, so the next line
+        of a script or cell sees :attr:`plan`.
+        """
         from ..updates.plan import plan_updates
 
-        self.plan = None
-        self._clear_plan_view()
-        self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation
-        with busy(self._buttons(), self.messages, on_done=self._refresh):
+        if wait is None:
+            wait = _button is None
+        started = False
+        with busy(self._buttons(), self.plan_messages, on_done=self._refresh):
+            if self._planning:
+                raise InputError("a plan is already being made: wait for it or cancel it")
+            if self.runner.running:
+                raise InputError("a run is in progress: plan again when it has ended")
+            self.plan = None
+            self._clear_plan_view()
+            self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation
             if self.upload_obj is None:
                 raise InputError("validate the files first")
             if not self.upload_obj.ok:
                 raise InputError("the files have errors: fix them and validate again")
-            self.plan_progress.value = 0
+            upload, expires_in, lists = self.upload_obj, int(self.expires_in.value), str(self.lists_mode.value)
+            cancel = threading.Event()
+            self._plan_cancel = cancel
+            self._plan_error = None
+            began = time.monotonic()
+            last = [0.0]
 
             def progress(done: int, total: int) -> None:
+                if cancel.is_set():
+                    raise _PlanCancelled
+                now = time.monotonic()
+                if now - last[0] < 0.15 and done < total:
+                    return
+                last[0] = now
                 self.plan_progress.max = max(total, 1)
-                self.plan_progress.value = done
+                self.plan_progress.value = min(done, total)
+                elapsed = now - began
+                rate = done / elapsed if elapsed > 0 else 0.0
+                eta = f" · about {_duration((total - done) / rate)} left" if rate > 0 and done < total else ""
+                self.plan_counters.value = (
+                    f"fetching <b data-counter='done'>{done:,}</b> / <b data-counter='total'>{total:,}</b>"
+                    f" · {rate:.1f}/s{eta}")
 
-            self.plan = plan_updates(self.upload_obj, client=self.client, expires_in=int(self.expires_in.value),
-                                     progress=progress, lists=str(self.lists_mode.value))
-            self._show_plan()
+            def work() -> None:
+                try:
+                    plan = plan_updates(upload, client=_CancellableReads(self.client, cancel), expires_in=expires_in,
+                                        progress=progress, lists=lists)
+                    if cancel.is_set():
+                        raise _PlanCancelled
+                    self.plan = plan
+                    self.plan_counters.value = (f"fetched {len(plan.items):,} session(s) in "
+                                                f"{_duration(time.monotonic() - began)}")
+                    self._show_plan()
+                except _PlanCancelled:
+                    self.plan = None
+                    self.plan_progress.bar_style = "warning"
+                    self.plan_counters.value = ""
+                    self.plan_messages.warn("plan cancelled: nothing was sent")
+                except Gr4vyError as exc:
+                    self.plan_progress.bar_style = "danger"
+                    self.plan_messages.error(exc)
+                except BaseException as exc:  # shown and kept for wait_plan(): a bug must not vanish in a thread
+                    self.plan_progress.bar_style = "danger"
+                    self._plan_error = exc
+                    self.plan_messages.error(exc, with_traceback=True)
+                finally:
+                    self.plan_cancel_button.disabled = True
+                    self._planning = False
+                    self._refresh()
+
+            self.plan_progress.bar_style = "info"
+            self.plan_counters.value = "fetching: starting ..."
+            self._planning = True
+            self.plan_cancel_button.disabled = False
+            self._plan_thread = threading.Thread(target=work, name="gr4vy-plan", daemon=True)
+            self._plan_thread.start()
+            started = True
+        if started and wait:
+            self.wait_plan()
+
+    def on_cancel_plan(self, _button: Any = None) -> None:
+        """Stop the plan being made: no plan is made, nothing is sent (fetches in flight finish)."""
+        if self._planning:
+            self._plan_cancel.set()
+            self.plan_cancel_button.disabled = True
+            self.plan_counters.value = "cancelling ..."
+
+    def wait_plan(self, timeout: float = 120.0) -> Any:
+        """Block until the plan being made is ready (or cancelled); return :attr:`plan` (scripts, tests).
+
+        Raises:
+            TimeoutError: the plan is still being made after ``timeout`` seconds.
+        """
+        thread = self._plan_thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"the plan was not ready within {timeout} s")
+        if self._plan_error is not None:
+            error, self._plan_error = self._plan_error, None
+            raise error
+        return self.plan
 
     def _show_plan(self) -> None:
         plan = self.plan
@@ -399,7 +634,7 @@ class BulkUpdateApp(RunActions):
         self._show_expiry(plan)
         if not plan.ok:
             self._show_problems(plan.problems)
-            self.messages.error(f"the plan found {s['errors']} error(s) (see the problems table): nothing can be "
+            self.plan_messages.error(f"the plan found {s['errors']} error(s) (see the problems table): nothing can be "
                                 "sent until they are fixed")
         elif not plan.changes:
             parts = []
@@ -408,11 +643,12 @@ class BulkUpdateApp(RunActions):
                              "updated)")
             if s["unchanged"]:
                 parts.append(f"{s['unchanged']} already hold these values")
-            self.messages.info("nothing to send: " + ("; ".join(parts) or "the files name no session"))
+            self.plan_messages.info("nothing to send: " + ("; ".join(parts) or "the files name no session"))
         else:
-            self.messages.ok(f"plan ready: {s['changed']} session(s) to update; review the diff, then Run")
+            self.plan_messages.ok(f"plan ready: {s['changed']} session(s) to update; review the diff, then Run")
         options = [(f"{i.session_id} · {', '.join(i.fields)}", i.session_id) for i in plan.changes]
         self.diff_session.options = options
+        self.diff_session.layout.display = None if options else "none"
         if options:
             self.diff_session.value = options[0][1]
         self._show_diff()
@@ -437,13 +673,19 @@ class BulkUpdateApp(RunActions):
             return
         rows = diff[diff["checkout_session_id"] == sid]
         item = self.plan.item(sid)
+        cell = "padding:3px 10px;border-bottom:1px solid #e5e7eb;vertical-align:top;text-align:left"
         body = "".join(
-            f"<tr><td><code>{html.escape(str(r.path))}</code></td><td>{html.escape(_show(r.before))}</td>"
-            f"<td>{html.escape(_show(r.after))}</td></tr>" for r in rows.itertuples(index=False))
+            f"<tr><td style='{cell}'><code>{html.escape(str(r.path))}</code></td>"
+            f"<td class='gr4vy-diff-before' style='{cell};color:#b91c1c;background:#fef2f2'>"
+            f"<del>{html.escape(_show(r.before))}</del></td>"
+            f"<td class='gr4vy-diff-after' style='{cell};color:#15803d;background:#f0fdf4'>"
+            f"{html.escape(_show(r.after))}</td></tr>" for r in rows.itertuples(index=False))
+        head = "padding:3px 10px;border-bottom:2px solid #9ca3af;text-align:left"
         self.diff_view.value = (
             f"<div style='margin:4px 0'>{html.escape(item.message or '')}</div>"
-            "<table class='gr4vy-diff' style='border-collapse:collapse'><thead><tr><th style='text-align:left'>"
-            "field</th><th style='text-align:left'>before</th><th style='text-align:left'>after</th></tr></thead>"
+            "<table class='gr4vy-diff' style='border-collapse:collapse;margin:4px 0'><thead><tr>"
+            f"<th style='{head}'>field</th><th style='{head};color:#b91c1c'>before</th>"
+            f"<th style='{head};color:#15803d'>after</th></tr></thead>"
             f"<tbody>{body}</tbody></table>")
 
     def _on_show_raw(self, _change: Any = None) -> None:
@@ -461,9 +703,11 @@ class BulkUpdateApp(RunActions):
         """
         from ..updates.runs import apply_plan
 
-        with busy([], self.messages, on_done=self._refresh):
+        with busy([], self.apply_messages, on_done=self._refresh):
             if self.runner.running:
                 raise InputError("a run is already in progress")
+            if self._planning:
+                raise InputError("a plan is being made: wait for it, then Run")
             if self.plan is None:
                 raise InputError("make a plan first (step 3)")
             if not self.plan.ok:
@@ -480,7 +724,7 @@ class BulkUpdateApp(RunActions):
             allow = bool(plan.consent)
             kwargs = self._run_options()
             first = int(self.canary.value) or None
-            self.messages.info(f"applying {len(plan.changes)} update(s) to {self.settings.target}"
+            self.apply_messages.info(f"applying {len(plan.changes)} update(s) to {self.settings.target}"
                                + (f" (canary: first {first})" if first else ""))
 
             def work(progress: Any, cancel: Any) -> Any:
@@ -540,7 +784,49 @@ class BulkUpdateApp(RunActions):
         self.messages.info(f"retrying from {', '.join(p.name for p in files)}")
         self.on_validate()
         if self.upload_obj is not None and self.upload_obj.ok:
-            self.on_plan()
+            self.on_plan(wait=_button is None)
+
+    def on_resume(self, _button: Any = None) -> None:
+        """Resume the run shown (see :class:`RunActions`); the confirmation is cleared afterwards."""
+        self.rollback_prompt.clear()
+        try:
+            super().on_resume(_button)
+        finally:
+            self.confirmation.reset()
+            self._refresh()
+
+    def on_rollback(self, _button: Any = None) -> None:
+        """Show what rolling the run shown back would do and ask for confirmation (nothing is sent yet)."""
+        from ..updates.runs import rollback_preview
+
+        with busy(self._buttons(), self.messages, on_done=self._refresh):
+            run = self._current_run()
+            self.rollback_prompt.show(run, rollback_preview(run.journal),
+                                      force=bool(self.results.force_rollback.value),
+                                      production=self.confirmation.required)
+
+    def on_confirm_rollback(self, _button: Any = None) -> None:
+        """Roll the run shown back (after :meth:`on_rollback`'s preview); the confirmation is cleared afterwards."""
+        try:
+            preview = self.rollback_prompt.preview
+            shown = self.results.run
+            self.rollback_prompt.clear()
+            with busy([], self.messages, on_done=self._refresh):
+                if preview is None:
+                    raise InputError("press Roll back this run first: it shows what would be restored")
+                if shown is None or shown.run_id != preview.run_id:
+                    raise InputError("the run shown changed since the preview: press Roll back this run again")
+                super().on_rollback(_button)
+        finally:
+            self.confirmation.reset()
+            self._refresh()
+
+    def on_dismiss_rollback(self, _button: Any = None) -> None:
+        """Close the rollback preview; nothing is sent."""
+        self.rollback_prompt.clear()
+        self.confirmation.reset()
+        self.messages.info("rollback not started: nothing was sent")
+        self._refresh()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

@@ -65,6 +65,7 @@ def planned_app(conn: Connection, tmp_path: Path, ids: list[str], *, tag: str = 
     app.upload.value = upload_value(("sessions.csv", tag_csv(ids, tag)))
     app.on_validate()
     assert app.upload_obj is not None and app.upload_obj.ok, app.messages.text
-    app.on_plan()
+    app.on_plan()  # from code: waits for the background plan (a click on Plan returns at once; see wait_plan)
+    assert not app.planning
     assert app.plan is not None and len(app.plan.changes) == len(ids), app.messages.text
     return app

@@ -83,8 +83,13 @@ def test_full_flow_upload_validate_plan_apply_results_rollback(conn: Connection,
     assert len(app.results.filtered()) == 7
     assert app.results.retry_button.disabled and not app.results.rollback_button.disabled
 
-    app.on_rollback()
+    app.on_rollback()  # the preview first: nothing is sent yet
+    assert app.rollback_prompt.preview is not None and app.rollback_prompt.widget.layout.display is None
+    assert app.rollback_prompt.confirm_button.description == "Confirm rollback of 7 session(s)"
+    assert writes(sandbox_clean) == dict.fromkeys([*ids, target["id"]], 1)
+    app.on_confirm_rollback()
     back = app.wait(60)
+    assert app.rollback_prompt.preview is None
     assert back.kind == "rollback" and back.counts["succeeded"] == 7, back.describe()
     restored = conn.client.get_checkout_session(target["id"])
     assert restored["airline"]["passengers"][0]["last_name"] == before_name
