@@ -28,6 +28,10 @@ Sandboxes a test starts itself are not probed: their plans send each session's f
     ``auth_headers(*scopes, merchant=None)`` → request headers with a bearer token for
     ``scopes`` (default: read and write) and, if given, ``x-gr4vy-merchant-account-id``.
 
+``env`` (function scope)
+    ``sandbox_clean`` with the ``GR4VY_*`` environment pointing the CLI at it, run from an
+    empty folder (``tmp_path``).
+
 ``http`` (session scope)
     A plain ``requests.Session`` with ``trust_env=False`` (proxy settings would otherwise
     catch loopback requests), for tests that speak to the sandbox without the client.
@@ -43,6 +47,7 @@ import requests
 
 from gr4vy_nb.api.auth import READ_SCOPE, WRITE_SCOPE, TokenSigner, load_private_key
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
+from tests.paths import ENV_VARS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -101,3 +106,14 @@ def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         session.trust_env = False
         yield session
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path, sandbox_clean: Sandbox) -> Sandbox:
+    """The environment pointing at the test sandbox, run from an empty folder."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GR4VY_BASE_URL", sandbox_clean.base_url)
+    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox_clean.private_key_file))
+    monkeypatch.chdir(tmp_path)
+    return sandbox_clean

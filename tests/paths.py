@@ -14,3 +14,6 @@ EXAMPLES = examples_dir()
 """The example update folders (package data, linked from ``data/examples``)."""
 FIXTURES = Path(__file__).resolve().parent / "data"
 """Committed test fixtures (the OpenAPI copy, the report fixture)."""
+ENV_VARS = ("GR4VY_ID", "GR4VY_ENVIRONMENT", "GR4VY_PRIVATE_KEY_FILE", "GR4VY_PRIVATE_KEY",
+            "GR4VY_MERCHANT_ACCOUNT_ID", "GR4VY_BASE_URL")
+"""The environment variables that name a target: cleared by tests that point the CLI at their own sandbox."""

@@ -30,25 +30,12 @@ from gr4vy_nb.updates.journal import Journal
 from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.updates.results import list_runs
 from gr4vy_nb.updates.runs import resume_run
-from tests.paths import REPO
+from tests.paths import ENV_VARS, REPO
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
 IDS = [s["id"] for s in SEED]
 S0 = IDS[0]
 FAST = RetryPolicy(max_attempts=12, backoff_base=0.02, backoff_cap=0.2, max_retry_after=0.3, total_time=60)
-ENV_VARS = ("GR4VY_ID", "GR4VY_ENVIRONMENT", "GR4VY_PRIVATE_KEY_FILE", "GR4VY_PRIVATE_KEY",
-            "GR4VY_MERCHANT_ACCOUNT_ID", "GR4VY_BASE_URL")
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path, sandbox_clean):
-    """The environment pointing at the test sandbox, run from an empty folder."""
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GR4VY_BASE_URL", sandbox_clean.base_url)
-    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox_clean.private_key_file))
-    monkeypatch.chdir(tmp_path)
-    return sandbox_clean
 
 
 def tag_upload(folder: Path, ids: list[str], tag: str = "q4") -> Path:

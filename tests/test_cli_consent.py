@@ -5,25 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from gr4vy_nb.cli import main
 from gr4vy_nb.sandbox.seeding import default_seed_path
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
 S0 = SEED[0]["id"]
-ENV_VARS = ("GR4VY_ID", "GR4VY_ENVIRONMENT", "GR4VY_PRIVATE_KEY_FILE", "GR4VY_PRIVATE_KEY",
-            "GR4VY_MERCHANT_ACCOUNT_ID", "GR4VY_BASE_URL")
 
 
-@pytest.fixture
-def env(monkeypatch, tmp_path, sandbox_clean):
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GR4VY_BASE_URL", sandbox_clean.base_url)
-    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox_clean.private_key_file))
-    monkeypatch.chdir(tmp_path)
-    return sandbox_clean
 
 
 def one_passenger(folder: Path, first_name: str = "") -> Path:

@@ -8,26 +8,14 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 from gr4vy_nb import cli
 from gr4vy_nb.cli import main
 from gr4vy_nb.sandbox.seeding import default_seed_path
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
 S0 = SEED[0]["id"]
-ENV_VARS = ("GR4VY_ID", "GR4VY_ENVIRONMENT", "GR4VY_PRIVATE_KEY_FILE", "GR4VY_PRIVATE_KEY",
-            "GR4VY_MERCHANT_ACCOUNT_ID", "GR4VY_BASE_URL")
 
 
-@pytest.fixture
-def env(monkeypatch, tmp_path, sandbox_clean):
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GR4VY_BASE_URL", sandbox_clean.base_url)
-    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox_clean.private_key_file))
-    monkeypatch.chdir(tmp_path)
-    return sandbox_clean
 
 
 def test_encoding_option_and_the_refusal_naming_it(env, tmp_path, capsys):

@@ -18,22 +18,10 @@ import pytest
 
 from gr4vy_nb.cli import main
 from gr4vy_nb.updates.journal import Journal
-from tests.paths import REPO
+from tests.paths import ENV_VARS, REPO
 
-ENV_VARS = ("GR4VY_ID", "GR4VY_ENVIRONMENT", "GR4VY_PRIVATE_KEY_FILE", "GR4VY_PRIVATE_KEY",
-            "GR4VY_MERCHANT_ACCOUNT_ID", "GR4VY_BASE_URL")
 TAX_FIX = REPO / "data" / "examples" / "02_tax_fix"
 TRACEBACK = "Traceback (most recent call last)"
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path, sandbox_clean):
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GR4VY_BASE_URL", sandbox_clean.base_url)
-    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox_clean.private_key_file))
-    monkeypatch.chdir(tmp_path)
-    return sandbox_clean
 
 
 def _sessions(n, *, seconds=20 * 3600):

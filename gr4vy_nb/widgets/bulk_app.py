@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from ..errors import Gr4vyError, InputError
+from ..errors import InputError
 from ..notebook_support import Connection, connect, target_style
 from ..problems import Severity
 from ._common import (
@@ -30,6 +30,7 @@ from ._common import (
     problems_csv,
     uploaded_files,
 )
+from ._planning import PlanActions, StepMessages, reason_html
 from ._runner import RollbackPrompt, RunActions, RunPanel
 from .results import ResultsView
 
@@ -44,64 +45,6 @@ EXPIRES_IN_CHOICES = (
 """The ``expires_in`` choices: every update resets the session's expiry to this long after it."""
 
 _MAX_FILES = 4
-_GREY = "color:#6b7280;font-size:90%;margin-left:8px"
-
-
-class _PlanCancelled(Exception):
-    """Raised from the plan's progress callback once Cancel is pressed: stops the fetch loop."""
-
-
-class _CancellableReads:
-    """The client, reading sessions in batches of a few per worker, so that Cancel also stops the reads queued.
-
-    (One call for all ids would queue every GET in the client's pool, and they would all run before
-    the cancelled plan returned.) Everything else is the client's own.
-    """
-
-    def __init__(self, client: Any, cancel: threading.Event) -> None:
-        self._client = client
-        self._cancel = cancel
-        self._batch = 3 * max(1, int(getattr(client, "workers", 8)))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def get_checkout_sessions(self, ids: Any, workers: int | None = None, progress: Any = None,
-                              **kwargs: Any) -> dict[str, Any]:
-        order = list(dict.fromkeys(ids))
-        total = len(order)
-        report = progress or (lambda _done, _total: None)
-        got: dict[str, Any] = {}
-        report(0, total)
-        for start in range(0, total, self._batch):
-            if self._cancel.is_set():
-                raise _PlanCancelled
-            chunk = order[start:start + self._batch]
-            got.update(self._client.get_checkout_sessions(
-                chunk, workers=workers, progress=lambda done, _t, base=start: report(base + done, total), **kwargs))
-        return {sid: got[sid] for sid in order}
-
-
-class _StepMessages(Messages):
-    """A step's own message area, shown under the step; every message also goes to the app's log at the top."""
-
-    def __init__(self, parent: Messages, keep: int = 3) -> None:
-        super().__init__(keep)
-        self._parent = parent
-
-    def _add(self, kind: str, text: str, extra: str = "") -> None:
-        super()._add(kind, text, extra)
-        self._parent._add(kind, text, extra)
-
-
-def _reason_html(reason: str) -> str:
-    """The small grey line next to a disabled button saying why it is disabled."""
-    return f"<span style='{_GREY}'>{html.escape(reason)}</span>" if reason else ""
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _step(number: int, title: str, hint: str) -> w.HTML:
@@ -111,7 +54,7 @@ def _step(number: int, title: str, hint: str) -> w.HTML:
     )
 
 
-class BulkUpdateApp(RunActions):
+class BulkUpdateApp(PlanActions, RunActions):
     """Bulk-update checkout sessions from CSV files, step by step, in a notebook.
 
     Args:
@@ -186,7 +129,7 @@ class BulkUpdateApp(RunActions):
     def _build_validation_step(self) -> None:
         """2 · validation: the counts, the problems table and its download."""
         self.validation_summary = w.HTML(value="")
-        self.validation_messages = _StepMessages(self.messages)  # the files and validation steps' own messages
+        self.validation_messages = StepMessages(self.messages)  # the files and validation steps' own messages
         self.validation_messages.widget.add_class("gr4vy-validation-messages")
         self.validation_summary.add_class("gr4vy-validation-summary")
         self.problems_table = Table(page_length=10)
@@ -217,7 +160,7 @@ class BulkUpdateApp(RunActions):
         self.plan_cancel_button.add_class("gr4vy-plan-cancel")
         self.plan_reason = w.HTML(value="")  # why Plan is disabled
         self.plan_reason.add_class("gr4vy-plan-reason")
-        self.plan_messages = _StepMessages(self.messages)  # the plan step's own messages
+        self.plan_messages = StepMessages(self.messages)  # the plan step's own messages
         self.plan_messages.widget.add_class("gr4vy-plan-messages")
         self._plan_thread: threading.Thread | None = None
         self._plan_cancel = threading.Event()
@@ -254,7 +197,7 @@ class BulkUpdateApp(RunActions):
         self.consent_box = w.Checkbox(value=False, indent=False, description="", style={"description_width": "initial"},
                                       layout=w.Layout(display="none", width="auto"))
         self.consent_box.add_class("gr4vy-consent")
-        self.apply_messages = _StepMessages(self.messages)  # the apply step's own messages
+        self.apply_messages = StepMessages(self.messages)  # the apply step's own messages
         self.apply_messages.widget.add_class("gr4vy-apply-messages")
         self.runner = RunPanel(self.apply_messages, on_state=self._refresh)
 
@@ -341,10 +284,10 @@ class BulkUpdateApp(RunActions):
         self.validate_button.disabled = running
         plan_why = self._plan_reason()
         self.plan_button.disabled = bool(plan_why)
-        self.plan_reason.value = _reason_html(plan_why)
+        self.plan_reason.value = reason_html(plan_why)
         apply_why = self._apply_reason()
         self.apply_button.disabled = bool(apply_why)
-        self.apply_reason.value = _reason_html(apply_why)
+        self.apply_reason.value = reason_html(apply_why)
         self.consent_box.disabled = running
         self.results.refresh_buttons(busy=running)
         self.rollback_prompt.confirm_button.disabled = (running or self.rollback_prompt.preview is None
@@ -507,114 +450,6 @@ class BulkUpdateApp(RunActions):
         self.diff_session.layout.display = "none"  # shown with a plan that has changes
         self.diff_view.value = ""
         self.diff_table.show(pd.DataFrame(), empty="")  # no plan: nothing at all, not "Nothing to show."
-
-    def on_plan(self, _button: Any = None, *, wait: bool | None = None) -> None:
-        """Fetch the current state of every session named, merge the upload, show the diff (GET only).
-
-        The fetch runs in a background thread with done/total, rate and ETA, and Cancel
-        (:meth:`on_cancel_plan`). ``wait``: block until the plan is made (:meth:`wait_plan`); by default a
-        click on *Plan* returns at once, while a call from code (``app.on_plan()``) waits, so the next line
-        of a script or cell sees :attr:`plan`.
-        """
-        from ..updates.plan import plan_updates
-
-        if wait is None:
-            wait = _button is None
-        started = False
-        with busy(self._buttons(), self.plan_messages, on_done=self._refresh):
-            if self._planning:
-                raise InputError("a plan is already being made: wait for it or cancel it")
-            if self.runner.running:
-                raise InputError("a run is in progress: plan again when it has ended")
-            self.plan = None
-            self._clear_plan_view()
-            self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation
-            if self.upload_obj is None:
-                raise InputError("validate the files first")
-            if not self.upload_obj.ok:
-                raise InputError("the files have errors: fix them and validate again")
-            upload, expires_in, lists = self.upload_obj, int(self.expires_in.value), str(self.lists_mode.value)
-            cancel = threading.Event()
-            self._plan_cancel = cancel
-            self._plan_error = None
-            began = time.monotonic()
-            last = [0.0]
-
-            def progress(done: int, total: int) -> None:
-                if cancel.is_set():
-                    raise _PlanCancelled
-                now = time.monotonic()
-                if now - last[0] < 0.15 and done < total:
-                    return
-                last[0] = now
-                self.plan_progress.max = max(total, 1)
-                self.plan_progress.value = min(done, total)
-                elapsed = now - began
-                rate = done / elapsed if elapsed > 0 else 0.0
-                eta = f" · about {_duration((total - done) / rate)} left" if rate > 0 and done < total else ""
-                self.plan_counters.value = (
-                    f"fetching <b data-counter='done'>{done:,}</b> / <b data-counter='total'>{total:,}</b>"
-                    f" · {rate:.1f}/s{eta}")
-
-            def work() -> None:
-                try:
-                    plan = plan_updates(upload, client=_CancellableReads(self.client, cancel), expires_in=expires_in,
-                                        progress=progress, lists=lists)
-                    if cancel.is_set():
-                        raise _PlanCancelled
-                    self.plan = plan
-                    self.plan_counters.value = (f"fetched {len(plan.items):,} session(s) in "
-                                                f"{_duration(time.monotonic() - began)}")
-                    self._show_plan()
-                except _PlanCancelled:
-                    self.plan = None
-                    self.plan_progress.bar_style = "warning"
-                    self.plan_counters.value = ""
-                    self.plan_messages.warn("plan cancelled: nothing was sent")
-                except Gr4vyError as exc:
-                    self.plan_progress.bar_style = "danger"
-                    self.plan_messages.error(exc)
-                except BaseException as exc:  # shown and kept for wait_plan(): a bug must not vanish in a thread
-                    self.plan_progress.bar_style = "danger"
-                    self._plan_error = exc
-                    self.plan_messages.error(exc, with_traceback=True)
-                finally:
-                    self.plan_cancel_button.disabled = True
-                    self._planning = False
-                    self._refresh()
-
-            self.plan_progress.bar_style = "info"
-            self.plan_counters.value = "fetching: starting ..."
-            self._planning = True
-            self.plan_cancel_button.disabled = False
-            self._plan_thread = threading.Thread(target=work, name="gr4vy-plan", daemon=True)
-            self._plan_thread.start()
-            started = True
-        if started and wait:
-            self.wait_plan()
-
-    def on_cancel_plan(self, _button: Any = None) -> None:
-        """Stop the plan being made: no plan is made, nothing is sent (fetches in flight finish)."""
-        if self._planning:
-            self._plan_cancel.set()
-            self.plan_cancel_button.disabled = True
-            self.plan_counters.value = "cancelling ..."
-
-    def wait_plan(self, timeout: float = 120.0) -> Any:
-        """Block until the plan being made is ready (or cancelled); return :attr:`plan` (scripts, tests).
-
-        Raises:
-            TimeoutError: the plan is still being made after ``timeout`` seconds.
-        """
-        thread = self._plan_thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"the plan was not ready within {timeout} s")
-        if self._plan_error is not None:
-            error, self._plan_error = self._plan_error, None
-            raise error
-        return self.plan
 
     def _show_plan(self) -> None:
         plan = self.plan
