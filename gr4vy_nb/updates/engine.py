@@ -427,11 +427,24 @@ class _Pool:
         self.checking = engine.options.rereads
         self.handoff: queue.Queue[tuple[Row, int]] = queue.Queue(maxsize=max(1, engine.writers))
         self.readers_left = engine.readers if self.checking else 0
-        self.threads = [threading.Thread(target=self._write_loop, name=f"gr4vy-{engine.options.kind}-write-{i}",
-                                         daemon=True) for i in range(min(engine.writers, max(1, len(rows))))]
+        loops = [(self._write_loop, f"write-{i}") for i in range(min(engine.writers, max(1, len(rows))))]
         if self.checking:
-            self.threads += [threading.Thread(target=self._read_loop, name=f"gr4vy-{engine.options.kind}-read-{i}",
-                                              daemon=True) for i in range(engine.readers)]
+            loops += [(self._read_loop, f"read-{i}") for i in range(engine.readers)]
+        # Each thread's end is told by its own event, not by Thread.is_alive(): on CPython 3.11, a
+        # Ctrl-C landing inside Thread.join() can mark a thread that is still running as stopped
+        # (the bpo-45274 handler in _wait_for_tstate_lock), and the run would then be settled with
+        # a write still in flight, leaving that session "sending".
+        self.ended = [threading.Event() for _ in loops]
+        self.threads = [threading.Thread(target=self._until_ended, args=(loop, ended),
+                                         name=f"gr4vy-{engine.options.kind}-{name}", daemon=True)
+                        for (loop, name), ended in zip(loops, self.ended, strict=True)]
+
+    @staticmethod
+    def _until_ended(loop: Callable[[], None], ended: threading.Event) -> None:
+        try:
+            loop()
+        finally:
+            ended.set()
 
     def _next_row(self) -> Row | None:
         with self.take:
@@ -494,13 +507,15 @@ class _Pool:
             t.start()
 
     def join(self) -> None:
-        for t in self.threads:
-            while t.is_alive():
-                try:
-                    t.join(0.2)
-                except KeyboardInterrupt:
-                    # Ctrl-C: no new requests; in-flight ones finish so the journal stays exact.
-                    self.engine._interrupt.set()
+        while True:
+            try:
+                for ended in self.ended:
+                    while not ended.wait(0.2):
+                        pass
+                return
+            except KeyboardInterrupt:
+                # Ctrl-C: no new requests; in-flight ones finish so the journal stays exact.
+                self.engine._interrupt.set()
 
     def drain(self) -> None:
         """Sessions re-read but not written when the run stopped: unprocessed."""

@@ -6,6 +6,7 @@ The sandbox's per-session write counters prove what was (and was not) written.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,36 @@ def test_cancel_mid_run_leaves_a_consistent_journal_and_resume_finishes(tmp_path
     finished = resume_run(run.journal, client=client)
     assert finished.state == "finished" and finished.counts["succeeded"] == 30
     assert {k: v for k, v in sandbox_clean.stats()["writes"].items() if v} == dict.fromkeys(ids, 1)
+
+
+def test_ctrl_c_during_a_slow_write_waits_for_it_so_no_session_is_left_sending(tmp_path, client, sandbox_clean):
+    """Regression (CI): on CPython 3.11 a Ctrl-C landing inside Thread.join() marks the joined thread,
+    still running, as stopped; the run was then settled with its write in flight, leaving one session
+    ``sending`` in a run recorded as cancelled. The pool now waits on its own per-thread events."""
+    import _thread
+
+    ids = IDS[:4]
+    plan = plan_updates(tag_upload(tmp_path / "up", ids), client=client)
+    # The first write is applied at once and answered 1.5 s later: in flight when Ctrl-C comes.
+    sandbox_clean.set_faults([{"method": "PUT", "session_id": ids[0], "action": "apply_then_stall",
+                               "seconds": 1.5}])
+    timers: list[threading.Timer] = []
+
+    def progress(p):
+        if not timers:  # the run's first report, just before its threads start
+            timers.append(threading.Timer(0.5, _thread.interrupt_main))
+            timers[0].start()
+
+    started = time.monotonic()
+    run = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", workers=1, progress=progress)
+    assert time.monotonic() - started >= 1.4  # it waited for the answer
+    assert run.state == "cancelled" and run.exit_code == 1
+    with Journal.open(run.journal, readonly=True) as j:
+        counts = j.counts()
+    assert counts["sending"] == counts["planned"] == 0, counts
+    assert counts["succeeded"] >= 1 and counts["succeeded"] + counts["unprocessed"] == len(ids)
+    assert sum(sandbox_clean.stats()["writes"].values()) == counts["succeeded"]
+    assert_consistent(run)
 
 
 # ----------------------------------------------------------------------------- comparing the answer
