@@ -36,6 +36,7 @@ from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
 from gr4vy_nb.notebook_support import examples_dir
 from gr4vy_nb.sandbox import Sandbox
+from gr4vy_nb.sandbox.seeding import default_seed_path
 from gr4vy_nb.updates.plan import plan_updates
 from tests.paths import REPO
 from tests.widgets.helpers import IDS, tag_csv
@@ -152,19 +153,30 @@ class Lab:
         self._log.close()
 
 
-@pytest.fixture
-def lab(sandbox_clean: Sandbox, tmp_path: Path, browser_path: str) -> Iterator[Lab]:
+def _serve(sandbox: Sandbox, tmp_path: Path, **extra: str) -> Iterator[Lab]:
     root = tmp_path / "notebooks"
     root.mkdir()
     for name in ("01_explore_sessions.ipynb", "02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb"):
         shutil.copy(REPO / "notebooks" / name, root / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GR4VY_")}
-    env.update(GR4VY_BASE_URL=sandbox_clean.base_url, GR4VY_PRIVATE_KEY_FILE=str(sandbox_clean.private_key_file))
+    env.update(GR4VY_BASE_URL=sandbox.base_url, GR4VY_PRIVATE_KEY_FILE=str(sandbox.private_key_file),
+               GR4VY_NB_CONFIG_DIR=str(tmp_path / "gr4vy-nb-config"), **extra)
     server = Lab(root, env)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def lab(sandbox_clean: Sandbox, tmp_path: Path, browser_path: str) -> Iterator[Lab]:
+    yield from _serve(sandbox_clean, tmp_path)
+
+
+@pytest.fixture
+def production_lab(sandbox_clean: Sandbox, tmp_path: Path, browser_path: str) -> Iterator[Lab]:
+    """The notebooks with PRODUCTION settings (pointed at the sandbox): writes need the typed confirmation."""
+    yield from _serve(sandbox_clean, tmp_path, GR4VY_ENVIRONMENT="production", GR4VY_MERCHANT_ACCOUNT_ID="default")
 
 
 def _text(page: Any, selector: str) -> str:
@@ -212,10 +224,10 @@ def _run_all(page: Any, lab: Lab, name: str, last_output: str, timeout: float = 
     assert "Traceback" not in str(page.locator(shown).first.inner_text())
 
 
-def _shot(page: Any, name: str, selector: str | None = None) -> None:
+def _shot(page: Any, name: str, selector: str | None = None, block: str = "start") -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     if selector is not None:
-        page.locator(selector).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.locator(selector).first.evaluate(f"e => e.scrollIntoView({{block: '{block}'}})")
         page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / name))
 
@@ -390,3 +402,124 @@ def test_cancel_during_a_plan_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
         finally:
             browser.close()
     print(f"browser test: the plan's Cancel took {took:.2f} s")
+
+
+def _checked(page: Any, selector: str) -> bool:
+    return bool(page.locator(f"{selector} input[type=checkbox]").first.is_checked())
+
+
+def _typed(page: Any, selector: str) -> str:
+    return str(page.locator(f"{selector} input").first.input_value())
+
+
+def _disabled(page: Any, selector: str) -> bool:
+    return page.locator(f"{selector}[disabled]").count() > 0
+
+
+def _confirm_production(page: Any, typed: str) -> None:
+    page.locator(".gr4vy-confirm input[type=checkbox]").first.check()
+    field = page.locator(".gr4vy-confirm-text input").first
+    field.fill(typed)
+    field.press("Tab")  # ipywidgets' Text sends its value on change (continuous_update covers typing too)
+    page.wait_for_timeout(300)
+
+
+def _wait_enabled(page: Any, selector: str, enabled: bool = True, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _disabled(page, selector) != enabled:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{selector} never became {'enabled' if enabled else 'disabled'}")
+
+
+def test_production_confirmation_and_destructive_consent_re_arm_in_a_real_browser(
+        production_lab: Lab, sandbox_clean: Sandbox, browser_path: str, tmp_path: Path) -> None:
+    """PRODUCTION settings (pointed at the sandbox): Run All writes nothing and shows no traceback; a
+    one-row passengers.csv plans the removal of 3 passengers, shown in red next to Run; Run stays
+    disabled until the consent box *and* the typed confirmation are given; both are cleared by a new
+    plan and after the run; the rollback previews first and needs the confirmation again."""
+    from playwright.sync_api import sync_playwright
+
+    seed = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
+    s0 = seed[0]["id"]
+    assert len(seed[0]["airline"]["passengers"]) == 4
+    upload = tmp_path / "one-passenger" / "passengers.csv"
+    upload.parent.mkdir()
+    upload.write_text(f"checkout_session_id,passenger_index,first_name\n{s0},1,Hanna\n")
+    lab = production_lab
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        try:
+            _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
+            shown = str(page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.inner_text())
+            assert "PRODUCTION" in shown and "Traceback" not in shown
+            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}, "Run All wrote"
+            _shot(page, "browser-02-production-guard-cell.png", ".gr4vy-target-production")
+
+            with page.expect_file_chooser() as chooser:
+                page.locator(".gr4vy-upload").click()
+            chooser.value.set_files(str(upload))
+            _wait_text(page, ".gr4vy-files", upload.name)
+            page.locator(".gr4vy-validate").click()
+            assert _wait_text(page, ".gr4vy-validation-summary", "error(s)").startswith("0 error(s)")
+            page.locator(".gr4vy-plan:not([disabled])").click()
+            _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
+            red = _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
+            assert "destructive" in red
+            _shot(page, "browser-02-production-plan-diff.png", ".gr4vy-diff-view", "center")
+            _shot(page, "browser-02-production-consent-asked.png", ".gr4vy-apply", "center")
+            # Run waits for the consent box first, then for the PRODUCTION confirmation.
+            assert _disabled(page, ".gr4vy-apply") and "consent" in _text(page, ".gr4vy-apply-reason")
+            page.locator(".gr4vy-consent input[type=checkbox]").first.check()
+            _wait_text(page, ".gr4vy-apply-reason", "confirm PRODUCTION")
+            assert _disabled(page, ".gr4vy-apply")
+            _confirm_production(page, "defaul")  # one letter short: still disabled
+            assert _disabled(page, ".gr4vy-apply")
+            _confirm_production(page, "default")
+            _wait_enabled(page, ".gr4vy-apply")
+            _shot(page, "browser-02-production-consent-given.png", ".gr4vy-apply", "center")
+
+            # A new plan re-arms both: the box unticked, the id cleared, Run disabled again.
+            page.locator(".gr4vy-plan:not([disabled])").click()
+            _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
+            _wait_enabled(page, ".gr4vy-apply", enabled=False)
+            assert not _checked(page, ".gr4vy-consent") and not _checked(page, ".gr4vy-confirm")
+            assert _typed(page, ".gr4vy-confirm-text") == ""
+            _shot(page, "browser-02-production-re-armed-by-plan.png", ".gr4vy-apply", "center")
+            assert dict(sandbox_clean.stats()["writes"]) == {}
+
+            page.locator(".gr4vy-consent input[type=checkbox]").first.check()
+            _confirm_production(page, "default")
+            _wait_enabled(page, ".gr4vy-apply")
+            page.locator(".gr4vy-apply:not([disabled])").click()
+            _wait_text(page, ".gr4vy-results-counts", "succeeded 1")
+            assert dict(sandbox_clean.stats()["writes"]) == {s0: 1}
+            with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
+                assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 1
+            # ... and re-armed after the run.
+            assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
+            _shot(page, "browser-02-production-after-run.png", ".gr4vy-results-counts")
+
+            # Rollback: a preview, and its confirm button waits for the PRODUCTION confirmation.
+            page.locator(".gr4vy-rollback:not([disabled])").click()
+            preview = _wait_text(page, ".gr4vy-rollback-preview", "cannot be restored")
+            assert "1 session(s) get back the values" in preview
+            _wait_enabled(page, ".gr4vy-rollback-confirm", enabled=False)
+            _shot(page, "browser-02-production-rollback-preview.png", ".gr4vy-rollback-preview")
+            _confirm_production(page, "default")
+            _wait_enabled(page, ".gr4vy-rollback-confirm")
+            page.locator(".gr4vy-rollback-confirm:not([disabled])").click()
+            _wait_text(page, ".gr4vy-messages", "rollback finished", timeout=60)
+            assert dict(sandbox_clean.stats()["writes"]) == {s0: 2}
+            with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
+                assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 4
+            assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
+            _shot(page, "browser-02-production-rolled-back.png", ".gr4vy-results-counts")
+        except Exception:
+            _shot(page, "browser-02-production-failure.png")
+            raise
+        finally:
+            browser.close()

@@ -684,12 +684,15 @@ def _notes(items: list[PlanItem], expires_in: int) -> list[str]:
         notes.append(f"expiry reset: the API sets each updated session to expire {expires_in / 3600:g} h after its "
                      f"update (expires_in={expires_in})" + (f"; {later} of the {len(changed)} now expire later than "
                                                             "that and will expire sooner" if later else ""))
-    kinds: dict[str, int] = defaultdict(int)
+    # The sessions' own notes, grouped by their shape (numbers aside): the text itself where every
+    # session has the same, else one example of the shape ("3 session(s), e.g.: removes ...").
+    kinds: dict[str, list[str]] = defaultdict(list)
     for item in changed:
         for part in (item.message or "").split("; "):
             if part:
-                kinds[re.sub(r"\d+", "N", part)] += 1
-    for text, n in sorted(kinds.items()):
-        examples = [i.message for i in changed if i.message and re.sub(r"\d+", "N", i.message).find(text) >= 0][:1]
-        notes.append(f"{n} session(s): {text}" + (f" (e.g. {examples[0]})" if examples and "N" in text else ""))
+                kinds[re.sub(r"\d+", "N", part)].append(part)
+    for _shape, parts in sorted(kinds.items()):
+        distinct = sorted(set(parts))
+        notes.append(f"{len(parts)} session(s): {distinct[0]}" if len(distinct) == 1 else
+                     f"{len(parts)} session(s), e.g.: {distinct[0]}")
     return notes

@@ -119,6 +119,20 @@ class Run:
         return out
 
     @property
+    def requests_text(self) -> str:
+        """This invocation's requests in words, reads apart from writes ("" when it sent none).
+
+        The reads are the re-reads before writing (and those settling a lost answer); a session's
+        ``attempts`` counts its write attempts only.
+        """
+        reads = int(self.requests.get("GET", 0))
+        writes = sum(int(n) for m, n in self.requests.items() if m != "GET")
+        if not reads and not writes:
+            return ""
+        return (f"{writes:,} write attempt(s)" + (f", {reads:,} re-read(s) of sessions (not counted in attempts)"
+                                                  if reads else ""))
+
+    @property
     def ok(self) -> bool:
         """Everything named went through as sent (nothing failed, conflicted, left or altered)."""
         c = self.counts
@@ -171,6 +185,7 @@ class Run:
         lines = [
             f"Run {self.run_id} ({self.kind}): {self.state}" + (f" — {self.stop_reason}" if self.stop_reason else ""),
             "  " + ", ".join(f"{s} {c[s]}" for s in RESULT_STATUSES) + f" (total {c['total']})",
+            *([f"  requests: {self.requests_text}"] if self.requests_text else []),
             *(f"  note: {n}" for n in self.notes),
         ]
         if c["applied_with_differences"]:

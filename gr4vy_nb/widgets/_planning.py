@@ -184,6 +184,7 @@ class PlanActions:
                     self.plan_messages.error(exc, with_traceback=True)
                 finally:
                     self.plan_cancel_button.disabled = True
+                    self.plan_cancel_button.layout.display = "none"
                     self._planning = False
                     self._refresh()
 
@@ -191,6 +192,7 @@ class PlanActions:
             self.plan_counters.value = "fetching: starting ..."
             self._planning = True
             self.plan_cancel_button.disabled = False
+            self.plan_progress.layout.display = self.plan_cancel_button.layout.display = None
             self._plan_thread = threading.Thread(target=work, name="gr4vy-plan", daemon=True)
             self._plan_thread.start()
             started = True

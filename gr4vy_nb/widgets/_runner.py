@@ -53,7 +53,11 @@ class RunPanel:
                                       tooltip="stop sending: requests in flight finish, the rest stay unprocessed")
         self.cancel_button.add_class("gr4vy-cancel")
         self.cancel_button.on_click(self.on_cancel)
+        # Shown from the first run on; Cancel only while a run is under way (an idle, disabled
+        # Cancel looked as live as an enabled one).
+        self.cancel_button.layout.display = "none"
         self.widget = w.VBox([w.HBox([self.bar, self.cancel_button]), self.counters])
+        self.widget.layout.display = "none"
         self.cancel_event = threading.Event()
         self.error: BaseException | None = None
         self.result: Any = None
@@ -83,6 +87,8 @@ class RunPanel:
         self.bar.value, self.bar.max, self.bar.bar_style = 0, 1, "info"
         self.counters.value = f"<span>{html.escape(label)}: starting ...</span>"
         self.cancel_button.disabled = False
+        self.cancel_button.layout.display = None
+        self.widget.layout.display = None
         self._active = True
         self._last_draw = 0.0
         self._thread = threading.Thread(target=self._main, args=(label, work, on_finished),
@@ -104,6 +110,7 @@ class RunPanel:
             self.messages.error(exc, with_traceback=True)
         finally:
             self.cancel_button.disabled = True
+            self.cancel_button.layout.display = "none"
             self._active = False
             self._on_state()
 
@@ -159,13 +166,17 @@ class RunPanel:
     def draw_final(self, run: Any) -> None:
         """Show a finished run's totals (from its results: what the journal says, not the events)."""
         c = run.counts
+        self.widget.layout.display = None
         self.bar.max = max(c["total"], 1)
         self.bar.value = c["total"] - c["unprocessed"]
         self.bar.bar_style = "success" if run.ok else ("danger" if run.state == RunState.STOPPED else "warning")
         parts = " · ".join(f"{k} <b>{c[k]}</b>" for k in RESULT_STATUSES)
+        sent = run.requests_text
         self.counters.value = (
             f"<span class='gr4vy-run-kind'>{html.escape(run.kind)}</span> {html.escape(run.state)}: {parts} "
             f"(total {c['total']}, {run.elapsed:.1f} s)"
+            + (f"<br><span class='gr4vy-run-requests' style='color:#6b7280'>requests: {html.escape(sent)}</span>"
+               if sent else "")
         )
 
 
@@ -176,7 +187,7 @@ class RollbackPrompt:
     request); :attr:`preview` is what was shown (``None``: hidden). The owner wires the two buttons.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, confirmation: Any = None) -> None:
         self.preview: Any = None
         self.html = w.HTML(value="")
         self.html.add_class("gr4vy-rollback-preview")
@@ -185,7 +196,10 @@ class RollbackPrompt:
         self.confirm_button.add_class("gr4vy-rollback-confirm")
         self.dismiss_button = w.Button(description="Do not roll back", layout=w.Layout(width="auto"))
         self.dismiss_button.add_class("gr4vy-rollback-dismiss")
-        self.widget = w.VBox([self.html, w.HBox([self.confirm_button, self.dismiss_button])])
+        # The PRODUCTION confirmation (if any) shown again right above the buttons: the same widgets,
+        # a second view of each, so ticking it here or next to Run is one and the same.
+        guard = list(getattr(confirmation, "widgets", []) or [])
+        self.widget = w.VBox([self.html, *guard, w.HBox([self.confirm_button, self.dismiss_button])])
         self.widget.layout.display = "none"
 
     def show(self, run: Any, preview: Any, *, force: bool, production: bool) -> None:
@@ -198,7 +212,7 @@ class RollbackPrompt:
             "<div style='border-left:4px solid #b91c1c;padding:4px 10px;margin:6px 0'>"
             f"<b>Roll back run {html.escape(Path(str(run.journal)).stem)}?</b>"
             + "".join(f"<div class='gr4vy-preview-line'>{html.escape(t)}</div>" for t in lines)
-            + ("<div><i>Confirm below" + (" (after the PRODUCTION confirmation above)" if production else "")
+            + ("<div><i>Confirm below" + (" (after the PRODUCTION confirmation just below)" if production else "")
                + ", or choose not to roll back.</i></div>" if n else "")
             + "</div>")
         self.confirm_button.description = f"Confirm rollback of {n} session(s)"

@@ -106,7 +106,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self._build_plan_step()
         self._build_apply_step(workers)
         self.results = ResultsView()  # 5 · results
-        self.rollback_prompt = RollbackPrompt()  # Roll back shows this first; only Confirm sends
+        self.rollback_prompt = RollbackPrompt(self.confirmation)  # Roll back shows this first; only Confirm sends
         self._wire()
         self.widget = self._layout()
         self._refresh()
@@ -158,6 +158,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.plan_cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning", disabled=True,
                                            tooltip="stop fetching: no plan is made, nothing is sent")
         self.plan_cancel_button.add_class("gr4vy-plan-cancel")
+        self.plan_progress.layout.display = self.plan_cancel_button.layout.display = "none"  # shown while planning
         self.plan_reason = w.HTML(value="")  # why Plan is disabled
         self.plan_reason.add_class("gr4vy-plan-reason")
         self.plan_messages = StepMessages(self.messages)  # the plan step's own messages
@@ -443,6 +444,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.plan_messages.clear()
         self.plan_counters.value = ""
         self.plan_progress.value = 0
+        self.plan_progress.layout.display = "none"
         self._show_consent()
         self.expiry_note.value = ""
         self.plan_summary.value = ""
@@ -508,13 +510,21 @@ class BulkUpdateApp(PlanActions, RunActions):
             return
         rows = diff[diff["checkout_session_id"] == sid]
         item = self.plan.item(sid)
+        # A field of a list element the plan removes reads "(removed)", not "(empty)".
+        removed = tuple(str(d["path"]) for d in item.destructive if d.get("kind") == "remove")
         cell = "padding:3px 10px;border-bottom:1px solid #e5e7eb;vertical-align:top;text-align:left"
+
+        def after(r: Any) -> str:
+            gone = r.after is None and any(str(r.path) == p or str(r.path).startswith((p + ".", p + "["))
+                                           for p in removed)
+            return "<b style='color:#b91c1c'>(removed)</b>" if gone else html.escape(_show(r.after))
+
         body = "".join(
             f"<tr><td style='{cell}'><code>{html.escape(str(r.path))}</code></td>"
             f"<td class='gr4vy-diff-before' style='{cell};color:#b91c1c;background:#fef2f2'>"
             f"<del>{html.escape(_show(r.before))}</del></td>"
             f"<td class='gr4vy-diff-after' style='{cell};color:#15803d;background:#f0fdf4'>"
-            f"{html.escape(_show(r.after))}</td></tr>" for r in rows.itertuples(index=False))
+            f"{after(r)}</td></tr>" for r in rows.itertuples(index=False))
         head = "padding:3px 10px;border-bottom:2px solid #9ca3af;text-align:left"
         self.diff_view.value = (
             f"<div style='margin:4px 0'>{html.escape(item.message or '')}</div>"

@@ -59,11 +59,11 @@ class ResultsView:
         self.force_rollback = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
                                          description="force (overwrite sessions changed since the run)")
         self.status_filter.observe(self._on_filter, names="value")
-        self.widget = w.VBox([
-            self.title, self.counts, self.downloads,
-            w.HBox([self.retry_button, self.resume_button, self.rollback_button, self.force_rollback]),
-            self.status_filter, self.table.widget,
-        ])
+        self.actions = w.HBox([self.retry_button, self.resume_button, self.rollback_button, self.force_rollback])
+        # No run yet: only the sentence; the buttons and the filter come with a run to act on.
+        self.actions.layout.display = self.status_filter.layout.display = "none"
+        self.widget = w.VBox([self.title, self.counts, self.downloads, self.actions, self.status_filter,
+                              self.table.widget])
 
     @property
     def buttons(self) -> list[w.Button]:
@@ -76,6 +76,7 @@ class ResultsView:
         marks a run that was rolled back.
         """
         self.run = run
+        self.actions.layout.display = self.status_filter.layout.display = None
         c = run.counts
         reason = f" — {html.escape(run.stop_reason)}" if run.stop_reason else ""
         name = Path(str(run.journal)).stem

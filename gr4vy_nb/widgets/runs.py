@@ -23,9 +23,10 @@ from .results import ResultsView
 
 __all__ = ["RunsBrowser"]
 
-# The runs table: state and totals first (what one looks for), the long ids and paths last.
-_FIRST = ("state", "rolled_back_by", "created_at", "kind", "succeeded", "failed", "conflict", "skipped",
-          "unprocessed", "total", "run_id")
+# The runs table: state and totals first (what one looks for, visible without scrolling sideways),
+# the long ids and paths last; a rolled-back run says so in its state too.
+_FIRST = ("state", "total", "succeeded", "failed", "conflict", "unprocessed", "skipped", "kind", "created_at",
+          "rolled_back_by", "run_id")
 _HIDDEN = ("message", "parent_run_id")
 
 
@@ -256,6 +257,10 @@ def _runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     shown = runs.drop(columns=[c for c in _HIDDEN if c in runs.columns])
     first = [c for c in _FIRST if c in shown.columns]
     shown = shown[first + [c for c in shown.columns if c not in first]]
+    if "rolled_back_by" in shown.columns and "state" in shown.columns and len(shown):
+        rolled = shown["rolled_back_by"].map(lambda v: isinstance(v, str) and bool(v))
+        shown = shown.assign(state=shown["state"].astype(str).where(~rolled, shown["state"].astype(str)
+                                                                    + " · rolled back"))
     if "created_at" in shown.columns and len(shown):
         stamps = pd.to_datetime(shown["created_at"], utc=True)
         shown = shown.assign(created_at=stamps.dt.strftime("%Y-%m-%d %H:%M UTC").where(stamps.notna(), ""))

@@ -38,6 +38,8 @@ def test_apply_writes_each_session_once_and_hands_back_result_files(tmp_path, cl
     writes = sandbox_clean.stats()["writes"]
     assert {k: v for k, v in writes.items() if v} == dict.fromkeys(IDS[:20], 1)
     assert run.requests == {"GET": 20, "PUT": 20}  # one re-read and one write each
+    assert run.requests_text == "20 write attempt(s), 20 re-read(s) of sessions (not counted in attempts)"
+    assert "  requests: 20 write attempt(s), 20 re-read(s)" in run.describe()
     ok = read_table(run.files["succeeded"]).frame
     assert sorted(ok["checkout_session_id"]) == sorted(IDS[:20])
     assert ok["fields"].unique().tolist() == ["metadata"]

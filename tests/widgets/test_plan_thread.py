@@ -198,3 +198,61 @@ def test_the_diff_header_is_a_coloured_before_after_table(conn: Connection, sand
     assert "<th" in view and ">before</th>" in view and ">after</th>" in view
     assert "gr4vy-diff-before" in view and "<del>" in view and "#b91c1c" in view
     assert "gr4vy-diff-after" in view and "#15803d" in view
+
+
+def test_a_removed_passenger_reads_removed_in_the_diff_and_the_notes_carry_no_placeholders(
+        conn: Connection, sandbox_clean: Sandbox, tmp_path: Path) -> None:
+    import json
+
+    from gr4vy_nb.sandbox.seeding import default_seed_path
+
+    first = json.loads(Path(default_seed_path()).read_text().splitlines()[0])
+    sid = first["id"]
+    assert len(first["airline"]["passengers"]) == 4
+    app = BulkUpdateApp(conn, runs_dir=tmp_path / "runs")
+    app.upload.value = upload_value(("passengers.csv",
+                                     f"checkout_session_id,passenger_index,first_name\n{sid},1,Hanna\n".encode()))
+    app.on_validate()
+    app.on_plan()
+    assert app.plan is not None and app.plan.consent
+    assert "1 session(s): removes passengers #0, #2, #3 of 4" in app.plan.notes
+    assert not [n for n in app.plan.notes if "#N" in n or " of N" in n]
+    app.diff_session.value = sid
+    view = app.diff_view.value
+    rows = [r for r in view.split("<tr>") if "airline.passengers[" in r]
+    removed = [r for r in rows if "(removed)" in r]
+    kept = [r for r in rows if "airline.passengers[1].first_name" in r]
+    assert removed and all("passengers[1]" not in r for r in removed)
+    assert all(p in "".join(removed) for p in ("passengers[0].", "passengers[2].", "passengers[3]."))
+    assert kept and "(removed)" not in kept[0]
+    assert writes(sandbox_clean) == {}
+
+
+def test_idle_cancel_buttons_and_actions_without_a_run_are_not_shown(conn: Connection, sandbox_clean: Sandbox,
+                                                                     tmp_path: Path) -> None:
+    app = _validated(conn, tmp_path, IDS[:3])
+    hidden = "none"
+    # Before any plan or run: no progress bars, no Cancel, no run actions; only "no run yet".
+    assert app.plan_progress.layout.display == hidden and app.plan_cancel_button.layout.display == hidden
+    assert app.runner.widget.layout.display == hidden and app.runner.cancel_button.layout.display == hidden
+    assert app.results.actions.layout.display == hidden and app.results.status_filter.layout.display == hidden
+    assert "no run yet" in app.results.title.value
+    sandbox_clean.configure(latency_ms=100)
+    try:
+        app.on_plan(wait=False)
+        assert app.plan_cancel_button.layout.display is None and app.plan_progress.layout.display is None
+        app.wait_plan(30)
+    finally:
+        sandbox_clean.configure(latency_ms=0)
+    assert app.plan_cancel_button.layout.display == hidden  # the plan is made: its Cancel goes
+    sandbox_clean.configure(latency_ms=100)
+    try:
+        app.on_apply()
+        assert app.runner.running and app.runner.cancel_button.layout.display is None
+        assert app.runner.widget.layout.display is None
+        run = app.wait(60)
+    finally:
+        sandbox_clean.configure(latency_ms=0)
+    assert run.counts["succeeded"] == 3
+    assert app.runner.cancel_button.layout.display == hidden and app.runner.widget.layout.display is None
+    assert app.results.actions.layout.display is None and not app.results.rollback_button.disabled

@@ -56,7 +56,11 @@ def test_canary_then_runs_browser_resumes_and_rolls_back(conn: Connection, sandb
     browser.on_open()
     assert f"rolled back by {rb['run_id']}" in plain(browser.results.title.value)
     assert any(f"rolled back by {rb['run_id']}" in label for label, _ in browser.choice.options)
-    assert list(browser.table.frame.columns[:2]) == ["state", "rolled back by"]
+    table = browser.table.frame
+    assert list(table.columns[:3]) == ["state", "total", "succeeded"]  # no sideways scroll to the totals
+    marked = table[table["rolled back by"] == rb["run_id"]]
+    assert marked["state"].tolist() == ["finished · rolled back"]
+    assert (table["state"] == "finished · rolled back").sum() == 1
 
 
 def test_rollback_preview_can_be_dismissed_and_names_expired_sessions(conn: Connection, sandbox_clean: Sandbox,
