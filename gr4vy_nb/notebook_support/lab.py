@@ -99,7 +99,8 @@ def render_notebooks(
                 if cell.cell_type == "code" and cell.source.startswith("APPLY = False"):
                     cell.source = "APPLY = True" + cell.source[len("APPLY = False"):]
         started = time.monotonic()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        # The kernel's own log (its "running over TCP" notice on a loopback port) is not the user's news.
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=["--IPKernelApp.log_level=ERROR"],
                        resources={"metadata": {"path": str(work)}}).execute(env=kernel_env, cwd=str(work))
         html_text, _ = exporter.from_notebook_node(nb)
         page = dest / (Path(name).stem + ".html")

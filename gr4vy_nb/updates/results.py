@@ -108,9 +108,16 @@ def results_frame(journal: Journal) -> pd.DataFrame:
 
 
 def results_dir(journal: Journal) -> Path:
-    """Where a run's result files go: the folder its journal records, else the journal's name without suffix."""
+    """Where a run's result files go: next to its journal, in a folder of the journal's name.
+
+    Only an in-memory journal (benchmarks) uses the folder it records: a recorded path may be
+    relative to the folder the run was started from, and a resume from another folder (or of a
+    runs folder moved elsewhere) must still write next to the journal.
+    """
+    if str(journal.path) != ":memory:":
+        return journal.path.with_suffix("")
     recorded = journal.meta.get("results_dir")
-    return Path(recorded) if recorded else journal.path.with_suffix("")
+    return Path(recorded) if recorded else Path("runs") / journal.run_id
 
 
 def write_result_files(journal: Journal, results: pd.DataFrame) -> dict[str, Path]:

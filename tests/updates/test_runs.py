@@ -84,6 +84,26 @@ def test_canary_sends_the_first_n_then_resume_sends_the_rest(tmp_path, client, s
     assert rest.requests == {"GET": 4, "PUT": 4}
 
 
+def test_a_resume_from_another_folder_writes_its_results_next_to_the_journal(tmp_path, client, sandbox_clean,
+                                                                             monkeypatch):
+    """Regression: the journal recorded its results folder relative to where the run was started, so a
+    resume started elsewhere wrote results.csv under that other folder's runs/ (found as stray folders)."""
+    ids = IDS[:4]
+    plan = plan_updates(tag_upload(tmp_path / "up", ids), client=client)
+    started, elsewhere = tmp_path / "started-here", tmp_path / "elsewhere"
+    started.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(started)
+    run = apply_plan(plan, client=client, runs_dir="runs", first=1)  # a relative runs folder
+    journal = (started / run.journal).resolve()
+    monkeypatch.chdir(elsewhere)
+    rest = resume_run(journal, client=client)
+    assert rest.state == "finished" and rest.counts["succeeded"] == 4
+    assert rest.results_dir == journal.with_suffix("")
+    assert (journal.with_suffix("") / "results.csv").is_file()
+    assert not any(elsewhere.iterdir()), sorted(elsewhere.rglob("*"))
+
+
 def test_plan_with_errors_or_changed_inputs_or_another_target_is_refused(tmp_path, client, sandbox_clean):
     folder = tmp_path / "up"
     folder.mkdir()
