@@ -199,6 +199,7 @@ class RollbackPrompt:
         # The PRODUCTION confirmation (if any) shown again right above the buttons: the same widgets,
         # a second view of each, so ticking it here or next to Run is one and the same.
         guard = list(getattr(confirmation, "widgets", []) or [])
+        self._guard_inside = bool(guard)
         self.widget = w.VBox([self.html, *guard, w.HBox([self.confirm_button, self.dismiss_button])])
         self.widget.layout.display = "none"
 
@@ -212,7 +213,8 @@ class RollbackPrompt:
             "<div style='border-left:4px solid #b91c1c;padding:4px 10px;margin:6px 0'>"
             f"<b>Roll back run {html.escape(Path(str(run.journal)).stem)}?</b>"
             + "".join(f"<div class='gr4vy-preview-line'>{html.escape(t)}</div>" for t in lines)
-            + ("<div><i>Confirm below" + (" (after the PRODUCTION confirmation just below)" if production else "")
+            + ("<div><i>Confirm below" + ((" (after the PRODUCTION confirmation just below)" if self._guard_inside
+                                           else " (after the PRODUCTION confirmation above)") if production else "")
                + ", or choose not to roll back.</i></div>" if n else "")
             + "</div>")
         self.confirm_button.description = f"Confirm rollback of {n} session(s)"

@@ -18,7 +18,7 @@ import pandas as pd
 from ..errors import InputError
 from ..notebook_support import Connection, connect, example_run, open_run
 from ._common import Confirmation, Messages, Table, busy
-from ._runner import RunActions, RunPanel
+from ._runner import RollbackPrompt, RunActions, RunPanel
 from .results import ResultsView
 
 __all__ = ["RunsBrowser"]
@@ -77,22 +77,16 @@ class RunsBrowser(RunActions):
         self.results.retry_button.layout.display = "none"
         self.confirmation = Confirmation(self.connection.settings, on_change=self._refresh)
         self.runner = RunPanel(self.messages, on_state=self._refresh)
-        self.preview_html = w.HTML(value="")
-        self.preview_html.add_class("gr4vy-rollback-preview")
-        self.confirm_rollback_button = w.Button(description="Confirm rollback", icon="undo", button_style="danger",
-                                                layout=w.Layout(width="auto"), disabled=True)
-        self.confirm_rollback_button.add_class("gr4vy-rollback-confirm")
-        self.dismiss_button = w.Button(description="Do not roll back", layout=w.Layout(width="auto"))
-        self.dismiss_button.add_class("gr4vy-rollback-dismiss")
-        self.preview_box = w.VBox([self.preview_html, w.HBox([self.confirm_rollback_button, self.dismiss_button])])
-        self.preview_box.layout.display = "none"
+        # Roll back shows this first; only its Confirm sends (the PRODUCTION confirmation sits just above it).
+        self.rollback_prompt = RollbackPrompt()
+        self.confirm_rollback_button = self.rollback_prompt.confirm_button
         self.refresh_button.on_click(self.on_refresh)
         self.open_button.on_click(self.on_open)
         self.example_button.on_click(self.on_example)
         self.results.resume_button.on_click(self.on_resume)
         self.results.rollback_button.on_click(self.on_rollback)
         self.confirm_rollback_button.on_click(self.on_confirm_rollback)
-        self.dismiss_button.on_click(self.on_dismiss_rollback)
+        self.rollback_prompt.dismiss_button.on_click(self.on_dismiss_rollback)
         self.widget = w.VBox([
             w.HTML(self.connection.banner_html()),
             w.HBox([self.dir_box, self.refresh_button]),
@@ -101,7 +95,7 @@ class RunsBrowser(RunActions):
             w.HBox([self.choice, self.open_button]),
             self.messages.widget,
             *self.confirmation.widgets,
-            self.preview_box,
+            self.rollback_prompt.widget,
             self.runner.widget,
             self.results.widget,
         ])
@@ -184,24 +178,9 @@ class RunsBrowser(RunActions):
 
         with busy(self._buttons(), self.messages, on_done=self._refresh):
             run = self._current_run()
-            preview = rollback_preview(run.journal)
-            self.preview = preview
-            force = bool(self.results.force_rollback.value)
-            lines = preview.lines
-            if force:
-                lines = [*lines, "force is ticked: sessions changed since the run are overwritten too"]
-            n = len(preview.sessions)
-            self.preview_html.value = (
-                f"<div style='border-left:4px solid #b91c1c;padding:4px 10px;margin:6px 0'>"
-                f"<b>Roll back run {html.escape(Path(str(run.journal)).stem)}?</b>"
-                + "".join(f"<div class='gr4vy-preview-line'>{html.escape(t)}</div>" for t in lines)
-                + ("<div><i>Confirm below"
-                   + (" (after the PRODUCTION confirmation above)" if self.confirmation.required else "")
-                   + ", or choose not to roll back.</i></div>" if n else "")
-                + "</div>")
-            self.confirm_rollback_button.description = f"Confirm rollback of {n} session(s)"
-            self.confirm_rollback_button.layout.display = None if n else "none"
-            self.preview_box.layout.display = None
+            self.preview = rollback_preview(run.journal)
+            self.rollback_prompt.show(run, self.preview, force=bool(self.results.force_rollback.value),
+                                      production=self.confirmation.required)
 
     def on_confirm_rollback(self, _button: Any = None) -> None:
         """Roll the run shown back (the preview must be shown first); the confirmation is cleared afterwards."""
@@ -231,8 +210,7 @@ class RunsBrowser(RunActions):
 
     def _clear_preview(self) -> None:
         self.preview = None
-        self.preview_html.value = ""
-        self.preview_box.layout.display = "none"
+        self.rollback_prompt.clear()
 
     def _finished(self, run: Any) -> None:
         c = run.counts

@@ -35,14 +35,14 @@ def test_canary_then_runs_browser_resumes_and_rolls_back(conn: Connection, sandb
     puts_before = puts(sandbox_clean)
     browser.on_rollback()  # first a preview: nothing is sent
     assert browser.preview is not None and puts(sandbox_clean) == puts_before
-    preview = plain(browser.preview_html.value)
+    preview = plain(browser.rollback_prompt.html.value)
     assert "8 session(s) get back the values they had before run" in preview and "metadata" in preview
     assert "cannot be restored: expires_at" in preview and "conflict" in preview
     assert browser.confirm_rollback_button.description == "Confirm rollback of 8 session(s)"
     browser.on_confirm_rollback()
     rolled = browser.wait(60)
     assert rolled.kind == "rollback" and rolled.counts["succeeded"] == 8
-    assert browser.preview is None and browser.preview_box.layout.display == "none"
+    assert browser.preview is None and browser.rollback_prompt.widget.layout.display == "none"
     assert browser.choice.value == str(rolled.journal)  # the run chosen is the run shown
     assert len(browser.runs) == 2  # the rollback is a run of its own, listed after refresh
     assert all("campaign_review" not in (conn.client.get_checkout_session(i).get("metadata") or {}) for i in ids)
@@ -77,7 +77,7 @@ def test_rollback_preview_can_be_dismissed_and_names_expired_sessions(conn: Conn
         j._conn.commit()
     before = puts(sandbox_clean)
     browser.on_rollback()
-    text = plain(browser.preview_html.value)
+    text = plain(browser.rollback_prompt.html.value)
     assert "cannot be restored: 1 session(s) have expired since the run" in text and ids[0] in text
     browser.on_dismiss_rollback()
     assert browser.preview is None and "nothing was sent" in browser.messages.text
