@@ -12,6 +12,7 @@ model says. Profiles (fast in ``make test``, long in ``make reliability``) are i
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import signal
 import subprocess
@@ -318,8 +319,12 @@ class RunWorkflows(RuleBasedStateMachine):
         delay = data.draw(st.sampled_from([0.0, 0.15, 0.3, 0.6]), label="kill after")
         self.sandbox.configure(latency_ms=120)
         try:
+            # The process sees this session's config folder, so the sandbox's probe result (merge) too:
+            # without it the CLI sent full-state bodies, which the model does not predict (another
+            # run's later change to any field then turned the resume of this run into a conflict).
+            env = cli_env(self.sandbox, {"GR4VY_NB_CONFIG_DIR": os.environ["GR4VY_NB_CONFIG_DIR"]})
             proc = subprocess.Popen(cli_command("apply", str(folder), "--journal", str(rec.journal), "--workers",
-                                                "2", "--allow-destructive"), env=cli_env(self.sandbox),
+                                                "2", "--allow-destructive"), env=env,
                                     stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
             deadline = time.monotonic() + 60
@@ -335,6 +340,11 @@ class RunWorkflows(RuleBasedStateMachine):
         assert TRACEBACK not in out, out
         if finished:
             assert proc.returncode in (0, 1), out
+        if rec.journal.exists():  # the process planned as the model does: changed-only bodies
+            with Journal.open(rec.journal, readonly=True) as j:
+                for row in j.rows(columns="session_id, body, desired"):
+                    if row["body"] is not None:
+                        assert set(row["body"]) - {"expires_in"} == set(row["desired"] or {}), row
         self.runs.append(rec)
         self._adopt(rec)
         if finished:
