@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import sys
@@ -47,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 
+from _targets import check_targets  # noqa: E402
 from generate_sample_sessions import generate  # noqa: E402
 
 from gr4vy_nb.api.auth import WRITE_SCOPE, TokenSigner, load_private_key  # noqa: E402
@@ -286,20 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tables -> bodies: {m:,} sessions", flush=True)
             results.update(bench_inverse(m, 0.1, Path(tmp)))
             results["inverse_all_edited"] = bench_inverse(m, 1.0, Path(tmp))
-    missed = []
-    print("\ntargets:")
-    for key, (op, bound) in TARGETS.items():
-        if key not in results:
-            continue
-        value = results[key]
-        ok = value >= bound if op == ">=" else value <= bound
-        print(f"  {key:<18} {value:8.3f}  (target {op} {bound})  {'ok' if ok else 'MISSED'}")
-        if not ok:
-            missed.append(key)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, default=str))
-    return 1 if missed else 0
+    return check_targets(results, TARGETS, json_path=args.json)
 
 
 if __name__ == "__main__":

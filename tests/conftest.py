@@ -108,12 +108,17 @@ def http() -> Iterator[requests.Session]:
         yield session
 
 
+def point_env_at(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    """The ``GR4VY_*`` environment of this process pointed at ``sandbox``, nothing else of it kept."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GR4VY_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox.private_key_file))
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path, sandbox_clean: Sandbox) -> Sandbox:
     """The environment pointing at the test sandbox, run from an empty folder."""
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GR4VY_BASE_URL", sandbox_clean.base_url)
-    monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox_clean.private_key_file))
+    point_env_at(monkeypatch, sandbox_clean)
     monkeypatch.chdir(tmp_path)
     return sandbox_clean

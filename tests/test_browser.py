@@ -17,6 +17,7 @@ Where Chromium or Playwright is missing the test is skipped with the reason, exc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -232,8 +233,9 @@ def _shot(page: Any, name: str, selector: str | None = None, block: str = "start
     page.screenshot(path=str(SHOTS / name))
 
 
-def test_run_all_of_the_explore_notebook_sends_no_write(lab: Lab, sandbox_clean: Sandbox,
-                                                        browser_path: str) -> None:
+@contextlib.contextmanager
+def _page(browser_path: str, failure_shot: str) -> Iterator[Any]:
+    """A page of headless Chromium (1400 x 1000, 60 s timeouts); on a failure, a screenshot named ``failure_shot``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -241,111 +243,95 @@ def test_run_all_of_the_explore_notebook_sends_no_write(lab: Lab, sandbox_clean:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         try:
-            _run_all(page, lab, "01_explore_sessions.ipynb", "GRU → NRT")
-            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
-            _shot(page, "browser-01-explore.png")
+            yield page
         except Exception:
-            _shot(page, "browser-01-failure.png")
+            _shot(page, failure_shot)
             raise
         finally:
             browser.close()
+
+
+def test_run_all_of_the_explore_notebook_sends_no_write(lab: Lab, sandbox_clean: Sandbox,
+                                                        browser_path: str) -> None:
+    with _page(browser_path, "browser-01-failure.png") as page:
+        _run_all(page, lab, "01_explore_sessions.ipynb", "GRU → NRT")
+        assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
+        _shot(page, "browser-01-explore.png")
 
 
 def test_run_all_of_the_review_notebook_sends_no_write_and_rolls_back_only_on_confirm(
         lab: Lab, sandbox_clean: Sandbox, browser_path: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        try:
-            _run_all(page, lab, "03_review_and_report.ipynb", "rollback_run not run: APPLY is False")
-            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
-            _shot(page, "browser-03-empty-runs.png", ".gr4vy-runs-example")
-            # an example run only when the button is pressed
-            page.locator(".gr4vy-runs-example:not([disabled])").click()
-            _wait_text(page, ".gr4vy-results-counts", "succeeded 20")
-            assert len(sandbox_clean.stats()["writes"]) == 20
-            _shot(page, "browser-03-example-run.png", ".gr4vy-runs-refresh")
-            # rollback: a preview first, nothing sent until confirmed
-            page.locator(".gr4vy-rollback:not([disabled])").click()
-            preview = _wait_text(page, ".gr4vy-rollback-preview", "cannot be restored")
-            assert "20 session(s) get back the values" in preview
-            assert dict(sandbox_clean.stats()["writes"]) == dict.fromkeys(sandbox_clean.stats()["writes"], 1)
-            _shot(page, "browser-03-rollback-preview.png", ".gr4vy-rollback-preview")
-            page.locator(".gr4vy-rollback-confirm:not([disabled])").click()
-            _wait_text(page, ".gr4vy-messages", "rollback finished", timeout=60)
-            _wait_text(page, ".gr4vy-runs-choice", "rolled back by", timeout=30)
-            assert set(dict(sandbox_clean.stats()["writes"]).values()) == {2}
-            _shot(page, "browser-03-rolled-back.png", ".gr4vy-runs-refresh")
-        except Exception:
-            _shot(page, "browser-03-failure.png")
-            raise
-        finally:
-            browser.close()
+    with _page(browser_path, "browser-03-failure.png") as page:
+        _run_all(page, lab, "03_review_and_report.ipynb", "rollback_run not run: APPLY is False")
+        assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
+        _shot(page, "browser-03-empty-runs.png", ".gr4vy-runs-example")
+        # an example run only when the button is pressed
+        page.locator(".gr4vy-runs-example:not([disabled])").click()
+        _wait_text(page, ".gr4vy-results-counts", "succeeded 20")
+        assert len(sandbox_clean.stats()["writes"]) == 20
+        _shot(page, "browser-03-example-run.png", ".gr4vy-runs-refresh")
+        # rollback: a preview first, nothing sent until confirmed
+        page.locator(".gr4vy-rollback:not([disabled])").click()
+        preview = _wait_text(page, ".gr4vy-rollback-preview", "cannot be restored")
+        assert "20 session(s) get back the values" in preview
+        assert dict(sandbox_clean.stats()["writes"]) == dict.fromkeys(sandbox_clean.stats()["writes"], 1)
+        _shot(page, "browser-03-rollback-preview.png", ".gr4vy-rollback-preview")
+        page.locator(".gr4vy-rollback-confirm:not([disabled])").click()
+        _wait_text(page, ".gr4vy-messages", "rollback finished", timeout=60)
+        _wait_text(page, ".gr4vy-runs-choice", "rolled back by", timeout=30)
+        assert set(dict(sandbox_clean.stats()["writes"]).values()) == {2}
+        _shot(page, "browser-03-rolled-back.png", ".gr4vy-runs-refresh")
 
 
 def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox, browser_path: str) -> None:
-    from playwright.sync_api import sync_playwright
-
     upload = examples_dir() / UPLOAD
     assert upload.is_file(), f"the example {upload} is missing"
     started = time.monotonic()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        try:
-            # Run every cell, as an analyst would from the Run menu: the writing cells say they did not run.
-            _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
-            page.wait_for_selector(".gr4vy-upload", timeout=30_000)
-            ran_all = time.monotonic() - started
-            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}, "Run All wrote"
+    with _page(browser_path, "browser-02-failure.png") as page:
+        # Run every cell, as an analyst would from the Run menu: the writing cells say they did not run.
+        _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
+        page.wait_for_selector(".gr4vy-upload", timeout=30_000)
+        ran_all = time.monotonic() - started
+        assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}, "Run All wrote"
 
-            # What the app should find: the sandbox as seeded.
-            settings = Settings.for_sandbox(sandbox_clean)
-            with Gr4vyClient(settings) as client:
-                plan = plan_updates(upload, client=client)
-            # The example names one session that does not exist: it fails as "not found or expired".
-            expected, missing, total = len(plan.changes), plan.summary["not_found"], len(plan.items)
-            assert expected > 0
-            writes_before = dict(sandbox_clean.stats()["writes"])
+        # What the app should find: the sandbox as seeded.
+        settings = Settings.for_sandbox(sandbox_clean)
+        with Gr4vyClient(settings) as client:
+            plan = plan_updates(upload, client=client)
+        # The example names one session that does not exist: it fails as "not found or expired".
+        expected, missing, total = len(plan.changes), plan.summary["not_found"], len(plan.items)
+        assert expected > 0
+        writes_before = dict(sandbox_clean.stats()["writes"])
 
-            # 1 · upload through the page's real file input
-            with page.expect_file_chooser() as chooser:
-                page.locator(".gr4vy-upload").click()
-            chooser.value.set_files(str(upload))
-            _wait_text(page, ".gr4vy-files", upload.name)
-            # 2 · validate
-            page.locator(".gr4vy-validate").click()
-            summary = _wait_text(page, ".gr4vy-validation-summary", "error(s)")
-            assert summary.startswith("0 error(s)"), summary
-            # 3 · plan
-            page.locator(".gr4vy-plan:not([disabled])").click()
-            plan_text = _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
-            assert plan_text.startswith(f"{expected} session(s) to update"), plan_text
-            _shot(page, "browser-02-plan.png", ".gr4vy-banner")
-            # 4 · apply (the example clears a metadata key in a few sessions: that needs the consent box)
-            if plan.consent:
-                page.locator(".gr4vy-consent input[type=checkbox]").check()
-            page.locator(".gr4vy-apply:not([disabled])").click()
-            counts = _wait_text(page, ".gr4vy-results-counts", f"succeeded {expected}")
-            _shot(page, SCREENSHOT.name, ".gr4vy-results-counts")
-            # 5 · filter the results by status: exactly the failed row, with its id and message
-            page.locator(".gr4vy-results-filter select").select_option("failed")
-            _wait_text(page, ".gr4vy-results-filter ~ * .gr4vy-table-note", "filter: failed")
-            rows = page.locator(".gr4vy-results-filter ~ * table.dataTable tbody tr")
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and "not found" not in " ".join(rows.all_inner_texts()):
-                page.wait_for_timeout(100)
-            row_texts = [t for t in rows.all_inner_texts() if t.strip()]
-            _shot(page, "browser-02-results-filtered-failed.png", ".gr4vy-results-filter")
-        except Exception:
-            _shot(page, "browser-02-failure.png")
-            raise
-        finally:
-            browser.close()
+        # 1 · upload through the page's real file input
+        with page.expect_file_chooser() as chooser:
+            page.locator(".gr4vy-upload").click()
+        chooser.value.set_files(str(upload))
+        _wait_text(page, ".gr4vy-files", upload.name)
+        # 2 · validate
+        page.locator(".gr4vy-validate").click()
+        summary = _wait_text(page, ".gr4vy-validation-summary", "error(s)")
+        assert summary.startswith("0 error(s)"), summary
+        # 3 · plan
+        page.locator(".gr4vy-plan:not([disabled])").click()
+        plan_text = _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
+        assert plan_text.startswith(f"{expected} session(s) to update"), plan_text
+        _shot(page, "browser-02-plan.png", ".gr4vy-banner")
+        # 4 · apply (the example clears a metadata key in a few sessions: that needs the consent box)
+        if plan.consent:
+            page.locator(".gr4vy-consent input[type=checkbox]").check()
+        page.locator(".gr4vy-apply:not([disabled])").click()
+        counts = _wait_text(page, ".gr4vy-results-counts", f"succeeded {expected}")
+        _shot(page, SCREENSHOT.name, ".gr4vy-results-counts")
+        # 5 · filter the results by status: exactly the failed row, with its id and message
+        page.locator(".gr4vy-results-filter select").select_option("failed")
+        _wait_text(page, ".gr4vy-results-filter ~ * .gr4vy-table-note", "filter: failed")
+        rows = page.locator(".gr4vy-results-filter ~ * table.dataTable tbody tr")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "not found" not in " ".join(rows.all_inner_texts()):
+            page.wait_for_timeout(100)
+        row_texts = [t for t in rows.all_inner_texts() if t.strip()]
+        _shot(page, "browser-02-results-filtered-failed.png", ".gr4vy-results-filter")
 
     # 5 · the results the page shows are what the sandbox did
     for status, n in (("succeeded", expected), ("failed", missing), ("conflict", 0), ("unprocessed", 0)):
@@ -362,45 +348,34 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
 
 def test_cancel_during_a_plan_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox, browser_path: str,
                                                 tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     many = tmp_path / "many" / "sessions.csv"
     many.parent.mkdir()
     many.write_bytes(tag_csv(IDS[:200], "cancel-test"))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        try:
-            _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
-            page.wait_for_selector(".gr4vy-upload", timeout=30_000)
-            with page.expect_file_chooser() as chooser:
-                page.locator(".gr4vy-upload").click()
-            chooser.value.set_files(str(many))
-            _wait_text(page, ".gr4vy-files", many.name)
-            page.locator(".gr4vy-validate").click()
-            summary = _wait_text(page, ".gr4vy-validation-summary", "error(s)")
-            assert summary.startswith("0 error(s)"), summary
-            sandbox_clean.configure(latency_ms=200)  # 200 sessions: several seconds of reads
-            gets_before = sum(sandbox_clean.stats()["requests"].get("GET", {}).values())
-            page.locator(".gr4vy-plan:not([disabled])").click()
-            _wait_text(page, ".gr4vy-plan-counters", "/ 200")
-            _shot(page, "browser-02-plan-progress.png", ".gr4vy-lists-mode")
-            started = time.monotonic()
-            page.locator(".gr4vy-plan-cancel:not([disabled])").click()
-            _wait_text(page, ".gr4vy-plan-messages", "plan cancelled: nothing was sent", timeout=10)
-            took = time.monotonic() - started
-            _shot(page, "browser-02-plan-cancelled.png", ".gr4vy-lists-mode")
-            assert took < 3, f"cancel took {took:.1f} s"
-            assert "plan first" in _text(page, ".gr4vy-apply-reason")
-            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
-            gets = sum(sandbox_clean.stats()["requests"].get("GET", {}).values()) - gets_before
-            assert gets < 100, gets  # Cancel stopped the reads queued, not only the plan's result
-        except Exception:
-            _shot(page, "browser-02-cancel-failure.png")
-            raise
-        finally:
-            browser.close()
+    with _page(browser_path, "browser-02-cancel-failure.png") as page:
+        _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
+        page.wait_for_selector(".gr4vy-upload", timeout=30_000)
+        with page.expect_file_chooser() as chooser:
+            page.locator(".gr4vy-upload").click()
+        chooser.value.set_files(str(many))
+        _wait_text(page, ".gr4vy-files", many.name)
+        page.locator(".gr4vy-validate").click()
+        summary = _wait_text(page, ".gr4vy-validation-summary", "error(s)")
+        assert summary.startswith("0 error(s)"), summary
+        sandbox_clean.configure(latency_ms=200)  # 200 sessions: several seconds of reads
+        gets_before = sum(sandbox_clean.stats()["requests"].get("GET", {}).values())
+        page.locator(".gr4vy-plan:not([disabled])").click()
+        _wait_text(page, ".gr4vy-plan-counters", "/ 200")
+        _shot(page, "browser-02-plan-progress.png", ".gr4vy-lists-mode")
+        started = time.monotonic()
+        page.locator(".gr4vy-plan-cancel:not([disabled])").click()
+        _wait_text(page, ".gr4vy-plan-messages", "plan cancelled: nothing was sent", timeout=10)
+        took = time.monotonic() - started
+        _shot(page, "browser-02-plan-cancelled.png", ".gr4vy-lists-mode")
+        assert took < 3, f"cancel took {took:.1f} s"
+        assert "plan first" in _text(page, ".gr4vy-apply-reason")
+        assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
+        gets = sum(sandbox_clean.stats()["requests"].get("GET", {}).values()) - gets_before
+        assert gets < 100, gets  # Cancel stopped the reads queued, not only the plan's result
     print(f"browser test: the plan's Cancel took {took:.2f} s")
 
 
@@ -439,8 +414,6 @@ def test_production_confirmation_and_destructive_consent_re_arm_in_a_real_browse
     one-row passengers.csv plans the removal of 3 passengers, shown in red next to Run; Run stays
     disabled until the consent box *and* the typed confirmation are given; both are cleared by a new
     plan and after the run; the rollback previews first and needs the confirmation again."""
-    from playwright.sync_api import sync_playwright
-
     seed = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
     s0 = seed[0]["id"]
     assert len(seed[0]["airline"]["passengers"]) == 4
@@ -448,78 +421,69 @@ def test_production_confirmation_and_destructive_consent_re_arm_in_a_real_browse
     upload.parent.mkdir()
     upload.write_text(f"checkout_session_id,passenger_index,first_name\n{s0},1,Hanna\n")
     lab = production_lab
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        try:
-            _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
-            shown = str(page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.inner_text())
-            assert "PRODUCTION" in shown and "Traceback" not in shown
-            assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}, "Run All wrote"
-            _shot(page, "browser-02-production-guard-cell.png", ".gr4vy-target-production")
+    with _page(browser_path, "browser-02-production-failure.png") as page:
+        _run_all(page, lab, NOTEBOOK, "rollback_run not run: APPLY is False")
+        shown = str(page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.inner_text())
+        assert "PRODUCTION" in shown and "Traceback" not in shown
+        assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}, "Run All wrote"
+        _shot(page, "browser-02-production-guard-cell.png", ".gr4vy-target-production")
 
-            with page.expect_file_chooser() as chooser:
-                page.locator(".gr4vy-upload").click()
-            chooser.value.set_files(str(upload))
-            _wait_text(page, ".gr4vy-files", upload.name)
-            page.locator(".gr4vy-validate").click()
-            assert _wait_text(page, ".gr4vy-validation-summary", "error(s)").startswith("0 error(s)")
-            page.locator(".gr4vy-plan:not([disabled])").click()
-            _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
-            red = _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
-            assert "destructive" in red
-            _shot(page, "browser-02-production-plan-diff.png", ".gr4vy-diff-view", "center")
-            _shot(page, "browser-02-production-consent-asked.png", ".gr4vy-apply", "center")
-            # Run waits for the consent box first, then for the PRODUCTION confirmation.
-            assert _disabled(page, ".gr4vy-apply") and "consent" in _text(page, ".gr4vy-apply-reason")
-            page.locator(".gr4vy-consent input[type=checkbox]").first.check()
-            _wait_text(page, ".gr4vy-apply-reason", "confirm PRODUCTION")
-            assert _disabled(page, ".gr4vy-apply")
-            _confirm_production(page, "defaul")  # one letter short: still disabled
-            assert _disabled(page, ".gr4vy-apply")
-            _confirm_production(page, "default")
-            _wait_enabled(page, ".gr4vy-apply")
-            _shot(page, "browser-02-production-consent-given.png", ".gr4vy-apply", "center")
+        with page.expect_file_chooser() as chooser:
+            page.locator(".gr4vy-upload").click()
+        chooser.value.set_files(str(upload))
+        _wait_text(page, ".gr4vy-files", upload.name)
+        page.locator(".gr4vy-validate").click()
+        assert _wait_text(page, ".gr4vy-validation-summary", "error(s)").startswith("0 error(s)")
+        page.locator(".gr4vy-plan:not([disabled])").click()
+        _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
+        red = _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
+        assert "destructive" in red
+        _shot(page, "browser-02-production-plan-diff.png", ".gr4vy-diff-view", "center")
+        _shot(page, "browser-02-production-consent-asked.png", ".gr4vy-apply", "center")
+        # Run waits for the consent box first, then for the PRODUCTION confirmation.
+        assert _disabled(page, ".gr4vy-apply") and "consent" in _text(page, ".gr4vy-apply-reason")
+        page.locator(".gr4vy-consent input[type=checkbox]").first.check()
+        _wait_text(page, ".gr4vy-apply-reason", "confirm PRODUCTION")
+        assert _disabled(page, ".gr4vy-apply")
+        _confirm_production(page, "defaul")  # one letter short: still disabled
+        assert _disabled(page, ".gr4vy-apply")
+        _confirm_production(page, "default")
+        _wait_enabled(page, ".gr4vy-apply")
+        _shot(page, "browser-02-production-consent-given.png", ".gr4vy-apply", "center")
 
-            # A new plan re-arms both: the box unticked, the id cleared, Run disabled again.
-            page.locator(".gr4vy-plan:not([disabled])").click()
-            _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
-            _wait_enabled(page, ".gr4vy-apply", enabled=False)
-            assert not _checked(page, ".gr4vy-consent") and not _checked(page, ".gr4vy-confirm")
-            assert _typed(page, ".gr4vy-confirm-text") == ""
-            _shot(page, "browser-02-production-re-armed-by-plan.png", ".gr4vy-apply", "center")
-            assert dict(sandbox_clean.stats()["writes"]) == {}
+        # A new plan re-arms both: the box unticked, the id cleared, Run disabled again.
+        page.locator(".gr4vy-plan:not([disabled])").click()
+        _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
+        _wait_enabled(page, ".gr4vy-apply", enabled=False)
+        assert not _checked(page, ".gr4vy-consent") and not _checked(page, ".gr4vy-confirm")
+        assert _typed(page, ".gr4vy-confirm-text") == ""
+        _shot(page, "browser-02-production-re-armed-by-plan.png", ".gr4vy-apply", "center")
+        assert dict(sandbox_clean.stats()["writes"]) == {}
 
-            page.locator(".gr4vy-consent input[type=checkbox]").first.check()
-            _confirm_production(page, "default")
-            _wait_enabled(page, ".gr4vy-apply")
-            page.locator(".gr4vy-apply:not([disabled])").click()
-            _wait_text(page, ".gr4vy-results-counts", "succeeded 1")
-            assert dict(sandbox_clean.stats()["writes"]) == {s0: 1}
-            with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
-                assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 1
-            # ... and re-armed after the run.
-            assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
-            _shot(page, "browser-02-production-after-run.png", ".gr4vy-results-counts")
+        page.locator(".gr4vy-consent input[type=checkbox]").first.check()
+        _confirm_production(page, "default")
+        _wait_enabled(page, ".gr4vy-apply")
+        page.locator(".gr4vy-apply:not([disabled])").click()
+        _wait_text(page, ".gr4vy-results-counts", "succeeded 1")
+        assert dict(sandbox_clean.stats()["writes"]) == {s0: 1}
+        with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
+            assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 1
+        # ... and re-armed after the run.
+        assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
+        _shot(page, "browser-02-production-after-run.png", ".gr4vy-results-counts")
 
-            # Rollback: a preview, and its confirm button waits for the PRODUCTION confirmation.
-            page.locator(".gr4vy-rollback:not([disabled])").click()
-            preview = _wait_text(page, ".gr4vy-rollback-preview", "cannot be restored")
-            assert "1 session(s) get back the values" in preview
-            _wait_enabled(page, ".gr4vy-rollback-confirm", enabled=False)
-            _shot(page, "browser-02-production-rollback-preview.png", ".gr4vy-rollback-preview")
-            _confirm_production(page, "default")
-            _wait_enabled(page, ".gr4vy-rollback-confirm")
-            page.locator(".gr4vy-rollback-confirm:not([disabled])").click()
-            _wait_text(page, ".gr4vy-messages", "rollback finished", timeout=60)
-            assert dict(sandbox_clean.stats()["writes"]) == {s0: 2}
-            with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
-                assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 4
-            assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
-            _shot(page, "browser-02-production-rolled-back.png", ".gr4vy-results-counts")
-        except Exception:
-            _shot(page, "browser-02-production-failure.png")
-            raise
-        finally:
-            browser.close()
+        # Rollback: a preview, and its confirm button waits for the PRODUCTION confirmation.
+        page.locator(".gr4vy-rollback:not([disabled])").click()
+        preview = _wait_text(page, ".gr4vy-rollback-preview", "cannot be restored")
+        assert "1 session(s) get back the values" in preview
+        _wait_enabled(page, ".gr4vy-rollback-confirm", enabled=False)
+        _shot(page, "browser-02-production-rollback-preview.png", ".gr4vy-rollback-preview")
+        _confirm_production(page, "default")
+        _wait_enabled(page, ".gr4vy-rollback-confirm")
+        page.locator(".gr4vy-rollback-confirm:not([disabled])").click()
+        _wait_text(page, ".gr4vy-messages", "rollback finished", timeout=60)
+        assert dict(sandbox_clean.stats()["writes"]) == {s0: 2}
+        with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
+            assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 4
+        assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
+        _shot(page, "browser-02-production-rolled-back.png", ".gr4vy-results-counts")

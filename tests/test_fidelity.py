@@ -28,7 +28,7 @@ from gr4vy_nb import plan_updates
 from gr4vy_nb.api.auth import READ_SCOPE, TokenSigner, load_private_key
 from gr4vy_nb.cli import main
 from gr4vy_nb.sandbox import Sandbox, start_sandbox
-from tests.test_cli import ENV_VARS
+from tests.conftest import point_env_at
 
 A = "11111111-1111-4111-8111-111111111111"
 B = "22222222-2222-4222-8222-222222222222"
@@ -89,14 +89,8 @@ def _with_unknown_fields(session: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    def point(sandbox: Sandbox) -> None:
-        for name in ENV_VARS:
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("GR4VY_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("GR4VY_PRIVATE_KEY_FILE", str(sandbox.private_key_file))
-
     monkeypatch.chdir(tmp_path)
-    yield point
+    yield lambda sandbox: point_env_at(monkeypatch, sandbox)
 
 
 @pytest.fixture(scope="module")
