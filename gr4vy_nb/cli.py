@@ -193,7 +193,7 @@ def _client(args: argparse.Namespace, workers: int | None = None) -> Any:
 def _say_target(client: Any) -> None:
     s = client.settings
     if s.is_production:
-        _err(f"TARGET: {s.target.upper()} — MERCHANT ACCOUNT {s.merchant_account_id.upper()}")
+        _err(f"TARGET: {s.target.upper()} AT {s.base_url} — MERCHANT ACCOUNT {s.merchant_account_id.upper()}")
     else:
         _err(f"target: {s.target} at {s.base_url}, merchant account {s.merchant_account_id!r}")
 

@@ -324,14 +324,23 @@ class Settings:
         return self.base_url is not None and self.has_credentials
 
     @property
-    def is_local(self) -> bool:
-        """Whether the base URL is a loopback address (the local sandbox emulator)."""
+    def is_loopback(self) -> bool:
+        """Whether the base URL is a loopback address (a local sandbox, or a tunnel or proxy to anything)."""
         return self.base_url is not None and _is_loopback_host(urlsplit(self.base_url).hostname)
 
     @property
+    def is_local(self) -> bool:
+        """Whether these settings point at the local sandbox emulator: a loopback URL and the sandbox environment.
+
+        ``GR4VY_ENVIRONMENT=production`` is never local, whatever the URL: a production API reached
+        through a local tunnel or proxy is still production.
+        """
+        return self.is_loopback and self.environment == "sandbox"
+
+    @property
     def is_production(self) -> bool:
-        """Whether calls go to a real production instance (writes there need confirmation)."""
-        return self.environment == "production" and not self.is_local
+        """Whether the environment is ``production`` (writes need confirmation), whatever the URL."""
+        return self.environment == "production"
 
     @property
     def target(self) -> str:
@@ -340,7 +349,8 @@ class Settings:
             return "no target configured"
         if self.is_local:
             return "local sandbox emulator"
-        name = self.gr4vy_id or urlsplit(self.base_url).hostname
+        parts = urlsplit(self.base_url)
+        name = self.gr4vy_id or (parts.netloc if self.is_loopback else parts.hostname)
         if self.environment == "production":
             return f"Gr4vy PRODUCTION ({name})"
         return f"Gr4vy sandbox ({name})"

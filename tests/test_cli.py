@@ -86,6 +86,25 @@ def test_production_apply_refuses_without_yes_and_shouts_the_target(monkeypatch,
     assert not (tmp_path / "runs").exists()
 
 
+def test_production_through_a_loopback_url_keeps_every_guard(env, monkeypatch, tmp_path, capsys):
+    """GR4VY_ENVIRONMENT=production wins over a loopback URL (a local tunnel or proxy to production)."""
+    tag_upload(tmp_path / "up", [S0])
+    assert main(["apply", "up"]) == 0  # on the sandbox environment: a run to try rolling back
+    journal = next((tmp_path / "runs").glob("*.sqlite"))
+    writes = sum(env.stats()["writes"].values())
+    capsys.readouterr()
+    monkeypatch.setenv("GR4VY_ENVIRONMENT", "production")
+    for argv, words in ((["apply", "up"], "REFUSING TO WRITE"), (["rollback", str(journal)], "REFUSING TO WRITE"),
+                        (["probe"], "REFUSING TO PROBE")):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert words in err and "--yes" in err, argv
+        assert f"GR4VY PRODUCTION (127.0.0.1:{env.base_url.rsplit(':', 1)[1]}) AT {env.base_url}" in err
+        assert "local sandbox emulator" not in err
+    assert sum(env.stats()["writes"].values()) == writes  # nothing written
+    assert env.stats()["requests"].get("POST", {}) == {}  # the probe created no session
+
+
 def test_plan_prints_summary_and_masked_diff_and_exits_0(env, tmp_path, capsys):
     folder = tmp_path / "up"
     folder.mkdir()

@@ -53,9 +53,12 @@ def test_base_url_override_and_local_target(key_file):
     local = Settings(gr4vy_id="acme", base_url="http://127.0.0.1:8787/", private_key_file=key_file)
     assert local.base_url == "http://127.0.0.1:8787"
     assert local.is_local and local.target == "local sandbox emulator"
-    # Production settings pointed at the emulator are not "production": nothing real is touched.
-    emulated = Settings(environment="production", base_url="http://localhost:1", private_key_file=key_file)
-    assert not emulated.is_production
+    # A loopback URL never lowers a guard: production reached through a local tunnel or proxy is production.
+    tunnel = Settings(environment="production", base_url="http://localhost:1", private_key_file=key_file)
+    assert tunnel.is_production and not tunnel.is_local and tunnel.is_loopback
+    assert tunnel.target == "Gr4vy PRODUCTION (localhost:1)"
+    with pytest.raises(ConfigError, match="not a local sandbox"):
+        Settings.for_sandbox("http://127.0.0.1:8787", key_file, environment="production")
     assert Settings(base_url="http://[::1]:8787", private_key_file=key_file).is_local
     assert Settings(base_url="https://proxy.example.com", private_key_file=key_file).target.startswith("Gr4vy sandbox")
 

@@ -40,10 +40,11 @@ _EMBEDDED: Any = None  # the embedded sandbox of this process, started at most o
 def needs_confirmation(settings: Settings) -> bool:
     """Whether writes with these settings need the user to confirm by typing the merchant id.
 
-    True for every ``production`` environment, even one pointed at a local URL: the
-    confirmation is cheap, and a production setting reached by mistake is not.
+    True for every ``production`` environment, even one pointed at a local URL (a tunnel or proxy
+    to production is production): the confirmation is cheap, and a production setting reached by
+    mistake is not.
     """
-    return settings.environment == "production" or settings.is_production
+    return settings.is_production
 
 
 def target_style(settings: Settings) -> tuple[str, str, str]:
@@ -51,8 +52,7 @@ def target_style(settings: Settings) -> tuple[str, str, str]:
     if not settings.configured:
         return "none", "no target configured", "#6b7280"
     if needs_confirmation(settings):
-        return "production", settings.target.upper() if settings.is_production else (
-            f"PRODUCTION settings on {settings.target}"), "#b91c1c"
+        return "production", settings.target.upper(), "#b91c1c"
     if settings.is_local:
         return "emulator", "local sandbox emulator", "#15803d"
     return "sandbox", settings.target, "#1d4ed8"
