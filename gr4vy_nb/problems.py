@@ -111,6 +111,8 @@ class Rule(StrEnum):
     LEADING_ZEROS = "leading_zeros"
     # what a spreadsheet did to a value, seen against the current one (errors)
     SPREADSHEET_REWRITE = "spreadsheet_rewrite"
+    # a masked display handed back: never data
+    MASKED_VALUE = "masked_value"
     NOT_A_TABLE = "not_a_table"
     # the sessions named
     NOT_FOUND = "not_found"

@@ -33,7 +33,7 @@ from . import spec as F
 from .columns import conform_frame, empty_frame
 from .files import DEFAULT_LIMITS, Limits, write_table
 from .flatten import CHUNK_SESSIONS, flatten_tables
-from .masking import mask_frame
+from .masking import mask_frame, masked_columns
 from .reader import ParsedCells, parse_cells, read_frames
 from .unflatten import normalize_session, presence, unflatten_sessions
 from .workbooks import write_workbook
@@ -125,8 +125,17 @@ class SessionFrames:
         return SessionFrames(**out, conform=False)
 
     def masked(self) -> SessionFrames:
-        """A copy with personal and card data masked (:mod:`~gr4vy_nb.tables.masking`); masked columns become text."""
+        """A copy with personal and card data masked (:mod:`~gr4vy_nb.tables.masking`); masked columns become text.
+
+        The copy knows it is masked (:attr:`masked_columns`): the update pipeline refuses it whole,
+        since a masked value is a display, never data.
+        """
         return SessionFrames(**{t: mask_frame(t, df) for t, df in self.tables().items()}, conform=False)
+
+    @property
+    def masked_columns(self) -> dict[str, list[str]]:
+        """``{table: columns}`` masked for display in these frames (empty for real data)."""
+        return {t: cols for t, df in self.tables().items() if (cols := masked_columns(df))}
 
     def presence(self) -> pd.DataFrame:
         """Which objects and lists each session has (see :func:`presence`)."""

@@ -25,12 +25,19 @@ bin                     ``4***** #fk2m3q``          first digit (the card networ
 hash (fingerprint)      ``#3kd8sq``                 nothing
 ======================  ==========================  =====================================
 
-The key is random for each process, so tags cannot be linked across runs or machines;
-set ``GR4VY_NB_MASK_KEY`` (any text) to keep tags stable across runs, e.g. to compare two
-reports.  :func:`unmasked` (what ``--raw`` does) turns :func:`mask_value` off for the
-duration of a block, so the problems, notes and warnings made inside it quote values as
-they are.  Values in the ``extra`` column (fields unknown to this version) are masked as a
-whole, keys kept, since nothing is known about them.
+The key is one per process, so a plan and its run in one kernel show the same tags; it is
+``GR4VY_NB_MASK_KEY`` (any text) when set, else a random key kept in the user's config folder
+(``mask-key``, readable by the user only, made on first use), so that ``gr4vy-nb plan`` and a
+later ``gr4vy-nb apply`` can be compared too; delete the file to start new tags. Tags cannot
+be linked across machines or users.  :func:`unmasked` (what ``--raw`` does) turns
+:func:`mask_value` off for the duration of a block, so the problems, notes and warnings made
+inside it quote values as they are.  Values in the ``extra`` column (fields unknown to this
+version) are masked as a whole, keys kept, since nothing is known about them.
+
+A masked value is never data: every masked table carries the names of its masked columns in
+``DataFrame.attrs`` (:data:`MASKED_ATTR`, read by :func:`masked_columns`), so the update
+pipeline refuses masked frames whole, and :data:`TOKEN_PATTERN` finds a masked display that
+has lost that mark (copied into a file) cell by cell.
 """
 
 from __future__ import annotations
@@ -52,7 +59,17 @@ import pandas as pd
 
 from . import spec as F
 
-__all__ = ["is_personal", "mask_frame", "mask_style", "mask_value", "masking_on", "set_mask_key", "unmasked"]
+__all__ = ["HASH_TOKEN_PATTERN", "MASKED_ATTR", "TOKEN_PATTERN", "is_personal", "mask_frame", "mask_style",
+           "mask_value", "masked_columns", "masking_on", "set_mask_key", "unmasked"]
+
+MASKED_ATTR = "gr4vy_nb.masked"
+"""The ``DataFrame.attrs`` key of a masked table: the list of its masked columns."""
+_TAG = r"#[a-z2-7]{6}"
+TOKEN_PATTERN = rf"^\s*\S*\*\*\S*(?:@\*\*\*\S*)?(?:-\*\*-\*\*)? {_TAG}\s*$"
+"""A cell that is a masked display (``J*** #k3x9qa``, ``***67 #mq7d2k``, ``1985-**-** #x2k9fa``): RE2 syntax."""
+HASH_TOKEN_PATTERN = rf"^\s*{_TAG}\s*$"
+"""The bare tag of the ``hash`` style (card fingerprints), matched only in such columns."""
+_KEY_FILE = "mask-key"
 
 _RAW: ContextVar[bool] = ContextVar("gr4vy_nb_raw", default=False)
 
@@ -75,11 +92,43 @@ def masking_on() -> bool:
     """Whether :func:`mask_value` masks (``False`` inside :func:`unmasked`)."""
     return not _RAW.get()
 
-_key: bytes = (os.environ.get("GR4VY_NB_MASK_KEY") or "").encode() or os.urandom(32)
+_key: bytes | None = None
+
+
+def _kept_key() -> bytes:
+    """The key kept in the config folder (made on first use, mode 0600); a random one if it cannot be kept."""
+    from ..config import config_dir
+
+    path = config_dir() / _KEY_FILE
+    try:
+        data = path.read_bytes().strip()
+        if len(data) >= 32:
+            return data
+    except OSError:
+        pass
+    fresh = base64.b32encode(os.urandom(40))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(fresh + b"\n")
+    except FileExistsError:  # another process made it first: use theirs
+        data = path.read_bytes().strip()
+        return data if len(data) >= 32 else fresh
+    except OSError:
+        pass
+    return fresh
+
+
+def _current_key() -> bytes:
+    global _key
+    if _key is None:
+        _key = (os.environ.get("GR4VY_NB_MASK_KEY") or "").encode() or _kept_key()
+    return _key
 
 
 def set_mask_key(key: bytes | str | None) -> None:
-    """Use ``key`` for the tags from now on (``None``: a new random key)."""
+    """Use ``key`` for the tags from now on (``None``: a new random key for this process)."""
     global _key
     _key = (key.encode() if isinstance(key, str) else key) if key else os.urandom(32)
     _tag.cache_clear()
@@ -87,7 +136,7 @@ def set_mask_key(key: bytes | str | None) -> None:
 
 @lru_cache(maxsize=100_000)
 def _tag(value: str) -> str:
-    digest = hmac.new(_key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    digest = hmac.new(_current_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
     return "#" + base64.b32encode(digest[:5]).decode("ascii")[:6].lower()
 
 
@@ -210,10 +259,23 @@ def mask_series(series: pd.Series, style: str) -> pd.Series:
 
 
 def mask_frame(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of one flattened table (``sessions``, ``cart_items``, ...) with its personal columns masked."""
+    """A copy of one flattened table (``sessions``, ``cart_items``, ...) with its personal columns masked.
+
+    The copy knows it is masked: ``attrs[MASKED_ATTR]`` lists the masked columns (see :func:`masked_columns`).
+    """
     out = df.copy()
+    done = list(masked_columns(df))
     for column in df.columns:
         style = mask_style(str(column), table)
         if style is not None:
             out[column] = mask_series(df[column], style)
+            done.append(str(column))
+    out.attrs[MASKED_ATTR] = list(dict.fromkeys(done))
     return out
+
+
+def masked_columns(df: Any) -> list[str]:
+    """The masked columns of a table made by :func:`mask_frame` (kept through copies and edits), else ``[]``."""
+    attrs = getattr(df, "attrs", None)
+    found = attrs.get(MASKED_ATTR) if isinstance(attrs, dict) else None
+    return [str(c) for c in found] if isinstance(found, list | tuple) else []

@@ -13,6 +13,8 @@ problems at once, nothing fetched or sent:
   (``precision_loss``), an Excel date serial number in a date column (``excel_date_serial``);
 * spreadsheet error values other than ``#N/A`` (``#VALUE!``, ``#REF!``, ...) are refused
   (``spreadsheet_rewrite``);
+* a cell holding a masked display (``H*** #km4fhq``: what every table shows of personal data,
+  :data:`gr4vy_nb.tables.masking.TOKEN_PATTERN`) is refused (``masked_value``): it is not the value;
 * the ``error`` column that ``errors.csv`` adds is ignored, so that file can be uploaded again.
 
 :func:`check_against_current` runs once the sessions are fetched (before the merge): every cell
@@ -41,7 +43,7 @@ from ..problems import Problems, Rule, Severity, concat
 from ..tables import spec as F
 from ..tables.cells import format_column
 from ..tables.files import CLEAR_TOKEN
-from ..tables.masking import mask_value
+from ..tables.masking import HASH_TOKEN_PATTERN, TOKEN_PATTERN, mask_style, mask_value
 from ..tables.reader import UploadTable, parse_cells
 from ..tables.rewrites import ERROR_PATTERN, clip, rewrite_of
 from .upload import Upload
@@ -135,6 +137,23 @@ def _error_values(t: UploadTable, column: str, found: Problems) -> None:
                   f"{CLEAR_TOKEN} to clear it)", file=t.file, line=t.text.index[r], column=column, table=t.table)
 
 
+MASKED_MESSAGE = ("this is the masked display of a value (what tables show of personal data), not the value: "
+                  "leave the cell empty to keep the current value, or type the real value")
+
+
+def _masked_values(t: UploadTable, column: str, found: Problems) -> None:
+    """A masked display handed back (a copy of a shown table) is refused cell by cell: it is never data."""
+    raw = _arrow(t.text[column])
+    if not len(raw):
+        return
+    hits = np.asarray(pc.fill_null(pc.match_substring_regex(raw, TOKEN_PATTERN), False), dtype=bool)
+    if mask_style(column, t.table) == "hash":
+        hits |= np.asarray(pc.fill_null(pc.match_substring_regex(raw, HASH_TOKEN_PATTERN), False), dtype=bool)
+    for r in np.flatnonzero(hits).tolist():
+        found.add(Rule.MASKED_VALUE, MASKED_MESSAGE, file=t.file, line=t.text.index[r], column=column,
+                  value=t.text[column].iloc[r], table=t.table)
+
+
 def _split_columns(t: UploadTable, found: Problems) -> list[str]:
     """The columns to type; the object/list columns' ``#N/A`` marks go to ``t.clears``."""
     keep = []
@@ -142,6 +161,7 @@ def _split_columns(t: UploadTable, found: Problems) -> list[str]:
         if column in IGNORED_COLUMNS:
             continue
         _error_values(t, column, found)
+        _masked_values(t, column, found)
         if t.table == "sessions" and column in CLEAR_COLUMNS:
             cells = t.text[column]
             cleared = t.cleared[column].to_numpy(dtype=bool)
@@ -203,7 +223,11 @@ def check_upload(upload: Upload) -> Upload:
     for t in upload.tables.values():
         frames.append(_check_table(t, found))
     frames.append(found.frame())
-    upload.problems = with_sessions(concat(frames), upload)
+    problems = concat(frames)
+    # A masked display is named as such, before what the cell rules make of its text (one error per cell).
+    first = (problems["rule"] == Rule.MASKED_VALUE).to_numpy(dtype=bool)
+    problems = pd.concat([problems[first], problems[~first]], ignore_index=True) if first.any() else problems
+    upload.problems = with_sessions(problems, upload)
     upload.checked = True
     return upload
 

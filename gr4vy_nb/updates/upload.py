@@ -25,10 +25,11 @@ import pyarrow.compute as pc
 
 from ..ids import UUID_PATTERN
 from ..pointers import decode
+from ..problems import Problems, Rule, has_errors, refuse
 from ..problems import frame as problems_frame
-from ..problems import has_errors, refuse
 from ..tables import spec as F
 from ..tables.files import file_digest
+from ..tables.masking import masked_columns
 from ..tables.reader import UploadTable, read_tables, table_from_records, table_records
 
 __all__ = [
@@ -91,10 +92,40 @@ def read_upload(source: Any, *, encoding: str | None = None,
         return source
     if errors not in ("raise", "collect"):
         raise ValueError("errors must be 'raise' or 'collect'")
+    _refuse_masked(source)
     tables, problems = read_tables(source, encoding=encoding)
     if errors == "raise" and has_errors(problems):
         raise refuse(problems)
     return Upload(tables, problems)
+
+
+def _masked_tables(source: Any) -> dict[str, list[str]]:
+    """``{table: masked columns}`` of the frames in ``source`` made by masking (SessionFrames, DataFrames)."""
+    if hasattr(source, "tables") and callable(source.tables):  # SessionFrames
+        items: list[tuple[str, Any]] = list(source.tables().items())
+    elif isinstance(source, Mapping):
+        items = [(str(k), v) for k, v in source.items()]
+    elif isinstance(source, pd.DataFrame):
+        items = [("table", source)]
+    elif isinstance(source, list | tuple):
+        items = [(f"table {i + 1}", v) for i, v in enumerate(source)]
+    else:
+        return {}
+    return {name: cols for name, df in items if isinstance(df, pd.DataFrame) and (cols := masked_columns(df))}
+
+
+def _refuse_masked(source: Any) -> None:
+    """Masked frames (``frames.masked()``, a displayed table) are refused whole: a masked value is never data."""
+    masked = _masked_tables(source)
+    if not masked:
+        return
+    found = Problems()
+    for table, columns in masked.items():
+        shown = ", ".join(columns[:8]) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
+        found.add(Rule.MASKED_VALUE, f"{table} is a masked display of the sessions (its columns {shown} hold masked "
+                  "values, not the values): plan from the frames themselves or from an export, never from a "
+                  "masked copy", file=table, column=columns[0])
+    raise refuse(found.frame())
 
 
 def upload_from_records(records: list[Mapping[str, Any]]) -> dict[str, UploadTable]:
