@@ -21,7 +21,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from ..problems import Problems, api_rule
 from ..schema import EXPIRES_IN_DEFAULT, CheckoutSessionUpdate
 from .compare import known_body
 from .engine import Engine, RunOptions, RunProgress
+from .inflight import InFlight, in_flight_rows, settle_in_flight
 from .journal import Journal
 from .plan import Plan, target_of
 from .results import RESULT_COLUMNS, results_dir, results_frame, write_result_files
@@ -56,6 +57,11 @@ __all__ = [
 
 DEFAULT_RUNS_DIR = Path("runs")
 _NAMED = 20  # sessions named in a note before "and N more"
+
+
+def _named(ids: list[str]) -> str:
+    """Session ids for a note: the first few, then "and N more"."""
+    return ", ".join(ids[:_NAMED]) + (f" and {len(ids) - _NAMED} more" if len(ids) > _NAMED else "")
 
 
 @dataclass
@@ -87,6 +93,7 @@ class Run:
     files: dict[str, Path]
     requests: dict[str, int]
     elapsed: float
+    in_flight: InFlight = field(default_factory=InFlight)
 
     @classmethod
     def from_journal(cls, journal: str | os.PathLike[str] | Journal, *, files: dict[str, Path] | None = None,
@@ -107,7 +114,8 @@ class Run:
             files = {p.stem: p for p in sorted(folder.glob("*.csv"))} if folder.is_dir() else {}
         return cls(journal=journal.path, results_dir=folder, run_id=journal.run_id, kind=str(meta.get("kind")),
                    state=str(meta.get("state")), stop_reason=meta.get("stop_reason"), results=results_frame(journal),
-                   files=files, requests=dict(requests or {}), elapsed=elapsed)
+                   files=files, requests=dict(requests or {}), elapsed=elapsed,
+                   in_flight=InFlight.from_dict(meta.get("in_flight")))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -160,12 +168,12 @@ class Run:
         rollback = self.kind == RunKind.ROLLBACK
         if rollback and c["total"] == 0:
             notes.append("nothing to roll back: the run changed no session")
+        if rollback and self.in_flight.total:
+            notes.extend(self.in_flight_lines())
         expired = self.expired
         if expired:
-            shown = ", ".join(expired[:_NAMED]) + (f" and {len(expired) - _NAMED} more" if len(expired) > _NAMED
-                                                   else "")
             notes.append(f"{len(expired)} session(s) had expired (the API answers 404) and could not be "
-                         f"{'restored' if rollback else 'sent'}: {shown} (see errors.csv)")
+                         f"{'restored' if rollback else 'sent'}: {_named(expired)} (see errors.csv)")
         if rollback and c["succeeded"]:
             stamps = [t for t in (parse_instant(v) for v in
                                   self.results.loc[self.results["status"] == SessionStatus.SUCCEEDED, "expires_at"])
@@ -178,6 +186,21 @@ class Run:
             notes.append("a rollback cannot restore expires_at: every update resets a session's expiry, so the "
                          "restored sessions do not expire when they did before the run" + when)
         return notes
+
+    def in_flight_lines(self) -> list[str]:
+        """For a rollback: what the re-read of the sessions the run left in flight found, in words."""
+        f = self.in_flight
+        out = [f"{f.total} session(s) were in flight when the run stopped (sent, answer not recorded): re-read first"]
+        if f.written:
+            out.append(f"{len(f.written)} of them held the run's values (the write had reached the server): rolled "
+                       "back with the others")
+        if f.not_written:
+            out.append(f"{len(f.not_written)} of them did not hold the run's values: not written by the run, left "
+                       "as they are: " + _named(f.not_written))
+        if f.unreadable:
+            out.append(f"{len(f.unreadable)} of them could not be re-read (expired or no answer), so whether the run "
+                       "wrote them is unknown: " + _named(list(f.unreadable)))
+        return out
 
     def describe(self) -> str:
         """The run's outcome in words."""
@@ -523,6 +546,7 @@ class RollbackPreview:
     run_id: str
     sessions: pd.DataFrame
     rolled_back_by: list[str]
+    in_flight: list[str] = field(default_factory=list)
 
     @property
     def fields(self) -> list[str]:
@@ -542,8 +566,11 @@ class RollbackPreview:
     def lines(self) -> list[str]:
         """The preview in words: sessions, fields, conflicts, and what cannot be restored."""
         n, expired = len(self.sessions), self.expired
+        doubt = ([f"{len(self.in_flight)} session(s) were in flight when the run stopped (sent, answer not "
+                  "recorded): each is re-read first; those holding the run's values are rolled back too, the "
+                  "others reported as not written"] if self.in_flight else [])
         if not n:
-            return ["nothing to roll back: the run changed no session"]
+            return [*doubt] or ["nothing to roll back: the run changed no session"]
         fields = self.fields
         out = [f"{n} session(s) get back the values they had before run {self.run_id}: "
                f"{', '.join(fields[:12])}{f' and {len(fields) - 12} more' if len(fields) > 12 else ''}",
@@ -552,13 +579,11 @@ class RollbackPreview:
                "cannot be restored: expires_at (every update resets a session's expiry, so each restored session "
                "expires again after the rollback's own update, not when it did before the run)"]
         if expired:
-            shown = ", ".join(expired[:_NAMED]) + (f" and {len(expired) - _NAMED} more" if len(expired) > _NAMED
-                                                   else "")
             out.append(f"cannot be restored: {len(expired)} session(s) have expired since the run (the API answers "
-                       f"404): {shown}")
+                       f"404): {_named(expired)}")
         if self.rolled_back_by:
             out.append("this run was already rolled back by " + ", ".join(self.rolled_back_by))
-        return out
+        return out + doubt
 
     def describe(self) -> str:
         return "\n".join(self.lines)
@@ -577,6 +602,7 @@ def rollback_preview(journal: str | os.PathLike[str], *, now: float | None = Non
         run_id = j.run_id
         rows = [r for r in j.rows((SessionStatus.SUCCEEDED,), columns="session_id, desired, response")
                 if r["desired"]]
+        doubt = [r["session_id"] for r in in_flight_rows(j)]
     expires = [(r["response"] or {}).get("expires_at") for r in rows]
     due = [parse_instant(e) for e in expires]
     sessions = pd.DataFrame({
@@ -588,7 +614,7 @@ def rollback_preview(journal: str | os.PathLike[str], *, now: float | None = Non
     runs = list_runs(Path(journal).parent)
     mine = runs[runs["run_id"] == run_id]["rolled_back_by"] if len(runs) else pd.Series(dtype="string")
     by = [s for s in str(mine.iloc[0]).split(", ")] if len(mine) and not pd.isna(mine.iloc[0]) else []
-    return RollbackPreview(run_id=run_id, sessions=sessions, rolled_back_by=by)
+    return RollbackPreview(run_id=run_id, sessions=sessions, rolled_back_by=by, in_flight=doubt)
 
 
 def rollback_run(
@@ -609,6 +635,9 @@ def rollback_run(
     (to their value before the run; a field that was empty is cleared). Each session is
     re-read first: if it no longer holds what the run wrote, someone changed it since and it
     is reported as a ``conflict`` and left alone, unless ``force`` (then it is overwritten).
+    Sessions the run left in flight (killed between its write and the journal's record of the
+    answer) are re-read before anything else: those holding the run's values are rolled back
+    too, the others are reported as not written (:mod:`~gr4vy_nb.updates.inflight`; ``Run.notes``).
     The rollback's own journal (default: next to the original, ``<run>-rollback-<id>.sqlite``)
     can itself be resumed or rolled back. The original journal is locked meanwhile.
 
@@ -622,6 +651,9 @@ def rollback_run(
         client, own = _default_client(client, 2 * n_workers)
         try:
             _check_target(client, meta, "run")
+            # Sessions the run left in flight (killed mid-write) are re-read first: those that hold the
+            # run's values become succeeded in its journal, so they are rolled back with the others.
+            in_flight = settle_in_flight(parent, client, workers=n_workers)
             items = _rollback_items(parent, float(seconds), client.settings)
             path = Path(rollback_journal) if rollback_journal else parent.path.with_name(
                 f"{parent.path.stem}-rollback-{secrets.token_hex(3)}.sqlite")
@@ -633,7 +665,7 @@ def rollback_run(
                 **target_of(client.settings), "parent": str(parent.path), "parent_run_id": parent.run_id,
                 "force": bool(force), "expires_in": seconds, "conflict_check": not force, "workers": n_workers,
                 "rate": rate, "inputs": [], "tables": meta.get("tables") or {},
-                "results_dir": str(path.with_suffix("")),
+                "results_dir": str(path.with_suffix("")), "in_flight": in_flight.to_dict(),
             }
             options = RunOptions(kind=RunKind.ROLLBACK, workers=n_workers, rate=rate, conflict_check=not force,
                                  recheck=True, progress=progress, cancel=cancel)

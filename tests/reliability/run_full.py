@@ -75,6 +75,7 @@ def build_report(out: Path, junit: dict[str, Any], *, started: datetime, seconds
     unknown = _records(out, "outcome_unknown")
     crash = _records(out, "crash")
     lock = _records(out, "crash_lock")
+    rolled = _records(out, "crash_rollback")
     leaks = _records(out, "leaks")
 
     def module(name: str) -> dict[str, int]:
@@ -152,6 +153,13 @@ def build_report(out: Path, junit: dict[str, Any], *, started: datetime, seconds
         ("Crash safety", "journals passing PRAGMA integrity_check, status counts adding up",
          f"{sum(1 for c in crash if c['final']['total'] == c['sessions'])} / {len(crash)}",
          bool(crash) and all(c["final"]["total"] == c["sessions"] for c in crash)),
+        ("Crash safety", "kill -9 runs (faults on) rolled back without resuming; sessions `sending` at the kill; "
+         "sessions the runs wrote", f"{sum(1 for r in rolled if r['killed'])}; "
+         f"{sum(r['sending_at_kill'] for r in rolled)}; {sum(r['written_by_run'] for r in rolled)}",
+         sum(1 for r in rolled if r["killed"]) >= 20),
+        ("Crash safety", "sessions keeping a value of the run after its rollback (every other one back to its "
+         "before-state)", str(sum(r["kept_run_values"] for r in rolled)),
+         bool(rolled) and sum(r["kept_run_values"] for r in rolled) == 0),
         ("Crash safety", "two processes resuming one journal: the second refused",
          "yes" if lock and lock[0]["refused_exit"] != 0 and lock[0]["winner_exit"] == 0 else "no",
          bool(lock) and lock[0]["refused_exit"] != 0 and lock[0]["winner_exit"] == 0),
@@ -219,7 +227,9 @@ def build_report(out: Path, junit: dict[str, Any], *, started: datetime, seconds
         "  exact number of requests the sandbox saw and the writes it applied.",
         "- **Crash safety**: `test_crash_safety.py`; a session may be written twice only when the process was",
         "  killed while it was `sending` (the write may have landed; PUT is idempotent). The histogram counts",
-        "  writes the sandbox applied per session over all runs.",
+        "  writes the sandbox applied per session over all runs. The rolled-back runs are killed the same way,",
+        "  then `gr4vy-nb rollback` (no resume) re-reads the sessions left in flight and restores those the run",
+        "  wrote; the sandbox's state is compared with the state before the run.",
         "- **Leaks**: `test_leaks.py`; raw personal data is expected only where the user asked for it, and",
         "  those places are the positive controls that prove the search works.",
         "- **Run workflows**: `tests/stateful/` (hypothesis `RuleBasedStateMachine`, the long profile), holding a",

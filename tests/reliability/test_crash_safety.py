@@ -14,6 +14,11 @@ against the sandbox's own write counters and state (not the toolkit's word):
   its status counts add up to the total.
 
 And two processes resuming the same journal: one is refused, the other finishes.
+
+And killed runs rolled back *without* resuming (``test_kill_9_then_rollback``): the run is
+killed mid-write the same way, then ``gr4vy-nb rollback`` re-reads the sessions left in flight
+and restores every session the run wrote, those included; checked against the sandbox's state:
+every session holds its before-state again, none keeps a value of the run.
 """
 
 from __future__ import annotations
@@ -203,6 +208,72 @@ def crash_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Random) -> 
 @pytest.mark.parametrize("run", range(RUNS))
 def test_kill_9_then_resume(crash_sandbox, tmp_path, run):
     crash_run(crash_sandbox, tmp_path, run, random.Random(20261127 + run))
+
+
+def _quiet(sandbox: Sandbox, still: float = 0.5, timeout: float = 30.0) -> None:
+    """Wait until the sandbox has answered no request for ``still`` seconds (a dead client's writes have landed)."""
+    deadline = time.monotonic() + timeout
+    last, since = sandbox.stats()["total_requests"], time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = sandbox.stats()["total_requests"]
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return
+    raise AssertionError("the sandbox kept answering requests after the client was killed")
+
+
+def crash_rollback_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Random) -> dict[str, Any]:
+    """One kill -9 mid-write, then a rollback without resuming; returns its figures (assertions inside)."""
+    sessions = generated_sessions(SESSIONS, seed=7000 + run)
+    sandbox.reset(reseed=False)
+    sandbox.configure(fail_rate=0.0, latency_ms=0, random_seed=None)
+    sandbox.seed(sessions)
+    ids = [s["id"] for s in sessions]
+    before = _state(sandbox, ids)
+    _upload(workdir / "upload", sessions, run)
+    journal = workdir / "run.sqlite"
+    env = cli_env(sandbox)
+    sandbox.configure(fail_rate=FAIL_RATE, latency_ms=LATENCY_MS, random_seed=1000 + run)
+
+    share = rng.uniform(0.02, 0.9)
+    proc = subprocess.Popen(cli_command("apply", str(workdir / "upload"), "--journal", str(journal),
+                                        "--workers", str(WORKERS), "--yes"),
+                            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    try:
+        kill = _kill_at(proc, journal, len(ids), share)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _quiet(sandbox)
+    with Journal.open(journal, readonly=True) as j:
+        at_kill = Counter(str(r["status"]) for r in j.rows(columns="status"))
+    written_by_run = set(sandbox.stats()["writes"])
+
+    rolled = run_cli(["rollback", str(journal)], env, cwd=workdir, timeout=RUN_TIMEOUT)
+    assert TRACEBACK not in rolled.stdout + rolled.stderr, rolled.stderr[-3000:]
+    sandbox.configure(fail_rate=0.0, latency_ms=0)
+    after = _state(sandbox, ids)
+    kept = [sid for sid in ids if after[sid].get("amount") != before[sid].get("amount")
+            or after[sid].get("metadata") != before[sid].get("metadata")]
+    figures = {
+        "run": run, "sessions": len(ids), "kill_share": round(share, 3), "killed": kill["killed"],
+        "sending_at_kill": at_kill.get("sending", 0), "written_by_run": len(written_by_run),
+        "kept_run_values": len(kept), "rollback_exit": rolled.returncode,
+    }
+    record("crash_rollback", **figures)
+    assert kept == [], (f"{len(kept)} session(s) keep a value of the run after its rollback, e.g. {kept[:3]}",
+                        rolled.stdout[-2000:])
+    assert rolled.returncode == 0, rolled.stdout[-2000:] + rolled.stderr[-2000:]
+    if at_kill.get("sending"):
+        assert "in flight when the run stopped" in rolled.stdout, rolled.stdout[-2000:]
+    return figures
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_kill_9_then_rollback(crash_sandbox, tmp_path, run):
+    crash_rollback_run(crash_sandbox, tmp_path, run, random.Random(20261204 + run))
 
 
 def test_two_processes_resuming_one_journal_one_is_refused(crash_sandbox, tmp_path):

@@ -296,3 +296,30 @@ def test_rollback_names_expired_sessions_and_says_it_cannot_restore_expiry(tmp_p
     assert "cannot restore expires_at" in expiry_note and "the 5 restored session(s) now expire" in expiry_note
     for sid in ids[3:]:
         assert client.get_checkout_session(sid)["metadata"] == {"ref": str(ids.index(sid))}
+
+
+def test_rollback_of_a_killed_run_re_reads_what_it_left_in_flight(tmp_path, client, sandbox_clean):
+    """Two sessions left 'sending' (as kill -9 leaves them): one write had reached the server, one had not."""
+    from gr4vy_nb.updates.runs import rollback_preview
+    from gr4vy_nb.updates.states import SessionStatus
+
+    plan = plan_updates(tag_upload(tmp_path / "up", IDS[:4], tag="inflight"), client=client)
+    run = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", first=1)  # a canary: 3 left planned
+    landed, lost = IDS[1], IDS[2]
+    with Journal.open(run.journal) as j:
+        for sid in (landed, lost):
+            j.mark(sid, SessionStatus.SENDING, started=True)  # committed before the PUT, as the engine does
+        client.update_checkout_session(landed, j.row(landed)["body"])  # the write that landed; its answer lost
+    preview = rollback_preview(run.journal)
+    assert sorted(preview.in_flight) == sorted([landed, lost])
+    assert "2 session(s) were in flight when the run stopped" in preview.describe()
+
+    rolled = rollback_run(run.journal, client=client)
+    assert rolled.counts["succeeded"] == 2 and rolled.ok  # the canary's session and the one that landed
+    assert rolled.in_flight.written == [landed] and rolled.in_flight.not_written == [lost]
+    text = rolled.describe()
+    assert "1 of them held the run's values" in text and f"not written by the run, left as they are: {lost}" in text
+    for sid in IDS[:4]:
+        assert "inflight" not in str((client.get_checkout_session(sid).get("metadata") or {}).get("tag"))
+    with Journal.open(run.journal, readonly=True) as j:  # nothing is left in flight in the run's journal
+        assert j.row(landed)["status"] == "succeeded" and j.row(lost)["status"] == "unprocessed"
