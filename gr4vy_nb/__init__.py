@@ -6,8 +6,10 @@ The public surface, by task:
   :func:`start_sandbox` (the local emulator, the default target), :func:`probe_target` (what the
   target's PUT really does: ``gr4vy-nb probe``);
 * tables: :class:`SessionFrames`, :func:`flatten_sessions`, :func:`unflatten_sessions`;
-* bulk updates: :func:`plan_updates` -> :class:`Plan`, :func:`apply_plan` -> :class:`Run`,
-  :func:`resume_run`, :func:`rollback_run`;
+* bulk updates: :class:`BulkUpdate` (the workflow every shell drives: load, plan, consent,
+  confirm, apply, resume, rollback, and ``why_not``), with :class:`PlanOptions` and
+  :class:`RunOptions`; or the thin functions :func:`plan_updates` -> :class:`Plan`,
+  :func:`apply_plan` -> :class:`Run`, :func:`resume_run`, :func:`rollback_run`;
 * reports: :func:`build_report`;
 * errors: :class:`Gr4vyError` and its tree in :mod:`gr4vy_nb.errors`.
 
@@ -33,6 +35,9 @@ _LAZY: dict[str, str] = {
     "SessionFrames": "tables.frames",
     "flatten_sessions": "tables.frames",
     "unflatten_sessions": "tables.frames",
+    "BulkUpdate": "updates.workflow",
+    "PlanOptions": "updates.options",
+    "RunOptions": "updates.options",
     "Plan": "updates.plan",
     "plan_updates": "updates.plan",
     "Run": "updates.runs",

@@ -229,25 +229,52 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return int(result.exit_code)
 
 
-def _make_plan(args: argparse.Namespace, client: Any) -> Any:
-    from .updates.plan import Plan, plan_updates
+def _bulk(client: Any, args: argparse.Namespace) -> Any:
+    """The bulk update this command drives, with the target's saved probe result (looked up once, here)."""
+    from .api.probe import saved_probe
+    from .updates.workflow import BulkUpdate
+
+    return BulkUpdate(client, probe=saved_probe(client.settings), runs_dir=getattr(args, "runs_dir", None) or "runs")
+
+
+def _make_plan(args: argparse.Namespace, bulk: Any) -> Any:
+    from .updates.options import PlanOptions
+    from .updates.plan import Plan
 
     source = Path(args.source)
     if source.is_file() and source.suffix.lower() == ".json":
         plan = Plan.load(source)
         _out(f"loaded the plan {source} (made {_when(plan.created_at)})")
-        return plan
+        return bulk.take_plan(plan)
+    options = PlanOptions(expires_in=args.expires_in, workers=args.workers, run_workers=args.workers,
+                          run_rate=args.rate, lists=getattr(args, "lists", "replace"), encoding=args.encoding,
+                          rewrites="send" if args.allow_spreadsheet_rewrites else "error")
     bar = _Bar("reading current state")
     try:
         from .tables.masking import unmasked
 
         with unmasked(args.raw):  # --raw: problems and notes quote personal values too
-            return plan_updates(source, client=client, expires_in=args.expires_in, workers=args.workers,
-                                progress=bar.fetch, rate=args.rate, run_workers=args.workers,
-                                lists=getattr(args, "lists", "replace"), encoding=args.encoding,
-                                allow_spreadsheet_rewrites=args.allow_spreadsheet_rewrites)
+            bulk.load(source, encoding=args.encoding)
+            return bulk.plan(options, progress=bar.fetch)
     finally:
         bar.close()
+
+
+def _refusal(why: Any, settings: Any, *, verb: str = "WRITE TO") -> str:
+    """A step's typed refusal in this command's words (flags, next command)."""
+    from .updates.reasons import ReasonCode
+
+    code = why.code
+    if code == ReasonCode.PRODUCTION_NOT_CONFIRMED:
+        return f"REFUSING TO {verb} {settings.target.upper()} without --yes."
+    if code == ReasonCode.DESTRUCTIVE_NEEDS_CONSENT:
+        consent = why.text.removeprefix("the plan would ").removesuffix(": consent to it first")
+        return (f"\nNothing was sent: the plan would {consent} (listed above as DESTRUCTIVE). Check them, then add "
+                "--allow-destructive to apply them, or add --lists patch to keep the list elements your files do "
+                "not list.")
+    if code == ReasonCode.ERRORS_REMAIN:
+        return "\nNothing was sent: fix the errors and try again."
+    return f"\nNothing was sent: {why.text}."
 
 
 def _when(stamp: float) -> str:
@@ -256,10 +283,21 @@ def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+_RULE_HINTS = {
+    "spreadsheet_rewrite": "spreadsheet rewrites: the XLSX export (export --format xlsx) keeps every value as text; "
+                           "--allow-spreadsheet-rewrites sends them as written",
+    "destructive": "destructive changes: apply them with --allow-destructive, or plan with --lists patch to keep "
+                   "the list elements your files do not list",
+}
+
+
 def _show_plan(plan: Any, args: argparse.Namespace) -> None:
     if len(plan.problems):
         _out("Problems:")
         _print_problems(plan.problems)
+        for rule in dict.fromkeys(str(r) for r in plan.problems["rule"]):
+            if rule in _RULE_HINTS:
+                _out(f"hint: {_RULE_HINTS[rule]}")
         _out()
     _out(plan.describe(raw=args.raw, max_rows=args.limit))
 
@@ -267,7 +305,7 @@ def _show_plan(plan: Any, args: argparse.Namespace) -> None:
 def _cmd_plan(args: argparse.Namespace) -> int:
     with _client(args) as client:
         _say_target(client)
-        plan = _make_plan(args, client)
+        plan = _make_plan(args, _bulk(client, args))
     _show_plan(plan, args)
     if args.save:
         _out(f"plan saved to {plan.save(args.save)}")
@@ -314,55 +352,71 @@ def _run_with_bar(desc: str, call: Callable[..., Any], **kw: Any) -> Any:
         bar.close()
 
 
+def _production_refused(client: Any, args: argparse.Namespace, verb: str, more: str = "") -> bool:
+    """The PRODUCTION guard of every writing command, before anything is read: refused without --yes."""
+    from .updates.reasons import production_reason
+
+    why = production_reason(client.settings, client.settings.merchant_account_id if args.yes else None)
+    if why is not None:
+        _err(_refusal(why, client.settings, verb=verb) + more)
+    return why is not None
+
+
+def _run_options(args: argparse.Namespace, **more: Any) -> Any:
+    from .updates.options import RunOptions
+
+    return RunOptions(workers=args.workers, rate=args.rate, **more)
+
+
 def _cmd_apply(args: argparse.Namespace) -> int:
-    from .updates.runs import apply_plan
+    from .updates.reasons import Action
 
     with _client(args) as client:
         _say_target(client)
-        if client.settings.is_production and not args.yes:
-            _err(f"REFUSING TO WRITE TO {client.settings.target.upper()} without --yes. Run `gr4vy-nb plan` first, "
-                 "check the diff, then add --yes.")
+        if _production_refused(client, args, "WRITE TO", " Run `gr4vy-nb plan` first, check the diff, then add --yes."):
             return EXIT_INPUT
-        plan = _make_plan(args, client)
+        bulk = _bulk(client, args)
+        plan = _make_plan(args, bulk)
         _show_plan(plan, args)
-        if not plan.ok:
-            _out("\nNothing was sent: fix the errors and try again.")
+        if args.yes:
+            bulk.confirm(client.settings.merchant_account_id)
+        if args.allow_destructive and plan.consent:
+            bulk.consent()
+        why = bulk.why_not(Action.APPLY)
+        if why is not None:
+            _out(_refusal(why, client.settings))
             return EXIT_INPUT
         if not plan.changes:
             _out("\nNothing to send: no session changes.")
-        if plan.consent and not args.allow_destructive:
-            _out(f"\nNothing was sent: the plan would {plan.consent} (listed above as DESTRUCTIVE). Check them, "
-                 "then add --allow-destructive to apply them, or plan with --lists patch to keep the list "
-                 "elements your files do not list.")
-            return EXIT_INPUT
-        run = _run_with_bar("applying", apply_plan, plan=plan, client=client, journal=args.journal,
-                            runs_dir=args.runs_dir, workers=args.workers, rate=args.rate, first=args.first,
-                            conflict_check=not args.no_conflict_check, allow_destructive=args.allow_destructive)
+        options = _run_options(args, first=args.first, conflict_check=not args.no_conflict_check,
+                               journal=args.journal, runs_dir=args.runs_dir)
+        run = _run_with_bar("applying", bulk.apply, options=options)
     _run_summary(run)
     return int(run.exit_code)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from .updates.runs import resume_run
-
     with _client(args) as client:
         _say_target(client)
-        run = _run_with_bar("resuming", resume_run, journal=args.journal, client=client, workers=args.workers,
-                            rate=args.rate, check_inputs=not args.ignore_changed_inputs)
+        bulk = _bulk(client, args)
+        bulk.attach(args.journal)
+        # Resuming continues a run that was confirmed when it started: it asks for no new confirmation.
+        bulk.confirm(client.settings.merchant_account_id)
+        run = _run_with_bar("resuming", bulk.resume,
+                            options=_run_options(args, check_inputs=not args.ignore_changed_inputs))
     _run_summary(run)
     return int(run.exit_code)
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    from .updates.runs import rollback_run
-
     with _client(args) as client:
         _say_target(client)
-        if client.settings.is_production and not args.yes:
-            _err(f"REFUSING TO WRITE TO {client.settings.target.upper()} without --yes.")
+        if _production_refused(client, args, "WRITE TO"):
             return EXIT_INPUT
-        run = _run_with_bar("rolling back", rollback_run, journal=args.journal, client=client, force=args.force,
-                            workers=args.workers, rate=args.rate)
+        bulk = _bulk(client, args)
+        bulk.attach(args.journal)
+        bulk.confirm(client.settings.merchant_account_id if args.yes else None)
+        run = _run_with_bar("rolling back", bulk.rollback, options=_run_options(args), force=args.force)
     _run_summary(run)
     return int(run.exit_code)
 
@@ -372,9 +426,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
     with _client(args, workers=1) as client:
         _say_target(client)
-        if client.settings.is_production and not args.yes:
-            _err(f"REFUSING TO PROBE {client.settings.target.upper()} without --yes: the probe creates one checkout "
-                 "session (marked as a probe in its metadata), updates it a few times and deletes it.")
+        if _production_refused(client, args, "PROBE", " The probe creates one checkout session (marked as a probe "
+                               "in its metadata), updates it a few times and deletes it."):
             return EXIT_INPUT
         result = probe_target(client)
     _out(result.describe())

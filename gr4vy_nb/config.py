@@ -36,7 +36,7 @@ from .api.auth import TokenSigner, load_private_key, thumbprint
 from .api.retry import RetryPolicy
 from .errors import ConfigError
 
-__all__ = ["CONFIG_DIR_ENV", "ENV_VARS", "HOW_TO_CONFIGURE", "Settings", "Timeouts", "config_dir"]
+__all__ = ["CONFIG_DIR_ENV", "ENV_VARS", "HOW_TO_CONFIGURE", "MASK_KEY_ENV", "Settings", "Timeouts", "config_dir"]
 
 Environment = Literal["sandbox", "production"]
 
@@ -57,6 +57,8 @@ HOW_TO_CONFIGURE = (
     "and GR4VY_PRIVATE_KEY_FILE to its key file"
 )
 
+MASK_KEY_ENV = "GR4VY_NB_MASK_KEY"
+"""The variable holding a masking key (any text) that wins over the one kept in the config folder."""
 CONFIG_DIR_ENV = "GR4VY_NB_CONFIG_DIR"
 """The variable that moves the user's gr4vy-nb folder (default ``~/.gr4vy-nb``), e.g. for tests."""
 

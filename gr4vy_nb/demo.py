@@ -62,11 +62,11 @@ def _writes(sandbox: Any) -> int:
     return sum(sandbox.stats()["writes"].values())
 
 
-def _apply_example(name: str, client: Any, sandbox: Any, runs: Path) -> Any:
+def _apply_example(name: str, client: Any, sandbox: Any, runs: Path, probe: Any = None) -> Any:
     folder = examples_dir() / name
     files = ", ".join(p.name for p in sorted(folder.glob("*.csv")))
     _heading(f"Example {name}  ({files})")
-    plan = plan_updates(folder, client=client)
+    plan = plan_updates(folder, client=client, probe=probe)
     if len(plan.problems):
         print("  Problems found while checking:")
         _show_problems(plan.problems)
@@ -140,18 +140,18 @@ def _run_demo(out: Path) -> int:
             export = export_sessions(ids, client, out / "export")
             for table, df in export.frames.tables().items():
                 print(f"  {table + '.csv':<16} {len(df):>4} rows, {df.shape[1]} columns")
-            again = plan_updates(out / "export", client=client)
+            again = plan_updates(out / "export", client=client, probe=probed)
             print(f"  Uploading the unedited export again plans {again.summary['changed']} change(s): "
                   "an export is a safe starting point for edits.")
 
             _heading("4. Apply the example edits")
-            tag_run = _apply_example("01_metadata_tag", client, sandbox, runs)
-            tax_run = _apply_example("02_tax_fix", client, sandbox, runs)
-            _apply_example("03_passenger_name", client, sandbox, runs)
+            tag_run = _apply_example("01_metadata_tag", client, sandbox, runs, probed)
+            tax_run = _apply_example("02_tax_fix", client, sandbox, runs, probed)
+            _apply_example("03_passenger_name", client, sandbox, runs, probed)
 
             _heading("Example 04_with_errors: a file with mistakes")
             before = _writes(sandbox)
-            bad = plan_updates(examples_dir() / "04_with_errors", client=client)
+            bad = plan_updates(examples_dir() / "04_with_errors", client=client, probe=probed)
             _show_problems(bad.problems)
             try:
                 apply_plan(bad, client=client, runs_dir=runs)

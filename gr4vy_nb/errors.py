@@ -5,6 +5,7 @@
     Gr4vyError                      base; never carries a key or a token
     ├── ConfigError                 settings or credentials unusable (CLI exit 3, nothing sent)
     ├── InputError                  a bad CSV/upload; carries the problems table (CLI exit 2)
+    │   └── Refused                 a step of a bulk update may not run now; carries its typed ``reason``
     ├── RunError                    a run cannot start or continue (journal locked, inputs changed)
     └── ApiError                    the API answered with an error (status, code, message, details)
         ├── AuthError               401: no valid authentication (bad key, expired token, clock skew)
@@ -40,6 +41,7 @@ __all__ = [
     "OutcomeUnknown",
     "PermissionDenied",
     "RateLimited",
+    "Refused",
     "RunError",
     "ServerError",
     "TransportError",
@@ -61,6 +63,18 @@ class InputError(Gr4vyError):
     def __init__(self, message: str, problems: Any = None) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class Refused(InputError):
+    """A step of a bulk update (:class:`~gr4vy_nb.updates.workflow.BulkUpdate`) may not run now; nothing was sent.
+
+    ``reason`` is the typed :class:`~gr4vy_nb.updates.reasons.Reason` (a code and neutral text) that
+    ``BulkUpdate.why_not`` gives for the same step; shells render it in their own words.
+    """
+
+    def __init__(self, reason: Any, problems: Any = None) -> None:
+        super().__init__(str(getattr(reason, "text", reason)), problems)
+        self.reason = reason
 
 
 class RunError(Gr4vyError):

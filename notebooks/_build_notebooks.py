@@ -128,10 +128,10 @@ writes = allow_writes(conn, APPLY, CONFIRM_PRODUCTION)
 writes"""),
     ("md", "A file with deliberate mistakes: every problem is reported at once, in file/line/column terms, and "
            "nothing is sent."),
-    ("code", f"""bad = plan_updates(examples_dir() / "{ERRORS_EXAMPLE}", client=conn.client)
+    ("code", f"""bad = plan_updates(examples_dir() / "{ERRORS_EXAMPLE}", client=conn.client, probe=conn.probe)
 show_problems(bad.errors)"""),
     ("md", "A good file: the plan (reads only), its summary and the changes, personal data masked."),
-    ("code", f"""plan = plan_updates(examples_dir() / "{CODE_EXAMPLE}", client=conn.client, expires_in=3600)
+    ("code", f"""plan = plan_updates(examples_dir() / "{CODE_EXAMPLE}", client=conn.client, probe=conn.probe, expires_in=3600)
 print(plan.describe())"""),
     ("code", "plan.masked_diff().head(20)"),
     ("md", "Apply a canary of 5 sessions first, look at it, then resume the run for the rest."),

@@ -101,7 +101,7 @@ def test_canary_then_resume_loses_nothing(target, tmp_path):
     sandbox, settings, probed = target
     before = _state(settings)
     with Gr4vyClient(settings) as client:
-        plan = plan_updates(_tag(tmp_path / "up", "canary"), client=client)
+        plan = plan_updates(_tag(tmp_path / "up", "canary"), client=client, probe=saved_probe(settings))
         assert plan.body_mode == ("changed" if probed and sandbox.semantics == "merge" else "full")  # type: ignore[attr-defined]
         assert [d for d in plan.diff["path"]] == ["metadata.tag"] * len(FULL)  # the diff: changed values only
         run = apply_plan(plan, client=client, journal=tmp_path / "run.sqlite", first=2)
@@ -118,7 +118,7 @@ def test_an_unedited_export_plans_zero_changes_in_every_mode(target, tmp_path):
     _, settings, _ = target
     with Gr4vyClient(settings) as client:
         flatten_sessions(list(client.get_checkout_sessions(FULL).values())).to_csv(tmp_path / "export")
-        plan = plan_updates(tmp_path / "export", client=client)
+        plan = plan_updates(tmp_path / "export", client=client, probe=saved_probe(settings))
     assert plan.ok and plan.summary["changed"] == 0 and not plan.changes
 
 
@@ -129,7 +129,7 @@ def test_expiry_reset_off_is_reported_and_runs_still_work(tmp_path, monkeypatch)
         assert not result.ok and result.merges
         assert "an update does not reset expires_at" in result.failures
         before = client.get_checkout_session(FULL[0])
-        plan = plan_updates(_tag(tmp_path / "up", "x"), client=client)
+        plan = plan_updates(_tag(tmp_path / "up", "x"), client=client, probe=saved_probe(client.settings))
         assert plan.body_mode == "changed"
         run = apply_plan(plan, client=client, journal=tmp_path / "run.sqlite")
         assert run.ok
@@ -142,7 +142,7 @@ def test_a_full_state_body_never_undoes_another_writers_change(target, tmp_path)
     """Full-state bodies carry unchanged fields too: one changed since the plan is a conflict, not overwritten."""
     _, settings, _ = target
     with Gr4vyClient(settings) as client:
-        plan = plan_updates(_tag(tmp_path / "up", "late"), client=client)
+        plan = plan_updates(_tag(tmp_path / "up", "late"), client=client, probe=saved_probe(settings))
         other = FULL[0]
         current = client.get_checkout_session(other)
         items = [{**current["cart_items"][0], "name": "changed by someone else"}, *current["cart_items"][1:]]

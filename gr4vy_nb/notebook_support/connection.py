@@ -74,6 +74,13 @@ class Connection:
     _closed: bool = field(default=False, repr=False)
 
     @property
+    def probe(self) -> Any:
+        """The target's saved probe result (:func:`gr4vy_nb.api.probe.saved_probe`) or ``None``: give it to planning."""
+        from ..api.probe import saved_probe
+
+        return saved_probe(self.settings)
+
+    @property
     def embedded(self) -> bool:
         """Whether this connection uses the embedded sandbox emulator."""
         return self.sandbox is not None

@@ -234,5 +234,5 @@ def example_run(conn: Connection, runs_dir: str | os.PathLike[str] = "runs", n: 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "sessions.csv"
     table.to_csv(path, index=False)
-    plan = plan_updates(path, client=conn.client)
+    plan = plan_updates(path, client=conn.client, probe=conn.probe)
     return apply_plan(plan, client=conn.client, runs_dir=runs_dir)

@@ -123,7 +123,9 @@ def _kept_key() -> bytes:
 def _current_key() -> bytes:
     global _key
     if _key is None:
-        _key = (os.environ.get("GR4VY_NB_MASK_KEY") or "").encode() or _kept_key()
+        from ..config import MASK_KEY_ENV
+
+        _key = (os.environ.get(MASK_KEY_ENV) or "").encode() or _kept_key()
     return _key
 
 

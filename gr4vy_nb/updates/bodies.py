@@ -2,7 +2,8 @@
 
 Whether ``PUT /checkout/sessions/{id}`` merges (fields absent from the body are kept) or
 replaces (they are cleared) is undocumented; ``gr4vy-nb probe`` (:mod:`gr4vy_nb.api.probe`)
-finds out on the target and saves the answer. :func:`body_mode` reads it:
+finds out on the target and saves the answer; the shell (or
+:class:`~gr4vy_nb.updates.workflow.BulkUpdate`) passes it to planning, and :func:`body_mode` reads it:
 
 * ``"changed"``: the target's saved probe found merge semantics: a body carries only the
   top-level fields that change (plus ``expires_in``), as :mod:`~gr4vy_nb.updates.merge` built it;
@@ -24,12 +25,12 @@ from typing import Any
 
 from ..schema import WRITABLE_SESSION_FIELDS, CheckoutSession, CheckoutSessionUpdate
 from .compare import carried_value
-from .states import ItemStatus
+from .states import BodyMode, ItemStatus
 
 __all__ = ["CHANGED", "FULL", "UPDATE_ONLY_FIELDS", "apply_body_mode", "body_mode", "full_body", "rollback_body"]
 
-CHANGED = "changed"
-FULL = "full"
+CHANGED = BodyMode.CHANGED
+FULL = BodyMode.FULL
 
 UPDATE_ONLY_FIELDS: tuple[str, ...] = tuple(
     n for n in CheckoutSessionUpdate.model_fields if n not in CheckoutSession.model_fields and n != "expires_in")
@@ -37,21 +38,23 @@ UPDATE_ONLY_FIELDS: tuple[str, ...] = tuple(
 them back (``country``, ``is_subsequent_payment``, ``merchant_initiated``, ``payment_source``, ``intent``)."""
 
 
-def body_mode(settings: Any) -> tuple[str, str]:
-    """``(mode, why)`` for the target of ``settings``: :data:`CHANGED` or :data:`FULL`, and the reason in words."""
-    from ..api.probe import saved_probe
+def body_mode(probe: Any) -> tuple[BodyMode, str]:
+    """``(mode, why)`` for a target whose probe result is ``probe`` (``None``: never probed).
 
-    probe = saved_probe(settings) if settings is not None else None
+    The probe result is an explicit input (:func:`gr4vy_nb.api.probe.saved_probe`, looked up once by
+    the shell or :class:`~gr4vy_nb.updates.workflow.BulkUpdate`): nothing here reads a file.
+    """
     if probe is None:
-        return FULL, ("not probed: sending the full state of each session (every writable top-level field, current "
-                      "values where unchanged), so that a PUT that replaces the session clears nothing; run "
-                      "`gr4vy-nb probe` to check this target")
+        return BodyMode.FULL, ("not probed: sending the full state of each session (every writable top-level field, "
+                               "current values where unchanged), so that a PUT that replaces the session clears "
+                               "nothing; probe this target to send only the changed fields")
     if probe.merges:
-        return CHANGED, (f"probed {probe.probed_at}: PUT merges on this target, so only the changed top-level fields "
-                         "are sent")
+        return BodyMode.CHANGED, (f"probed {probe.probed_at}: PUT merges on this target, so only the changed "
+                                  "top-level fields are sent")
     found = "PUT replaces the session" if probe.put_semantics == "replace" else "it could not tell whether PUT merges"
-    return FULL, (f"the probe of {probe.probed_at} found that {found}: sending the full state of each session "
-                  "(every writable top-level field, current values where unchanged), so that nothing is cleared")
+    return BodyMode.FULL, (f"the probe of {probe.probed_at} found that {found}: sending the full state of each "
+                           "session (every writable top-level field, current values where unchanged), so that "
+                           "nothing is cleared")
 
 
 def _lost_text() -> str:
@@ -87,9 +90,9 @@ def full_body(current: Mapping[str, Any] | None, body: Mapping[str, Any],
     return out
 
 
-def apply_body_mode(plan: Any, settings: Any) -> None:
-    """Choose the body mode for the plan's target, complete its bodies in :data:`FULL` mode, say so in its notes."""
-    mode, why = body_mode(settings)
+def apply_body_mode(plan: Any, probe: Any) -> None:
+    """Choose the body mode from the target's ``probe`` result, complete the bodies in :data:`FULL` mode, note it."""
+    mode, why = body_mode(probe)
     plan.body_mode = mode
     notes = [f"bodies: {why}"]
     if mode == FULL:

@@ -264,9 +264,8 @@ def with_sessions(problems: pd.DataFrame, upload: Upload) -> pd.DataFrame:
 
 
 _REWRITE_HELP = ("import the file with this column as Text (LibreOffice: tick 'Format quoted field as text' or set "
-                 "the column type to Text; Excel: Data > From Text/CSV, column type Text) or edit the XLSX export "
-                 "(gr4vy-nb export --format xlsx); if you mean it, pass --allow-spreadsheet-rewrites "
-                 "(allow_spreadsheet_rewrites=True)")
+                 "the column type to Text; Excel: Data > From Text/CSV, column type Text) or edit the XLSX export; "
+                 "if you mean it, plan again sending rewrites as written")
 
 
 def _current_rows(t: UploadTable, current: pd.DataFrame) -> np.ndarray:
@@ -338,7 +337,7 @@ def _compare_table(t: UploadTable, current: pd.DataFrame, allow: bool, found: Pr
                        f"edit; nothing is sent while it stands. To keep the current value, {_REWRITE_HELP}")
             if allow:
                 message = (f"{shown_new} is what a spreadsheet makes of the current value {shown_old} ({how}); sent "
-                           "as written (--allow-spreadsheet-rewrites)")
+                           "as written (rewrites are sent as written for this plan)")
             found.add(Rule.SPREADSHEET_REWRITE, message, file=t.file, line=int(lines[r]), column=column,
                       value=mask_value(column, new, t.table), severity=Severity.WARNING if allow else Severity.ERROR,
                       session_id=keys[r] if isinstance(keys[r], str) else None)

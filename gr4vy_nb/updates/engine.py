@@ -34,10 +34,10 @@ from ..pointers import field_of_path
 from ..tables.masking import mask_value
 from .compare import canonical, leaf_diff, same_fields
 from .journal import Journal
-from .states import RunKind, SessionStatus, parse_instant, utc_text
+from .states import OUTCOME_UNKNOWN, RunKind, SessionStatus, parse_instant, utc_text
 from .upload import locate
 
-__all__ = ["Engine", "RunOptions", "RunProgress", "difference_text", "not_found_message"]
+__all__ = ["Engine", "EngineOptions", "RunProgress", "difference_text", "not_found_message"]
 
 Row = dict[str, Any]
 
@@ -76,7 +76,7 @@ class RunProgress:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunOptions:
+class EngineOptions:
     """How one invocation of a run sends its sessions (a value: the engine reads it, never changes it).
 
     Attributes:
@@ -111,6 +111,11 @@ def _is_cancelled(cancel: Any) -> bool:
     if isinstance(cancel, threading.Event):
         return cancel.is_set()
     return bool(cancel())
+
+
+def _unknown(exc: OutcomeUnknown) -> dict[str, Any]:
+    """The journal's error of a write whose outcome was unknown: typed by its code, decided on by resume."""
+    return {"code": OUTCOME_UNKNOWN, "message": exc.message, "details": exc.details}
 
 
 def _no_progress(progress: RunProgress) -> None:
@@ -194,7 +199,7 @@ def _differences(desired: Mapping[str, Any], response: Mapping[str, Any]) -> lis
 class Engine:
     """Runs journal rows through re-read -> PUT -> compare with a pool of worker threads."""
 
-    def __init__(self, journal: Journal, client: Any, options: RunOptions) -> None:
+    def __init__(self, journal: Journal, client: Any, options: EngineOptions) -> None:
         self.journal = journal
         self.client = client
         self.options = options
@@ -356,14 +361,14 @@ class Engine:
             current = self.client.get_checkout_session(sid)
         except ApiError as again:
             self._mark(sid, SessionStatus.FAILED, message=f"outcome unknown: {exc.message}; re-reading failed too "
-                       f"({again})", attempts=attempts, http_status=exc.status, error=exc)
+                       f"({again})", attempts=attempts, http_status=exc.status, error=_unknown(exc))
             return SessionStatus.FAILED
         if not same_fields(current, desired, list(desired)):
             self._mark(sid, SessionStatus.SUCCEEDED, attempts=attempts, http_status=200, response=current,
                        message="the answer was lost; re-reading shows the update applied")
             return SessionStatus.SUCCEEDED
         self._mark(sid, SessionStatus.FAILED, message=f"outcome unknown: {exc.message}; re-reading shows it not "
-                   "applied", attempts=attempts, http_status=exc.status, error=exc)
+                   "applied", attempts=attempts, http_status=exc.status, error=_unknown(exc))
         return SessionStatus.FAILED
 
     def _leave(self, row: Row, attempts: int) -> None:

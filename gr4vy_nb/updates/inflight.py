@@ -28,25 +28,15 @@ from typing import Any
 from ..errors import ApiError, AuthError, PermissionDenied
 from .compare import same_fields
 from .journal import Journal
-from .states import SessionStatus
+from .states import SessionStatus, transient_failure
 
 __all__ = ["InFlight", "in_flight_rows", "settle_in_flight"]
-
-_UNKNOWN_CODES = frozenset({"connect", "read_timeout", "dropped"})
-
-
-def _outcome_unknown(row: Mapping[str, Any]) -> bool:
-    """Whether a failed write may have reached the server: no answer, or a 5xx/429 (the server may have applied it)."""
-    status = row.get("http_status")
-    code = row.get("error_code") or ""
-    return status is None or status == 429 or status >= 500 or code in _UNKNOWN_CODES
-
 
 def in_flight_rows(journal: Journal) -> list[dict[str, Any]]:
     """The journal's sessions whose write may or may not have reached the server: ``sending``, or failed unknowingly."""
     return [r for r in journal.rows((SessionStatus.SENDING, SessionStatus.FAILED))
             if r["desired"] and r["body"] is not None
-            and (r["status"] == SessionStatus.SENDING or _outcome_unknown(r))]
+            and (r["status"] == SessionStatus.SENDING or transient_failure(r))]
 
 
 @dataclass

@@ -34,6 +34,7 @@ passed to this module at all.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import sqlite3
@@ -49,7 +50,28 @@ import pandas as pd
 from ..errors import ApiError, RunError
 from .states import FINAL_STATUSES, STATUSES, RunState, SessionStatus
 
-__all__ = ["Journal", "journal_held"]
+__all__ = ["Journal", "Step", "journal_held"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """What one step of a session's run left: recorded by :meth:`Journal.mark`.
+
+    Attributes:
+        message: the outcome in words (replaces the stored one when given).
+        attempts: write attempts made by this step (added to the session's total).
+        http_status: the API's answer.
+        error: an :class:`~gr4vy_nb.errors.ApiError` or a mapping with ``code``, ``message``, ``details``.
+        response: the session as the API answered it.
+        differences: fields the server did not keep as sent.
+    """
+
+    message: str | None = None
+    attempts: int | None = None
+    http_status: int | None = None
+    error: ApiError | Mapping[str, Any] | None = None
+    response: Any = None
+    differences: Any = None
 
 _SCHEMA_VERSION = 2
 # The plan of each session (large, written once) is kept apart from its state (small, updated
@@ -379,29 +401,22 @@ class Journal:
 
     # ------------------------------------------------------------------ transitions
 
-    def mark(
-        self,
-        session_id: str,
-        status: str,
-        *,
-        message: str | None = None,
-        attempts: int | None = None,
-        http_status: int | None = None,
-        error: ApiError | Mapping[str, Any] | None = None,
-        response: Any = None,
-        differences: Any = None,
-        started: bool = False,
-        finished: bool = False,
-    ) -> None:
-        """Move a session to ``status`` and commit, with what is known about the step.
+    def mark(self, session_id: str, status: str, step: Step | None = None, *, started: bool = False,
+             finished: bool = False, **fields: Any) -> None:
+        """Move a session to ``status`` and commit, with what is known about the step (a :class:`Step`).
 
+        The step's fields may also be given as keywords (``mark(sid, "failed", http_status=400)``).
         ``attempts`` is added to the session's total. ``error`` (an :class:`ApiError` or a
         mapping with ``code``/``message``/``details``) replaces the stored error; moving to
-        ``succeeded`` clears it. A session in a final status (succeeded, skipped) never moves:
-        trying is a :class:`RunError`, since it would mean sending a write twice.
+        ``succeeded`` clears it. ``started``/``finished`` stamp the session's first start and its
+        end. A session in a final status (succeeded, skipped) never moves: trying is a
+        :class:`RunError`, since it would mean sending a write twice.
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
+        step = Step(**fields) if step is None else (dataclasses.replace(step, **fields) if fields else step)
+        message, attempts, http_status = step.message, step.attempts, step.http_status
+        error, response, differences = step.error, step.response, step.differences
         self._check_writable()
         now = time.time()
         sets = ["status = ?", "updated_at = ?"]

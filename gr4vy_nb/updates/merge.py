@@ -347,9 +347,8 @@ class _Session:
                                  "count": count, "file": file, "line": line, "column": column, "message": message})
 
     def _warn(self, message: str, *, file: Any, line: Any, column: Any, table: str | None = None) -> None:
-        self.ctx.found.warn(Rule.DESTRUCTIVE, message + ": this needs consent (--allow-destructive, "
-                            "allow_destructive=True, or the checkbox next to Run)", file=file, line=line, column=column,
-                            session_id=self.sid, table=table)
+        self.ctx.found.warn(Rule.DESTRUCTIVE, message + ": applying it needs consent", file=file, line=line,
+                            column=column, session_id=self.sid, table=table)
 
     def _removed(self, table: str, removed: list[int], before_n: int) -> None:
         rows = self.ctx.rows[table]

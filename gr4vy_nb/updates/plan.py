@@ -33,17 +33,18 @@ from ..errors import ApiError, AuthError, InputError, NotFound, PermissionDenied
 from ..pointers import field_of_path
 from ..problems import Problems, Rule, Severity, concat, errors, has_errors, ordered
 from ..problems import frame as problems_frame
-from ..schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
+from ..schema import EXPIRES_IN_DEFAULT
 from ..tables.frames import flatten_sessions
 from ..tables.masking import mask_value
 from .bodies import apply_body_mode
 from .checks import check_against_current, check_upload
 from .destructive import consent_text, destructive_counts, destructive_frame
-from .merge import DIFF_COLUMNS, LIST_MODES, PlanItem, build_changes
-from .states import ItemStatus, parse_instant
+from .merge import DIFF_COLUMNS, PlanItem, build_changes
+from .options import PlanOptions, with_keywords
+from .states import BodyMode, ItemStatus, Rewrites, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
-__all__ = ["Plan", "PlanItem", "expiry_forecast", "plan_updates", "target_of"]
+__all__ = ["Plan", "PlanCancelled", "PlanItem", "expiry_forecast", "plan_updates", "target_of"]
 
 _PLAN_FORMAT = "gr4vy-nb-plan/1"
 
@@ -98,7 +99,7 @@ class Plan:
     uploads: dict[str, UploadTable] = field(default_factory=dict, repr=False)
     likely_to_expire: list[str] = field(default_factory=list)
     seconds_per_request: float | None = None
-    body_mode: str = "changed"
+    body_mode: BodyMode = BodyMode.CHANGED
 
     # ------------------------------------------------------------------ views
 
@@ -210,7 +211,7 @@ class Plan:
         for note in self.notes:
             lines.append(f"  note: {note}")
         if consent := self.consent:
-            lines.append(f"  DESTRUCTIVE: would {consent} (needs consent: --allow-destructive):")
+            lines.append(f"  DESTRUCTIVE: would {consent} (needs consent):")
             harm = [i for i in self.changes if i.destructive]
             for it in harm[:max_rows]:
                 texts = list(dict.fromkeys(d["message"] for d in it.destructive))
@@ -254,7 +255,7 @@ class Plan:
             "uploads": [table_records(t) for t in self.uploads.values()],
             "likely_to_expire": list(self.likely_to_expire),
             "seconds_per_request": self.seconds_per_request,
-            "body_mode": self.body_mode,
+            "body_mode": str(self.body_mode),
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -283,7 +284,7 @@ class Plan:
             uploads=upload_from_records(data.get("uploads") or []),
             likely_to_expire=list(data.get("likely_to_expire") or []),
             seconds_per_request=data.get("seconds_per_request"),
-            body_mode=str(data.get("body_mode") or "changed"),
+            body_mode=BodyMode(data.get("body_mode") or BodyMode.CHANGED),
         )
 
     @classmethod
@@ -326,15 +327,11 @@ def plan_updates(
     source: Any,
     *,
     client: Any = None,
-    expires_in: int = EXPIRES_IN_DEFAULT,
-    workers: int | None = None,
+    options: PlanOptions | None = None,
+    probe: Any = None,
     progress: Callable[[int, int], None] | None = None,
-    errors: str = "collect",
-    encoding: str | None = None,
-    rate: float | None = None,
-    run_workers: int | None = None,
-    allow_spreadsheet_rewrites: bool = False,
-    lists: str = "replace",
+    cancel: Any = None,
+    **keywords: Any,
 ) -> Plan:
     """Check an upload, fetch the sessions it names, merge, diff and validate: a :class:`Plan`.
 
@@ -343,53 +340,46 @@ def plan_updates(
             :class:`~gr4vy_nb.tables.frames.SessionFrames`, or an :class:`~gr4vy_nb.updates.upload.Upload`.
         client: the :class:`~gr4vy_nb.api.client.Gr4vyClient` to read with (default: one from
             :meth:`Settings.from_env`, closed afterwards).
-        expires_in: seconds (3600..86400) sent with each update: the API resets each updated
-            session's expiry to that long after its update.
-        workers: concurrent reads (default: the client's).
+        options: :class:`~gr4vy_nb.updates.options.PlanOptions`: ``lists`` (``replace``: the rows of a
+            child table are each session's complete list, elements not listed are removed, which needs
+            consent; ``patch``: rows patch the elements they index), ``expires_in`` (3600..86400 s:
+            the API resets each updated session's expiry to that long after the update), ``rewrites``
+            (a cell that is what an editor made of the current value: ``error`` or ``send``),
+            ``workers`` (concurrent reads), ``encoding``, ``errors`` (``collect`` or ``raise``),
+            ``run_workers``/``run_rate`` (for the forecast of sessions that expire before the run
+            reaches them). Its fields may also be given as keywords (``expires_in=7200``), as may
+            the old names ``allow_spreadsheet_rewrites=True`` (``rewrites="send"``) and ``rate=``.
+        probe: the target's probe result (:func:`gr4vy_nb.api.probe.saved_probe`; ``None``: not
+            probed): with merge semantics found, bodies carry only the changed fields, else each
+            session's full writable state (:mod:`gr4vy_nb.updates.bodies`). Shown in the plan's notes.
         progress: ``progress(done, total)`` while fetching (called in the calling thread).
-        errors: ``"collect"`` (default) returns the plan with its problems; ``"raise"`` raises
-            :class:`InputError` (carrying the problems) when there is any error.
-        encoding: the files' encoding when not UTF-8 (e.g. ``"cp1252"``).
-        rate, run_workers: the requests per second and workers the run will use (default: no limit,
-            ``workers`` or 4): the plan's notes say how many sessions will likely expire before the
-            run reaches them (:func:`expiry_forecast`).
-        allow_spreadsheet_rewrites: send cells that are what a spreadsheet makes of the current value
-            (``1E06`` for ``1000000``, ``TRUE`` for ``true``, ...) as written, with a warning each, instead
-            of refusing them (:func:`~gr4vy_nb.updates.checks.check_against_current`).
-        lists: how the rows of ``cart_items.csv``, ``legs.csv`` and ``passengers.csv`` change a
-            session's list: ``"replace"`` (default: the rows are the complete new list; elements not
-            listed are removed, which needs consent to apply) or ``"patch"`` (each row patches the
-            element it indexes, the others are kept, rows without an index are appended).
+        cancel: a :class:`threading.Event` or a callable; once set/true, the reads stop within a
+            batch and :class:`PlanCancelled` is raised (no plan is made).
 
     Reads only (GET); nothing is written. Sessions are read and merged even when some cells
     are wrong, so that every problem is reported at once; a plan with errors cannot be applied.
 
     Raises:
         InputError: the source holds no table at all, or ``errors="raise"`` and there are errors.
+        PlanCancelled: ``cancel`` was set while reading.
         AuthError, PermissionDenied: the key cannot read sessions (nothing else is tried).
         ConfigError: no client given and nothing configured.
     """
-    if errors not in ("collect", "raise"):
-        raise ValueError("errors must be 'collect' or 'raise'")
-    if lists not in LIST_MODES:
-        raise ValueError(f"lists must be one of {', '.join(LIST_MODES)}, not {lists!r}")
-    if not isinstance(expires_in, int | float) or not EXPIRES_IN_MIN <= expires_in <= EXPIRES_IN_MAX:
-        raise InputError(f"expires_in must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds, "
-                         f"not {expires_in!r}")
-    upload = _checked_upload(source, encoding)
+    opts = with_keywords(options, PlanOptions, keywords, caller="plan_updates")
+    upload = _checked_upload(source, opts.encoding)
     own = client is None
     if own:
         from ..api.client import Gr4vyClient
         from ..config import Settings
 
-        client = Gr4vyClient(Settings.from_env(required=True), workers=workers or 8)
+        client = Gr4vyClient(Settings.from_env(required=True), workers=opts.workers or 8)
     try:
-        plan = _plan(upload, client, int(expires_in), workers, progress, allow_spreadsheet_rewrites, lists=lists)
-        _forecast_expiry(plan, workers=run_workers or workers or 4, rate=rate)
+        plan = _plan(upload, client, opts, probe, progress, cancel)
+        _forecast_expiry(plan, workers=opts.run_workers or opts.workers or 4, rate=opts.run_rate)
     finally:
         if own:
             client.close()
-    if errors == "raise":
+    if opts.errors == "raise":
         plan.raise_for_problems()
     return plan
 
@@ -407,11 +397,10 @@ def _checked_upload(source: Any, encoding: str | None) -> Upload:
     return upload
 
 
-def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
-          progress: Callable[[int, int], None] | None, allow_spreadsheet_rewrites: bool = False, *,
-          lists: str = "replace") -> Plan:
+def _plan(upload: Upload, client: Any, opts: PlanOptions, probe: Any,
+          progress: Callable[[int, int], None] | None, cancel: Any) -> Plan:
     tables = {name: {"file": t.file, "columns": t.columns} for name, t in upload.tables.items()}
-    plan = Plan(items=[], problems=upload.problems, expires_in=expires_in, target=target_of(client.settings),
+    plan = Plan(items=[], problems=upload.problems, expires_in=opts.expires_in, target=target_of(client.settings),
                 inputs=upload.inputs, tables=tables, uploads=dict(upload.tables))
     # Even when some cells are wrong, the sessions are read and merged, so that every problem
     # (read-only cells changed, bodies the models refuse, ...) is reported at once.
@@ -419,25 +408,51 @@ def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
     if ids:
         found = Problems()
         started = time.monotonic()
-        current = _fetch_current(client, ids, workers, progress, found)
-        readers = max(1, min(len(ids), int(workers or getattr(client, "workers", None) or 1)))
+        current = _fetch_current(client, ids, opts.workers, progress, found, cancel)
+        readers = max(1, min(len(ids), int(opts.workers or getattr(client, "workers", None) or 1)))
         plan.seconds_per_request = (time.monotonic() - started) * readers / len(ids)
         # Flattened once: the cells are compared with the current values (spreadsheet rewrites), then merged.
         frames = flatten_sessions([v for v in current.values() if isinstance(v, Mapping)])
-        check_against_current(upload, frames, allow_spreadsheet_rewrites=allow_spreadsheet_rewrites)
-        changes = build_changes(upload, current, expires_in=expires_in, frames=frames, lists=lists)
+        check_against_current(upload, frames, allow_spreadsheet_rewrites=opts.rewrites == Rewrites.SEND)
+        changes = build_changes(upload, current, expires_in=opts.expires_in, frames=frames, lists=opts.lists)
         plan.items, plan.diff, plan.notes = changes.items, changes.diff, changes.notes
-        apply_body_mode(plan, client.settings)  # "changed" fields only, or each session's full state (bodies.py)
+        apply_body_mode(plan, probe)  # "changed" fields only, or each session's full state (bodies.py)
         _not_found_problems(changes.items, upload, found)
         plan.problems = concat([upload.problems, changes.problems, found.frame()])
     plan.problems = ordered(plan.problems)
     return plan
 
 
+class PlanCancelled(Exception):
+    """Raised by :func:`plan_updates` when its ``cancel`` was set while reading: no plan is made."""
+
+
+def _cancelled(cancel: Any) -> bool:
+    if cancel is None:
+        return False
+    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
+
+
 def _fetch_current(client: Any, ids: list[str], workers: int | None, progress: Callable[[int, int], None] | None,
-                   found: Problems) -> dict[str, Any]:
-    """The current state of each session (``None``: not found); a credentials or transport failure is raised."""
-    fetched = client.get_checkout_sessions(ids, workers=workers, progress=progress)
+                   found: Problems, cancel: Any = None) -> dict[str, Any]:
+    """The current state of each session (``None``: not found); a credentials or transport failure is raised.
+
+    With ``cancel``, reads go in batches of a few per worker, so that a cancel also stops the
+    reads not yet started (one call for every id would queue them all in the client's pool).
+    """
+    if cancel is None:
+        fetched = client.get_checkout_sessions(ids, workers=workers, progress=progress)
+    else:
+        batch = 3 * max(1, int(workers or getattr(client, "workers", 8) or 8))
+        report = progress or (lambda _done, _total: None)
+        fetched, total = {}, len(ids)
+        report(0, total)
+        for start in range(0, total, batch):
+            if _cancelled(cancel):
+                raise PlanCancelled("the plan was cancelled while reading the sessions; nothing was planned")
+            fetched.update(client.get_checkout_sessions(
+                ids[start:start + batch], workers=workers,
+                progress=lambda done, _t, base=start: report(base + done, total)))
     current: dict[str, Any] = {}
     for sid, value in fetched.items():
         if isinstance(value, AuthError | PermissionDenied | TransportError):

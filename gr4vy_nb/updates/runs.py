@@ -29,17 +29,29 @@ import pandas as pd
 import pydantic
 
 from .._version import __version__
-from ..errors import InputError, RunError
+from ..errors import InputError, Refused, RunError
 from ..pointers import encode
 from ..problems import Problems, api_rule
 from ..schema import EXPIRES_IN_DEFAULT, CheckoutSessionUpdate
 from .compare import known_body
-from .engine import Engine, RunOptions, RunProgress
+from .engine import Engine, EngineOptions, RunProgress
 from .inflight import InFlight, in_flight_rows, settle_in_flight
 from .journal import Journal
+from .options import RunOptions, with_keywords
 from .plan import Plan, target_of
+from .reasons import ReasonCode, reason
 from .results import RESULT_COLUMNS, results_dir, results_frame, write_result_files
-from .states import RESULT_STATUSES, ItemStatus, RunKind, RunState, SessionStatus, parse_instant, utc_text
+from .states import (
+    RESULT_STATUSES,
+    BodyMode,
+    ItemStatus,
+    RunKind,
+    RunState,
+    SessionStatus,
+    parse_instant,
+    transient_failure,
+    utc_text,
+)
 from .upload import changed_inputs, locate, table_records
 
 __all__ = [
@@ -292,7 +304,7 @@ def _settled_before(journal: Journal, todo: list[dict[str, Any]], held_back: lis
     return out
 
 
-def _execute(journal: Journal, client: Any, rows: list[dict[str, Any]], options: RunOptions) -> Run:
+def _execute(journal: Journal, client: Any, rows: list[dict[str, Any]], options: EngineOptions) -> Run:
     """Send ``rows`` (in plan order), settle what is left, write the result files, return the Run."""
     started = time.monotonic()
     first = options.first
@@ -356,44 +368,30 @@ def _check_consent(plan: Any, allow_destructive: bool) -> None:
     """Refuse a plan with destructive changes unless they are consented to (nothing is sent)."""
     consent = getattr(plan, "consent", "")
     if consent and not allow_destructive:
-        raise InputError(f"the plan would {consent}; nothing was sent: check plan.destructive, then pass "
-                         "allow_destructive=True (--allow-destructive) to apply it, or use lists='patch' "
-                         "(--lists patch) to keep list elements not listed",
-                         plan.problems[plan.problems["rule"] == "destructive"].reset_index(drop=True))
+        raise Refused(reason(ReasonCode.DESTRUCTIVE_NEEDS_CONSENT, consent=consent),
+                      plan.problems[plan.problems["rule"] == "destructive"].reset_index(drop=True))
 
 
 def apply_plan(
     plan: Any,
     *,
     client: Any = None,
-    journal: str | os.PathLike[str] | None = None,
-    runs_dir: str | os.PathLike[str] | None = None,
-    workers: int = 4,
-    rate: float | None = None,
-    first: int | None = None,
-    conflict_check: bool = True,
+    options: RunOptions | None = None,
     progress: Callable[[RunProgress], None] | None = None,
     cancel: Any = None,
     allow_destructive: bool = False,
+    **keywords: Any,
 ) -> Run:
     """Apply a :class:`~gr4vy_nb.updates.plan.Plan` and return the :class:`Run`.
 
     Args:
         plan: the plan (it must have no errors: :class:`InputError` otherwise, nothing sent).
         client: a :class:`~gr4vy_nb.api.client.Gr4vyClient` for the plan's target (default: one
-            from :meth:`Settings.from_env`). Its pacing is set for the run and restored afterwards.
-        journal: the journal file to create (default ``runs/<run_id>.sqlite``; the result
-            CSVs go to the folder of the same name next to it). ``":memory:"`` keeps it in
-            memory (no crash safety; for measurements only).
-        runs_dir: the folder for the default journal path (default ``runs``).
-        workers: sessions written at once; with ``conflict_check`` as many more are re-read ahead
-            of them. Give a client whose ``workers`` (pool size) is at least twice this for full
-            speed; a smaller pool is shared between readers and writers.
-        rate: most requests per second, re-reads and retries included (``None``: no limit).
-        first: send only the first N sessions (a canary); the rest wait for :func:`resume_run`.
-        conflict_check: re-read each session before writing it and refuse to overwrite one that
-            changed since planning (``conflict``). Turning it off halves the requests; do so only
-            when nothing else writes to these sessions.
+            from :meth:`Settings.from_env`). Give one whose ``workers`` (pool size) is at least twice
+            the run's workers for full speed; a smaller pool is shared between readers and writers.
+        options: :class:`~gr4vy_nb.updates.options.RunOptions` (workers, rate, a canary's ``first``,
+            ``conflict_check``, ``journal``, ``runs_dir``); its fields may also be given as keywords
+            (``workers=8``), as before.
         progress: called with a :class:`RunProgress` after each session and retry.
         cancel: a :class:`threading.Event` or a callable; when set/true, no new request starts.
         allow_destructive: consent to the plan's destructive changes (list elements removed,
@@ -401,36 +399,38 @@ def apply_plan(
             a plan holding any is refused and nothing is sent.
 
     Raises:
-        InputError: the plan has errors, or destructive changes without ``allow_destructive`` (the
-        exception's ``problems`` lists them). RunError: input files changed since planning, the
-        plan was made against another target, or the journal exists.
+        InputError: the plan has errors; :class:`~gr4vy_nb.errors.Refused` (an ``InputError``):
+        destructive changes without ``allow_destructive`` (its ``problems`` lists them). RunError: input
+        files changed since planning, the plan was made against another target, or the journal exists.
         ConfigError: no client given and nothing configured.
     """
+    opts = with_keywords(options, RunOptions, keywords, caller="apply_plan")
     plan.raise_for_problems()
     _check_consent(plan, allow_destructive)
     _check_bodies(plan)
     changed = plan.changed_inputs()
     if changed:
         raise RunError("input files changed since the plan was made: " + ", ".join(changed) + "; plan again")
-    workers = max(1, int(workers))
+    workers = opts.workers or 4
     client, own = _default_client(client, 2 * workers)
     try:
         _check_target(client, plan.target, "plan")
         run_id = _new_run_id(RunKind.APPLY)
-        path = _journal_path(journal, runs_dir, run_id)
+        path = _journal_path(opts.journal, opts.runs_dir, run_id)
         meta = {
             "run_id": run_id, "kind": str(RunKind.APPLY), "toolkit_version": __version__, **target_of(client.settings),
-            "expires_in": plan.expires_in, "conflict_check": bool(conflict_check), "workers": workers,
-            "rate": rate, "first": first, "inputs": plan.inputs, "tables": plan.tables,
-            "plan_created_at": plan.created_at, "results_dir": str(_results_for(path, runs_dir, run_id)),
+            "expires_in": plan.expires_in, "conflict_check": bool(opts.conflict_check), "workers": workers,
+            "rate": opts.rate, "first": opts.first, "inputs": plan.inputs, "tables": plan.tables,
+            "plan_created_at": plan.created_at, "results_dir": str(_results_for(path, opts.runs_dir, run_id)),
+            "body_mode": str(plan.body_mode),
         }
         items = [_journal_item(i) for i in plan.items]
         uploads = [table_records(t) for t in plan.uploads.values()]
-        options = RunOptions(kind=RunKind.APPLY, workers=workers, rate=rate, conflict_check=conflict_check,
-                             first=first, progress=progress, cancel=cancel)
+        engine = EngineOptions(kind=RunKind.APPLY, workers=workers, rate=opts.rate, conflict_check=opts.conflict_check,
+                               first=opts.first, progress=progress, cancel=cancel)
         with Journal.create(path, meta=meta, items=items, uploads=uploads) as j:
             rows = [i for i in items if i["status"] == SessionStatus.PLANNED]  # as committed: not read back
-            return _execute(j, client, rows, options)
+            return _execute(j, client, rows, engine)
     finally:
         if own:
             client.close()
@@ -439,25 +439,14 @@ def apply_plan(
 # --------------------------------------------------------------------------- resume
 
 
-def _retryable_failure(row: Mapping[str, Any]) -> bool:
-    """Whether a failed row may succeed if sent again (no answer, 429, 5xx, outcome unknown)."""
-    status = row.get("http_status")
-    code = row.get("error_code") or ""
-    if row.get("message", "") and str(row.get("message")).startswith("outcome unknown"):
-        return True
-    return status is None or status == 429 or status >= 500 or code in ("connect", "read_timeout", "dropped")
-
-
 def resume_run(
     journal: str | os.PathLike[str],
     *,
     client: Any = None,
-    workers: int | None = None,
-    rate: float | None = None,
-    first: int | None = None,
-    check_inputs: bool = True,
+    options: RunOptions | None = None,
     progress: Callable[[RunProgress], None] | None = None,
     cancel: Any = None,
+    **keywords: Any,
 ) -> Run:
     """Continue a run that was cancelled, stopped, paused (canary), crashed or killed.
 
@@ -465,12 +454,16 @@ def resume_run(
     desired values becomes ``succeeded`` with no write; one still in its before-state is sent;
     one changed by someone else is a ``conflict`` (when the run checks conflicts). Failures
     that may pass on a second try (no answer, 429, 5xx) are retried; refusals (400, 404, 409,
-    422) are final. A finished run sends nothing. ``workers``/``rate`` default to the run's.
+    422) are final. A finished run sends nothing. ``options`` (:class:`~gr4vy_nb.updates.options.RunOptions`,
+    or its fields as keywords): ``workers``/``rate`` default to the run's, ``first`` sends only that
+    many more, ``check_inputs=False`` resumes even though the input files changed.
 
     Raises:
         RunError: the journal is in use by another process, its input files changed since the
             run started (``check_inputs=False`` overrides), or the client targets another API.
     """
+    opts = with_keywords(options, RunOptions, keywords, caller="resume_run")
+    workers, rate, first, check_inputs = opts.workers, opts.rate, opts.first, opts.check_inputs
     with Journal.open(journal) as j:
         meta = j.meta
         if check_inputs:
@@ -485,12 +478,12 @@ def resume_run(
             _check_target(client, meta, "run")
             todo = [r for r in j.rows((SessionStatus.PLANNED, SessionStatus.SENDING, SessionStatus.UNPROCESSED,
                                        SessionStatus.FAILED))
-                    if r["status"] != SessionStatus.FAILED or (r["body"] is not None and _retryable_failure(r))]
-            options = RunOptions(kind=str(meta.get("kind")), workers=n_workers,
+                    if r["status"] != SessionStatus.FAILED or (r["body"] is not None and transient_failure(r))]
+            engine = EngineOptions(kind=str(meta.get("kind")), workers=n_workers,
                                  rate=rate if rate is not None else meta.get("rate"),
                                  conflict_check=bool(meta.get("conflict_check", True)), recheck=True, first=first,
                                  progress=progress, cancel=cancel)
-            return _execute(j, client, todo, options)
+            return _execute(j, client, todo, engine)
         finally:
             if own:
                 client.close()
@@ -499,15 +492,14 @@ def resume_run(
 # --------------------------------------------------------------------------- rollback
 
 
-def _rollback_items(parent: Journal, expires_in: float, settings: Any = None) -> list[dict[str, Any]]:
+def _rollback_items(parent: Journal, expires_in: float, mode: BodyMode) -> list[dict[str, Any]]:
     """For each session the run changed: restore the fields it changed to their value before the run.
 
     Unless the target's probe found that PUT merges, each body also carries the rest of the session's
     state as the run left it (:func:`~gr4vy_nb.updates.bodies.rollback_body`), so a replacing PUT clears nothing.
     """
-    from .bodies import body_mode, rollback_body
+    from .bodies import rollback_body
 
-    mode = body_mode(settings)[0]
     items = []
     for r in parent.rows((SessionStatus.SUCCEEDED,)):
         desired = r["desired"] or {}
@@ -621,13 +613,11 @@ def rollback_run(
     journal: str | os.PathLike[str],
     *,
     client: Any = None,
+    options: RunOptions | None = None,
     force: bool = False,
-    rollback_journal: str | os.PathLike[str] | None = None,
-    workers: int | None = None,
-    rate: float | None = None,
-    expires_in: int | None = None,
     progress: Callable[[RunProgress], None] | None = None,
     cancel: Any = None,
+    **keywords: Any,
 ) -> Run:
     """Put back the before-state of every session a run changed, as a new journaled run.
 
@@ -639,11 +629,17 @@ def rollback_run(
     answer) are re-read before anything else: those holding the run's values are rolled back
     too, the others are reported as not written (:mod:`~gr4vy_nb.updates.inflight`; ``Run.notes``).
     The rollback's own journal (default: next to the original, ``<run>-rollback-<id>.sqlite``)
-    can itself be resumed or rolled back. The original journal is locked meanwhile.
+    can itself be resumed or rolled back. The original journal is locked meanwhile. ``options``
+    (:class:`~gr4vy_nb.updates.options.RunOptions`, or its fields as keywords): ``journal`` (the
+    rollback's own; ``rollback_journal=`` as before), ``workers``/``rate``/``expires_in`` (default: the run's).
+    The bodies carry what the run's bodies carried (its ``body_mode``: the changed fields, or each
+    session's full state).
 
     Raises:
         RunError: the journal is in use, or the client targets another API than the run's.
     """
+    opts = with_keywords(options, RunOptions, keywords, caller="rollback_run")
+    workers, rate, expires_in, rollback_journal = opts.workers, opts.rate, opts.expires_in, opts.journal
     with Journal.open(journal) as parent:
         meta = parent.meta
         n_workers = max(1, int(workers or meta.get("workers") or 4))
@@ -654,7 +650,7 @@ def rollback_run(
             # Sessions the run left in flight (killed mid-write) are re-read first: those that hold the
             # run's values become succeeded in its journal, so they are rolled back with the others.
             in_flight = settle_in_flight(parent, client, workers=n_workers)
-            items = _rollback_items(parent, float(seconds), client.settings)
+            items = _rollback_items(parent, float(seconds), BodyMode(meta.get("body_mode") or BodyMode.FULL))
             path = Path(rollback_journal) if rollback_journal else parent.path.with_name(
                 f"{parent.path.stem}-rollback-{secrets.token_hex(3)}.sqlite")
             # The run's id is its journal's name, so that what the runs browser and `gr4vy-nb runs` show
@@ -666,11 +662,12 @@ def rollback_run(
                 "force": bool(force), "expires_in": seconds, "conflict_check": not force, "workers": n_workers,
                 "rate": rate, "inputs": [], "tables": meta.get("tables") or {},
                 "results_dir": str(path.with_suffix("")), "in_flight": in_flight.to_dict(),
+                "body_mode": str(meta.get("body_mode") or BodyMode.FULL),
             }
-            options = RunOptions(kind=RunKind.ROLLBACK, workers=n_workers, rate=rate, conflict_check=not force,
+            engine = EngineOptions(kind=RunKind.ROLLBACK, workers=n_workers, rate=rate, conflict_check=not force,
                                  recheck=True, progress=progress, cancel=cancel)
             with Journal.create(path, meta=rb_meta, items=items, uploads=parent.uploads()) as j:
-                return _execute(j, client, j.rows((SessionStatus.PLANNED,)), options)
+                return _execute(j, client, j.rows((SessionStatus.PLANNED,)), engine)
         finally:
             if own:
                 client.close()

@@ -18,13 +18,18 @@ from typing import Any
 __all__ = [
     "FINAL_STATUSES",
     "NOT_THROUGH",
+    "OUTCOME_UNKNOWN",
     "RESULT_STATUSES",
     "STATUSES",
+    "BodyMode",
     "ItemStatus",
+    "ListMode",
+    "Rewrites",
     "RunKind",
     "RunState",
     "SessionStatus",
     "parse_instant",
+    "transient_failure",
     "utc_text",
 ]
 
@@ -65,6 +70,18 @@ NOT_THROUGH: tuple[SessionStatus, ...] = (SessionStatus.FAILED, SessionStatus.CO
 """The result statuses of sessions that did not go through (their rows go to ``errors.csv``)."""
 
 
+OUTCOME_UNKNOWN = "outcome_unknown"
+"""The journal's ``error_code`` of a write that may or may not have been applied (its answer was lost)."""
+TRANSIENT_CODES = frozenset({OUTCOME_UNKNOWN, "connect", "read_timeout", "dropped"})
+"""Error codes of failures that may pass on a second try (no answer, or an answer lost)."""
+
+
+def transient_failure(row: Any) -> bool:
+    """Whether a failed journal row may pass if sent again: no answer, 429, 5xx, or an outcome unknown (typed)."""
+    status = row.get("http_status")
+    return status is None or status == 429 or status >= 500 or (row.get("error_code") or "") in TRANSIENT_CODES
+
+
 class RunState(StrEnum):
     """A run's state, as its journal records it (and two that only a listing of runs shows)."""
 
@@ -87,6 +104,33 @@ class RunKind(StrEnum):
 
     APPLY = "apply"
     ROLLBACK = "rollback"
+
+
+class ListMode(StrEnum):
+    """How the rows of a child table (cart items, legs, passengers) change a session's list."""
+
+    REPLACE = "replace"
+    """The rows are the complete new list: elements not listed are removed (consent needed)."""
+    PATCH = "patch"
+    """Each row patches the element it indexes; the others are kept; rows without an index are appended."""
+
+
+class BodyMode(StrEnum):
+    """What an update body carries (see :mod:`gr4vy_nb.updates.bodies`)."""
+
+    CHANGED = "changed"
+    """Only the changed top-level fields: the target's probe found that PUT merges."""
+    FULL = "full"
+    """Each session's full writable state: not probed, or PUT replaces."""
+
+
+class Rewrites(StrEnum):
+    """What a plan does with a cell an editor rewrote (the current value written differently)."""
+
+    ERROR = "error"
+    """Refuse it (``spreadsheet_rewrite`` error): nothing is sent while one remains."""
+    SEND = "send"
+    """Send the text as written, with a warning each."""
 
 
 # --------------------------------------------------------------------------- instants (expiry)

@@ -2,8 +2,8 @@
 
 :class:`PlanActions` is mixed into :class:`~gr4vy_nb.widgets.bulk_app.BulkUpdateApp` (as
 :class:`~gr4vy_nb.widgets._runner.RunActions` is for runs): :meth:`PlanActions.on_plan` starts the
-fetch and merge, :meth:`~PlanActions.on_cancel_plan` stops it within about a second (reads go in
-small batches, :class:`CancellableReads`), :meth:`~PlanActions.wait_plan` blocks for scripts and
+fetch and merge, :meth:`~PlanActions.on_cancel_plan` stops it within about a second (the plan's
+``cancel``: its reads go in small batches), :meth:`~PlanActions.wait_plan` blocks for scripts and
 tests. Also here: a step's own message area (:class:`StepMessages`) and the grey "why is this
 button disabled" line (:func:`reason_html`).
 """
@@ -18,44 +18,9 @@ from typing import Any
 from ..errors import Gr4vyError, InputError
 from ._common import Messages, busy
 
-__all__ = ["CancellableReads", "PlanActions", "PlanCancelled", "StepMessages", "duration", "reason_html"]
+__all__ = ["PlanActions", "StepMessages", "duration", "reason_html"]
 
 _GREY = "color:#6b7280;font-size:90%;margin-left:8px"
-
-
-class PlanCancelled(Exception):
-    """Raised from the plan's progress callback once Cancel is pressed: stops the fetch loop."""
-
-
-class CancellableReads:
-    """The client, reading sessions in batches of a few per worker, so that Cancel also stops the reads queued.
-
-    (One call for all ids would queue every GET in the client's pool, and they would all run before
-    the cancelled plan returned.) Everything else is the client's own.
-    """
-
-    def __init__(self, client: Any, cancel: threading.Event) -> None:
-        self._client = client
-        self._cancel = cancel
-        self._batch = 3 * max(1, int(getattr(client, "workers", 8)))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def get_checkout_sessions(self, ids: Any, workers: int | None = None, progress: Any = None,
-                              **kwargs: Any) -> dict[str, Any]:
-        order = list(dict.fromkeys(ids))
-        total = len(order)
-        report = progress or (lambda _done, _total: None)
-        got: dict[str, Any] = {}
-        report(0, total)
-        for start in range(0, total, self._batch):
-            if self._cancel.is_set():
-                raise PlanCancelled
-            chunk = order[start:start + self._batch]
-            got.update(self._client.get_checkout_sessions(
-                chunk, workers=workers, progress=lambda done, _t, base=start: report(base + done, total), **kwargs))
-        return {sid: got[sid] for sid in order}
 
 
 class StepMessages(Messages):
@@ -120,7 +85,8 @@ class PlanActions:
         click on *Plan* returns at once, while a call from code (``app.on_plan()``) waits, so the next line
         of a script or cell sees :attr:`plan`.
         """
-        from ..updates.plan import plan_updates
+        from ..api.probe import saved_probe
+        from ..updates.plan import PlanCancelled, plan_updates
 
         if wait is None:
             wait = _button is None
@@ -145,8 +111,6 @@ class PlanActions:
             last = [0.0]
 
             def progress(done: int, total: int) -> None:
-                if cancel.is_set():
-                    raise PlanCancelled
                 now = time.monotonic()
                 if now - last[0] < 0.15 and done < total:
                     return
@@ -162,10 +126,10 @@ class PlanActions:
 
             def work() -> None:
                 try:
-                    plan = plan_updates(upload, client=CancellableReads(self.client, cancel), expires_in=expires_in,
-                                        progress=progress, lists=lists)
+                    plan = plan_updates(upload, client=self.client, probe=saved_probe(self.client.settings),
+                                        expires_in=expires_in, progress=progress, lists=lists, cancel=cancel)
                     if cancel.is_set():
-                        raise PlanCancelled
+                        raise PlanCancelled("the plan was cancelled; nothing was planned")
                     self.plan = plan
                     self.plan_counters.value = (f"fetched {len(plan.items):,} session(s) in "
                                                 f"{duration(time.monotonic() - began)}")

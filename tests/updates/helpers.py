@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gr4vy_nb.api.client import Gr4vyClient
+from gr4vy_nb.api.probe import saved_probe
 from gr4vy_nb.api.retry import RetryPolicy
 from gr4vy_nb.config import Settings
 from gr4vy_nb.sandbox.seeding import default_seed_path
@@ -38,9 +39,10 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def plan_of(tmp_path, client, **files):
+    """Plan the files given against the client's target, with its saved probe result (as the shells pass it)."""
     for name, text in files.items():
         write(tmp_path, f"{name}.csv", text)
-    return plan_updates(tmp_path, client=client)
+    return plan_updates(tmp_path, client=client, probe=saved_probe(client.settings))
 
 
 def errors_of(plan):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gr4vy_nb.api.probe import ProbeResult, save_probe
+from gr4vy_nb.api.probe import ProbeResult, save_probe, saved_probe
 from gr4vy_nb.config import Settings
 from gr4vy_nb.updates.bodies import CHANGED, FULL, UPDATE_ONLY_FIELDS, body_mode, full_body, rollback_body
 
@@ -43,16 +43,17 @@ def test_full_body_carries_every_writable_field_and_unknown_ones_but_not_read_on
 
 
 def test_mode_not_probed_is_full_with_the_reason(settings):
-    mode, why = body_mode(settings)
+    mode, why = body_mode(saved_probe(settings))
     assert mode == FULL and why.startswith("not probed: sending the full state of each session")
 
 
-def test_mode_follows_the_saved_probe_of_this_target(settings):
+def test_mode_follows_the_probe_result_given(settings):
+    """The probe result is an input: looked up once by the shell (saved_probe) and passed in."""
     _probe(settings, "merge")
-    assert body_mode(settings)[0] == CHANGED
-    assert body_mode(Settings(base_url="http://127.0.0.1:8788", token="abc.def.ghi"))[0] == FULL
+    assert body_mode(saved_probe(settings))[0] == CHANGED
+    assert body_mode(saved_probe(Settings(base_url="http://127.0.0.1:8788", token="abc.def.ghi")))[0] == FULL
     _probe(settings, "replace")
-    mode, why = body_mode(settings)
+    mode, why = body_mode(saved_probe(settings))
     assert mode == FULL and "PUT replaces the session" in why
 
 

@@ -33,7 +33,7 @@ def test_a_spreadsheet_rewrite_is_an_error_naming_both_values_masked(tmp_path, c
     message = rewrite.message.iloc[0]
     # A phone number is personal: neither the new nor the current value in clear, anywhere in the problems.
     assert "44509409120" not in plan.problems.to_string() and "+44*******20 #" in message
-    assert "Text" in message and "xlsx" in message and "--allow-spreadsheet-rewrites" in message
+    assert "Text" in message and "XLSX" in message and "sending rewrites as written" in message
     assert not plan.ok and plan.changes == []
 
 
