@@ -265,16 +265,17 @@ def _refusal(why: Any, settings: Any, *, verb: str = "WRITE TO") -> str:
     from .updates.reasons import ReasonCode
 
     code = why.code
+    tag = f" [{code}]"  # the workflow's reason code, the same every shell reports
     if code == ReasonCode.PRODUCTION_NOT_CONFIRMED:
-        return f"REFUSING TO {verb} {settings.target.upper()} without --yes."
+        return f"REFUSING TO {verb} {settings.target.upper()} without --yes.{tag}"
     if code == ReasonCode.DESTRUCTIVE_NEEDS_CONSENT:
         consent = why.text.removeprefix("the plan would ").removesuffix(": consent to it first")
         return (f"\nNothing was sent: the plan would {consent} (listed above as DESTRUCTIVE). Check them, then add "
                 "--allow-destructive to apply them, or add --lists patch to keep the list elements your files do "
-                "not list.")
+                f"not list.{tag}")
     if code == ReasonCode.ERRORS_REMAIN:
-        return "\nNothing was sent: fix the errors and try again."
-    return f"\nNothing was sent: {why.text}."
+        return f"\nNothing was sent: fix the errors and try again.{tag}"
+    return f"\nNothing was sent: {why.text}.{tag}"
 
 
 def _when(stamp: float) -> str:

@@ -98,7 +98,7 @@ def test_production_through_a_loopback_url_keeps_every_guard(env, monkeypatch, t
                         (["probe"], "REFUSING TO PROBE")):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
-        assert words in err and "--yes" in err, argv
+        assert words in err and "--yes" in err and "[production_not_confirmed]" in err, argv
         assert f"GR4VY PRODUCTION (127.0.0.1:{env.base_url.rsplit(':', 1)[1]}) AT {env.base_url}" in err
         assert "local sandbox emulator" not in err
     assert sum(env.stats()["writes"].values()) == writes  # nothing written

@@ -45,6 +45,7 @@ def test_apply_refuses_a_one_row_replace_without_consent_and_accepts_it_with(env
     out = capsys.readouterr().out
     assert "Nothing was sent: the plan would remove 3 passengers in 1 session" in out
     assert "--allow-destructive" in out and f"{S0}  removes passengers #0, #2, #3 of 4" in out
+    assert "[destructive_needs_consent]" in out  # the workflow's reason code, as the bulk app's
     assert puts(env) == 0 and not (tmp_path / "runs").exists()
     assert passengers(env, http, auth_headers) == 4
     assert main(["apply", str(folder), "--allow-destructive"]) == 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Action", "Reason", "ReasonCode", "production_reason"]
+__all__ = ["Action", "Reason", "ReasonCode", "production_reason", "reason"]
 
 
 class Action(StrEnum):
@@ -35,10 +35,16 @@ class ReasonCode(StrEnum):
 
     NOTHING_LOADED = "nothing_loaded"
     """No input loaded yet."""
+    INPUT_ERRORS = "input_errors"
+    """The input has errors. :class:`BulkUpdate` plans it anyway (every problem reported at once); a shell
+    may choose to plan only clean input (the bulk app does) and say so with this code."""
     NOT_PLANNED = "not_planned"
     """Nothing planned yet (or the plan was cleared by new input)."""
     ERRORS_REMAIN = "errors_remain"
     """The plan has errors: nothing may be sent."""
+    NOTHING_TO_SEND = "nothing_to_send"
+    """The plan changes no session. :class:`BulkUpdate` applies it anyway (its run records every session as
+    skipped); a shell may choose not to offer that run (the bulk app does) and say so with this code."""
     PLAN_STALE = "plan_stale"
     """The plan was applied already, or its input files changed since: plan again."""
     DESTRUCTIVE_NEEDS_CONSENT = "destructive_needs_consent"
@@ -72,7 +78,9 @@ class Reason:
 
 _TEXT: dict[ReasonCode, str] = {
     ReasonCode.NOTHING_LOADED: "load the input first",
+    ReasonCode.INPUT_ERRORS: "the input has errors",
     ReasonCode.NOT_PLANNED: "plan first",
+    ReasonCode.NOTHING_TO_SEND: "the plan has nothing to send",
     ReasonCode.ERRORS_REMAIN: "the plan has errors: nothing may be sent",
     ReasonCode.PLAN_STALE: "this plan was applied already: plan again, or resume its run",
     ReasonCode.DESTRUCTIVE_NEEDS_CONSENT: "the plan would {consent}: consent to it first",

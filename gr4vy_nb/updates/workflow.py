@@ -162,7 +162,7 @@ class BulkUpdate:
         if not plan.ok:
             return reason(ReasonCode.ERRORS_REMAIN)
         # A plan that changes nothing may be applied: its run records every session as skipped.
-        if plan is self._applied or plan.changed_inputs():
+        if plan is self._applied:  # (input files changed since the plan: apply refuses, it reads them again)
             return reason(ReasonCode.PLAN_STALE)
         if not self.consented:
             return reason(ReasonCode.DESTRUCTIVE_NEEDS_CONSENT, consent=plan.consent)
@@ -286,6 +286,22 @@ class BulkUpdate:
             self._applied = plan  # a plan is applied once: resume its run, or plan again
             return run
         return self._run(Action.APPLY, work)
+
+    def clear(self) -> None:
+        """Drop the input and its plan (new input is being chosen); consent and confirmation re-armed; runs kept."""
+        with self._lock:
+            self._refuse(Action.LOAD)
+            self.upload, self.current_plan, self.error = None, None, None
+            self._rearm()
+            self._state = State.EMPTY
+
+    def clear_plan(self) -> None:
+        """Drop the current plan (its making was cancelled by the shell); back to ``loaded``."""
+        with self._lock:
+            self._refuse(Action.LOAD)
+            self.current_plan = None
+            self._rearm()
+            self._state = State.LOADED if self.upload is not None else State.EMPTY
 
     def take_plan(self, plan: Plan) -> Plan:
         """Take a plan made earlier (:meth:`Plan.load <gr4vy_nb.updates.plan.Plan.load>`) as the current plan."""

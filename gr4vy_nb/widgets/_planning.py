@@ -15,10 +15,11 @@ import threading
 import time
 from typing import Any
 
-from ..errors import Gr4vyError, InputError
+from ..errors import Gr4vyError
+from ..updates.reasons import Action, Reason, ReasonCode
 from ._common import Messages, busy
 
-__all__ = ["PlanActions", "StepMessages", "duration", "reason_html"]
+__all__ = ["PlanActions", "StepMessages", "duration", "reason_html", "words"]
 
 _GREY = "color:#6b7280;font-size:90%;margin-left:8px"
 
@@ -33,6 +34,33 @@ class StepMessages(Messages):
     def _add(self, kind: str, text: str, extra: str = "") -> None:
         super()._add(kind, text, extra)
         self._parent._add(kind, text, extra)
+
+
+_WORDS: dict[tuple[ReasonCode, Action | None], str] = {
+    (ReasonCode.NOTHING_LOADED, None): "validate the files first",
+    (ReasonCode.INPUT_ERRORS, None): "fix the validation errors and validate again",
+    (ReasonCode.PLAN_IN_PROGRESS, Action.PLAN): "planning ...",
+    (ReasonCode.PLAN_IN_PROGRESS, Action.APPLY): "wait for the plan",
+    (ReasonCode.PLAN_IN_PROGRESS, None): "a plan is being made: wait for it or cancel it",
+    (ReasonCode.RUN_IN_PROGRESS, None): "a run is in progress",
+    (ReasonCode.NOT_PLANNED, None): "plan first",
+    (ReasonCode.ERRORS_REMAIN, None): "the plan has errors",
+    (ReasonCode.NOTHING_TO_SEND, None): "the plan has nothing to send",
+    (ReasonCode.PLAN_STALE, None): "this plan was applied already: plan again or resume its run",
+    (ReasonCode.DESTRUCTIVE_NEEDS_CONSENT, None): "tick the consent box next to Run",
+    (ReasonCode.PRODUCTION_NOT_CONFIRMED, None): "confirm PRODUCTION (tick the box and type the merchant account id)",
+    (ReasonCode.NO_RUN, None): "no run to act on",
+}
+"""The app's words for a reason (by code, and by action where the words differ); others keep the reason's text."""
+_WRITES = (Action.APPLY, Action.RESUME, Action.ROLLBACK)
+
+
+def words(why: Reason, action: Action | None = None, *, clicked: bool = False) -> Reason:
+    """``why`` in this app's words (its code kept); ``clicked``: a refused write adds that nothing was sent."""
+    text = _WORDS.get((why.code, action)) or _WORDS.get((why.code, None)) or why.text
+    if clicked and action in _WRITES:
+        text += "; nothing was sent"
+    return Reason(why.code, text)
 
 
 def reason_html(reason: str) -> str:
@@ -51,6 +79,7 @@ class PlanActions:
     # Provided by the app:
     plan: Any
     upload_obj: Any
+    workflow: Any
     client: Any
     runner: Any
     confirmation: Any
@@ -66,6 +95,9 @@ class PlanActions:
     _plan_error: BaseException | None
 
     def _buttons(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _refuse(self, action: Action) -> None:
         raise NotImplementedError
 
     def _refresh(self) -> None:
@@ -86,24 +118,18 @@ class PlanActions:
         of a script or cell sees :attr:`plan`.
         """
         from ..api.probe import saved_probe
-        from ..updates.plan import PlanCancelled, plan_updates
+        from ..updates.options import PlanOptions
+        from ..updates.plan import PlanCancelled
 
         if wait is None:
             wait = _button is None
         started = False
         with busy(self._buttons(), self.plan_messages, on_done=self._refresh):
-            if self._planning:
-                raise InputError("a plan is already being made: wait for it or cancel it")
-            if self.runner.running:
-                raise InputError("a run is in progress: plan again when it has ended")
-            self.plan = None
+            self._refuse(Action.PLAN)
             self._clear_plan_view()
-            self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation
-            if self.upload_obj is None:
-                raise InputError("validate the files first")
-            if not self.upload_obj.ok:
-                raise InputError("the files have errors: fix them and validate again")
-            upload, expires_in, lists = self.upload_obj, int(self.expires_in.value), str(self.lists_mode.value)
+            self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation (the workflow re-arms too)
+            options = PlanOptions(expires_in=int(self.expires_in.value), lists=str(self.lists_mode.value))
+            self.workflow.probe = saved_probe(self.client.settings)  # looked up once per plan, here in the shell
             cancel = threading.Event()
             self._plan_cancel = cancel
             self._plan_error = None
@@ -126,16 +152,14 @@ class PlanActions:
 
             def work() -> None:
                 try:
-                    plan = plan_updates(upload, client=self.client, probe=saved_probe(self.client.settings),
-                                        expires_in=expires_in, progress=progress, lists=lists, cancel=cancel)
-                    if cancel.is_set():
+                    plan = self.workflow.plan(options, cancel=cancel, progress=progress)
+                    if cancel.is_set():  # cancelled after the last read: the plan is dropped
+                        self.workflow.clear_plan()
                         raise PlanCancelled("the plan was cancelled; nothing was planned")
-                    self.plan = plan
                     self.plan_counters.value = (f"fetched {len(plan.items):,} session(s) in "
                                                 f"{duration(time.monotonic() - began)}")
                     self._show_plan()
                 except PlanCancelled:
-                    self.plan = None
                     self.plan_progress.bar_style = "warning"
                     self.plan_counters.value = ""
                     self.plan_messages.warn("plan cancelled: nothing was sent")

@@ -21,9 +21,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..errors import Gr4vyError, InputError
+from ..errors import Gr4vyError, InputError, Refused
+from ..updates.reasons import Action
 from ..updates.states import RESULT_STATUSES, RunState
 from ._common import Messages, busy
+from ._planning import words
 
 __all__ = ["REFRESH_SECONDS", "RollbackPrompt", "RunActions", "RunPanel"]
 
@@ -244,6 +246,7 @@ class RunActions:
     messages: Messages
     confirmation: Any
     client: Any
+    workflow: Any
 
     def _refresh(self) -> None:
         raise NotImplementedError
@@ -254,33 +257,41 @@ class RunActions:
     def _run_options(self) -> dict[str, Any]:
         return {}
 
+    def _workflow_for(self, run: Any, action: Action) -> Any:
+        """The app's workflow holding ``run`` (attached if it holds another), its gates set from the widgets."""
+        wf = self.workflow
+        if wf.run is None or Path(str(wf.run.journal)) != Path(str(run.journal)):
+            wf.attach(run.journal)
+        wf.confirm(self.confirmation.settings.merchant_account_id if self.confirmation.ok else None)
+        why = wf.why_not(action)
+        if why is not None:
+            raise Refused(words(why, action, clicked=True))
+        return wf
+
     def on_resume(self, _button: Any = None) -> None:
         """Resume the run shown in the background (sends what it has not sent yet)."""
-        from ..updates.runs import resume_run
+        from ..updates.options import RunOptions
 
         with busy([], self.messages, on_done=self._refresh):
-            run = self._current_run()
-            self.confirmation.require("resuming")
-            kwargs = self._run_options()
+            wf = self._workflow_for(self._current_run(), Action.RESUME)
+            options = RunOptions(**self._run_options())
 
             def work(progress: Any, cancel: Any) -> Any:
-                return resume_run(run.journal, client=self.client, progress=progress, cancel=cancel, **kwargs)
+                return wf.resume(options, progress=progress, cancel=cancel)
 
             self.runner.start("resume", work, self._finished)
 
     def on_rollback(self, _button: Any = None) -> None:
         """Roll the run shown back in the background (a new journaled run)."""
-        from ..updates.runs import rollback_run
+        from ..updates.options import RunOptions
 
         with busy([], self.messages, on_done=self._refresh):
-            run = self._current_run()
-            self.confirmation.require("rolling back")
+            wf = self._workflow_for(self._current_run(), Action.ROLLBACK)
             force = bool(self.results.force_rollback.value)
-            kwargs = self._run_options()
+            options = RunOptions(**self._run_options())
 
             def work(progress: Any, cancel: Any) -> Any:
-                return rollback_run(run.journal, client=self.client, force=force, progress=progress, cancel=cancel,
-                                    **kwargs)
+                return wf.rollback(options, force=force, progress=progress, cancel=cancel)
 
             self.runner.start("rollback", work, self._finished)
 

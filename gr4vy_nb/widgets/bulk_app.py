@@ -1,9 +1,9 @@
 """BulkUpdateApp: upload CSVs -> validate -> plan (diff) -> apply (progress, Cancel) -> results.
 
-A thin shell over :func:`~gr4vy_nb.updates.upload.read_upload`, :func:`~gr4vy_nb.updates.checks.check_upload`,
-:func:`~gr4vy_nb.updates.plan.plan_updates`, :func:`~gr4vy_nb.updates.runs.apply_plan`,
-:func:`~gr4vy_nb.updates.runs.resume_run` and :func:`~gr4vy_nb.updates.runs.rollback_run`: every decision is
-the engine's; the app gathers input, shows output and keeps the kernel responsive.
+A thin shell over :class:`~gr4vy_nb.updates.workflow.BulkUpdate` (:attr:`BulkUpdateApp.workflow`): the state
+(input, plan, consent, confirmation, runs) lives there, each disabled button says why in words rendered from
+``workflow.why_not`` (:meth:`BulkUpdateApp.why_not`, same codes), and each step is the workflow's; the app
+gathers input, shows output and keeps the kernel responsive.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, Refused
 from ..notebook_support import Connection, connect, target_style
 from ..problems import Severity
+from ..updates.reasons import Action, Reason, ReasonCode, reason
+from ..updates.workflow import BulkUpdate
 from ._common import (
     MAX_UPLOAD_BYTES,
     Confirmation,
@@ -30,7 +32,7 @@ from ._common import (
     problems_csv,
     uploaded_files,
 )
-from ._planning import PlanActions, StepMessages, reason_html
+from ._planning import PlanActions, StepMessages, reason_html, words
 from ._runner import RollbackPrompt, RunActions, RunPanel
 from .results import ResultsView
 
@@ -92,11 +94,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.settings = self.connection.settings
         self.client = self.connection.client
         self.runs_dir = Path(runs_dir)
-        self.upload_obj: Any = None  # the checked Upload
+        self.workflow = BulkUpdate(self.client, runs_dir=self.runs_dir)  # the state; the app only shows it
         self.sources: list[Path] = []
-        self.plan: Any = None
-        self._applied_plan: Any = None  # a plan is applied once; resume or plan again after that
-        self.run: Any = None
         self.messages = Messages()
         self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data",
                                    style={"description_width": "initial"}, layout=w.Layout(width="auto"))
@@ -184,7 +183,7 @@ class BulkUpdateApp(PlanActions, RunActions):
                                        tooltip="most requests per second (0: no limit)")
         self.canary = w.BoundedIntText(value=0, min=0, max=10_000_000, description="canary N",
                                        tooltip="send only the first N sessions (0: all); resume for the rest")
-        self.confirmation = Confirmation(self.settings, on_change=self._refresh)
+        self.confirmation = Confirmation(self.settings, on_change=self._sync_gates)
         self.confirm_box, self.confirm_text = self.confirmation.box, self.confirmation.text
         self.apply_button = w.Button(description="Run", icon="play", button_style="danger" if kind ==
                                      "production" else "success", disabled=True)
@@ -211,7 +210,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.diff_session.observe(self._on_diff_session, names="value")
         self.show_raw.observe(self._on_show_raw, names="value")
         self.apply_button.on_click(self.on_apply)
-        self.consent_box.observe(lambda _change: self._refresh(), names="value")
+        self.consent_box.observe(lambda _change: self._sync_gates(), names="value")
         self.results.retry_button.on_click(self.on_retry_failed)
         self.results.resume_button.on_click(self.on_resume)
         self.results.rollback_button.on_click(self.on_rollback)
@@ -241,7 +240,22 @@ class BulkUpdateApp(PlanActions, RunActions):
             self.rollback_prompt.widget, self.results.widget,
         ])
 
-    # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ state (the workflow's)
+
+    @property
+    def upload_obj(self) -> Any:
+        """The checked upload (``workflow.upload``)."""
+        return self.workflow.upload
+
+    @property
+    def plan(self) -> Any:
+        """The current plan (``workflow.current_plan``)."""
+        return self.workflow.current_plan
+
+    @property
+    def run(self) -> Any:
+        """The last run (``workflow.run``)."""
+        return self.workflow.run
 
     @property
     def busy(self) -> bool:
@@ -254,9 +268,14 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _confirmed(self) -> bool:
         return self.confirmation.ok
 
-    def _consented(self) -> bool:
-        """No destructive change in the plan, or the consent box ticked for this plan."""
-        return self.plan is None or not self.plan.consent or bool(self.consent_box.value)
+    def _sync_gates(self) -> None:
+        """Hand the consent box and the PRODUCTION confirmation to the workflow (it re-arms them per step)."""
+        wf = self.workflow
+        if not wf.busy:
+            wf.confirm(self.settings.merchant_account_id if self.confirmation.ok else None)
+            if wf.why_not(Action.CONSENT) is None:
+                wf.consent(bool(self.consent_box.value))
+        self._refresh()
 
     def _show_consent(self) -> None:
         """The plan's destructive changes in red next to Run, and the consent box (unticked: re-armed)."""
@@ -280,15 +299,15 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.consent_box.layout.display = ""
 
     def _refresh(self) -> None:
-        """Enable exactly the buttons the app's state allows."""
+        """Enable exactly the buttons the workflow's state allows; say why the others are disabled."""
         running = self.runner.running or self._planning
         self.validate_button.disabled = running
-        plan_why = self._plan_reason()
-        self.plan_button.disabled = bool(plan_why)
-        self.plan_reason.value = reason_html(plan_why)
-        apply_why = self._apply_reason()
-        self.apply_button.disabled = bool(apply_why)
-        self.apply_reason.value = reason_html(apply_why)
+        plan_why = self.why_not(Action.PLAN)
+        self.plan_button.disabled = plan_why is not None
+        self.plan_reason.value = reason_html(plan_why.text if plan_why else "")
+        apply_why = self.why_not(Action.APPLY)
+        self.apply_button.disabled = apply_why is not None
+        self.apply_reason.value = reason_html(apply_why.text if apply_why else "")
         self.consent_box.disabled = running
         self.results.refresh_buttons(busy=running)
         self.rollback_prompt.confirm_button.disabled = (running or self.rollback_prompt.preview is None
@@ -302,46 +321,34 @@ class BulkUpdateApp(PlanActions, RunActions):
         """Whether a plan is being made (in the background)."""
         return self._planning
 
-    def _plan_reason(self) -> str:
-        """Why Plan is disabled (empty: it is enabled)."""
-        if self._planning:
-            return "planning ..."
-        if self.runner.running:
-            return "a run is in progress"
-        if self.upload_obj is None:
-            return "validate the files first"
-        if not self.upload_obj.ok:
-            return "fix the validation errors and validate again"
-        return ""
+    def why_not(self, action: Action | str) -> Reason | None:
+        """Why ``action`` cannot be taken now: the workflow's :class:`~gr4vy_nb.updates.reasons.Reason` (its code),
+        in this app's words; the app's own two choices too (it plans only input that passed validation, and
+        offers no run to a plan that sends nothing)."""
+        action = Action(action)
+        if self._planning and action != Action.CANCEL:  # the plan's thread is starting or ending
+            return words(reason(ReasonCode.PLAN_IN_PROGRESS), action)
+        if self.runner.running and action != Action.CANCEL:
+            return words(reason(ReasonCode.RUN_IN_PROGRESS), action)
+        why = self.workflow.why_not(action)
+        if why is None and action == Action.PLAN and not self.upload_obj.ok:
+            why = reason(ReasonCode.INPUT_ERRORS)
+        if why is None and action == Action.APPLY and not self.plan.changes:
+            why = reason(ReasonCode.NOTHING_TO_SEND)
+        return words(why, action) if why is not None else None
 
-    def _apply_reason(self) -> str:
-        """Why Run is disabled (empty: it is enabled)."""
-        if self.runner.running:
-            return "a run is in progress"
-        if self._planning:
-            return "wait for the plan"
-        plan = self.plan
-        if plan is None:
-            return "plan first"
-        if not plan.ok:
-            return "the plan has errors"
-        if not plan.changes:
-            return "the plan has nothing to send"
-        if plan is self._applied_plan:
-            return "this plan was applied: plan again or resume the run"
-        if not self._consented():
-            return "tick the consent box"
-        if not self._confirmed():
-            return "confirm PRODUCTION (tick the box and type the merchant account id)"
-        return ""
+    def _refuse(self, action: Action) -> None:
+        why = self.why_not(action)
+        if why is not None:
+            raise Refused(words(why, action, clicked=True))
 
     # ------------------------------------------------------------------ 1 + 2: files and validation
 
     def _on_files_changed(self, _change: Any = None) -> None:
         # New input invalidates what was checked and planned from the old one: clear it from the screen too.
         had = self.upload_obj is not None or self.plan is not None or bool(self.validation_summary.value)
-        self.upload_obj = None
-        self.plan = None
+        if not self.workflow.busy:
+            self.workflow.clear()
         self._clear_validation_view()
         self._clear_plan_view()
         if had:
@@ -388,22 +395,16 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     def on_validate(self, _button: Any = None) -> None:
         """Read and check the chosen files offline; show the problems (nothing is fetched or sent)."""
-        from ..updates.checks import check_upload
-        from ..updates.upload import read_upload
-
-        self.upload_obj = None
-        self.plan = None
-        self._clear_validation_view()
-        self._clear_plan_view()
         with busy(self._buttons(), self.validation_messages, on_done=self._refresh):
-            if self._planning:
-                raise InputError("a plan is being made: cancel it first")
+            self._refuse(Action.LOAD)
+            self.workflow.clear()
+            self._clear_validation_view()
+            self._clear_plan_view()
             sources = [*self._save_uploads(), *self._typed_paths()]
             if not sources:
                 raise InputError("choose files first: upload 1 to 4 CSVs, or type a folder or file path")
             self.sources = sources
-            upload = check_upload(read_upload(sources if len(sources) > 1 else sources[0]))
-            self.upload_obj = upload
+            upload = self.workflow.load(sources if len(sources) > 1 else sources[0])
             self._show_problems(upload.problems, upload.tables)
             if upload.ok:
                 self.validation_messages.ok("validation passed: choose the expiry and press Plan")
@@ -543,40 +544,23 @@ class BulkUpdateApp(PlanActions, RunActions):
     def on_apply(self, _button: Any = None) -> None:
         """Start applying the plan in the background (see :meth:`wait` and :meth:`on_cancel`).
 
-        Refused, with nothing sent, when there is no valid plan with changes, when a run is
-        already going, or when the target needs the PRODUCTION confirmation and it is missing.
+        Refused, with nothing sent, for the reason :meth:`why_not` gives (no valid plan with changes, a
+        run already going, consent or the PRODUCTION confirmation missing).
         """
-        from ..updates.runs import apply_plan
+        from ..updates.options import RunOptions
 
         with busy([], self.apply_messages, on_done=self._refresh):
-            if self.runner.running:
-                raise InputError("a run is already in progress")
-            if self._planning:
-                raise InputError("a plan is being made: wait for it, then Run")
-            if self.plan is None:
-                raise InputError("make a plan first (step 3)")
-            if not self.plan.ok:
-                raise InputError("the plan has errors: nothing can be sent")
-            if not self.plan.changes:
-                raise InputError("the plan has nothing to send")
-            if self.plan is self._applied_plan:
-                raise InputError("this plan was applied already: resume that run from the results, or plan again")
-            self.confirmation.require("this run")
-            if not self._consented():
-                raise InputError(f"this plan would {self.plan.consent}: tick \"I mean to ...\" next to Run to "
-                                 "consent, or plan again in patch mode; nothing was sent")
+            self._sync_gates()
+            self._refuse(Action.APPLY)
             plan = self.plan
-            allow = bool(plan.consent)
-            kwargs = self._run_options()
             first = int(self.canary.value) or None
+            options = RunOptions(**self._run_options(), first=first)
             self.apply_messages.info(f"applying {len(plan.changes)} update(s) to {self.settings.target}"
-                               + (f" (canary: first {first})" if first else ""))
+                                     + (f" (canary: first {first})" if first else ""))
 
             def work(progress: Any, cancel: Any) -> Any:
-                return apply_plan(plan, client=self.client, runs_dir=self.runs_dir, first=first,
-                                  progress=progress, cancel=cancel, allow_destructive=allow, **kwargs)
+                return self.workflow.apply(options, progress=progress, cancel=cancel)
 
-            self._applied_plan = plan
             self.runner.start("apply", work, self._finished)
 
     def _run_options(self) -> dict[str, Any]:
@@ -601,8 +585,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.expiry_note.value = f"<b style='color:{colour}' data-count='expire_sooner'>{html.escape(text)}</b>"
 
     def _finished(self, run: Any) -> None:
-        self.run = run
-        self.confirmation.reset()  # every action asks again
+        self.confirmation.reset()  # every action asks again (the workflow re-armed itself)
         c = run.counts
         text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
                 f"conflict, {c['unprocessed']} unprocessed")
@@ -616,8 +599,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         files: list[Path] = []
         with busy(self._buttons(), self.messages, on_done=self._refresh):
             run = self.run
-            if run is None:
-                raise InputError("no run to retry")
+            self._refuse(Action.RETRY_FAILED)
             files = [Path(p) for k, p in run.files.items() if k == "errors" or k.startswith("errors_")]
             files = [p for p in files if p.is_file()]
             if not files:

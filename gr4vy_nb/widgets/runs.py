@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..notebook_support import Connection, connect, example_run, open_run
+from ..updates.workflow import BulkUpdate
 from ._common import Confirmation, Messages, Table, busy
 from ._runner import RollbackPrompt, RunActions, RunPanel
 from .results import ResultsView
@@ -51,6 +52,7 @@ class RunsBrowser(RunActions):
     def __init__(self, connection: Connection | None = None, *, runs_dir: str | Path = "runs") -> None:
         self.connection = connection if connection is not None else connect(announce=False)
         self.client = self.connection.client
+        self.workflow = BulkUpdate(self.client, runs_dir=runs_dir)  # resumes and rollbacks go through it
         self.messages = Messages()
         self.runs = pd.DataFrame()
         self.preview: Any = None

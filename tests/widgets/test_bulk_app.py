@@ -11,6 +11,7 @@ from gr4vy_nb.notebook_support import Connection
 from gr4vy_nb.sandbox import Sandbox
 from gr4vy_nb.tables.frames import flatten_sessions
 from gr4vy_nb.updates.journal import Journal
+from gr4vy_nb.updates.reasons import Action, ReasonCode
 from gr4vy_nb.widgets import BulkUpdateApp
 from gr4vy_nb.widgets._common import MAX_UPLOAD_BYTES, plain
 from tests.widgets.helpers import (
@@ -113,10 +114,12 @@ def test_a_file_with_errors_sends_nothing(conn: Connection, sandbox_clean: Sandb
     assert "download" in app.problems_download.value and "problems.csv" in app.problems_download.value
     assert app.plan_button.disabled and app.apply_button.disabled
     assert "validation found" in app.messages.errors[-1]
+    assert app.why_not(Action.PLAN).code == ReasonCode.INPUT_ERRORS  # the app plans only clean input
     app.on_plan()
-    assert "fix them" in app.messages.errors[-1]
+    assert "fix the validation errors" in app.messages.errors[-1]
+    assert app.why_not(Action.APPLY).code == ReasonCode.NOT_PLANNED
     app.on_apply()
-    assert "make a plan first" in app.messages.errors[-1]
+    assert "plan first; nothing was sent" in app.messages.errors[-1]
     assert sandbox_clean.stats()["total_requests"] == 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gr4vy_nb.notebook_support import Connection
 from gr4vy_nb.sandbox import Sandbox
+from gr4vy_nb.updates.reasons import Action, ReasonCode
 from gr4vy_nb.widgets import BulkUpdateApp
 from gr4vy_nb.widgets._common import plain
 from tests.widgets.helpers import WITH_PASSENGERS, puts, upload_value
@@ -39,11 +40,13 @@ def test_run_stays_disabled_until_the_consent_box_naming_the_counts_is_ticked(co
     assert "#b91c1c" in app.destructive_note.value  # red
     app.on_apply()  # refused: nothing sent
     assert puts(sandbox_clean) == 0 and "tick" in app.messages.text
+    assert app.why_not(Action.APPLY).code == ReasonCode.DESTRUCTIVE_NEEDS_CONSENT  # the code of the workflow
     app.consent_box.value = True
-    assert not app.apply_button.disabled
-    # A new plan re-arms the box.
+    assert not app.apply_button.disabled and app.workflow.consented
+    # A new plan re-arms the box, and the workflow's consent with it.
     app.on_plan()
-    assert app.consent_box.value is False and app.apply_button.disabled
+    assert app.consent_box.value is False and app.apply_button.disabled and not app.workflow.consented
+    assert app.workflow.why_not(Action.APPLY).code == ReasonCode.DESTRUCTIVE_NEEDS_CONSENT
     app.consent_box.value = True
     app.on_apply()
     run = app.wait()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gr4vy_nb.notebook_support import Connection
 from gr4vy_nb.sandbox import Sandbox
+from gr4vy_nb.updates.reasons import Action, ReasonCode
 from gr4vy_nb.widgets import BulkUpdateApp
 from gr4vy_nb.widgets._common import plain
 from tests.widgets.helpers import IDS, planned_app, puts, sandbox_connection, tag_csv, upload_value, writes
@@ -127,9 +128,15 @@ def test_production_run_and_consent_reasons(sandbox_clean: Sandbox, tmp_path: Pa
     try:
         app = planned_app(conn, tmp_path, IDS[:2])
         assert app.apply_button.disabled and "confirm PRODUCTION" in plain(app.apply_reason.value)
+        # The button's words are the app's; the reason is the workflow's (the CLI refuses with the same code).
+        assert app.why_not(Action.APPLY).code == app.workflow.why_not(Action.APPLY).code == \
+            ReasonCode.PRODUCTION_NOT_CONFIRMED
+        app.on_apply()
+        assert "confirm PRODUCTION" in app.apply_messages.errors[-1] and puts(sandbox_clean) == 0
         app.confirm_box.value = True
         app.confirm_text.value = "default"
         assert not app.apply_button.disabled and app.apply_reason.value == ""
+        assert app.workflow.confirmed and app.why_not(Action.APPLY) is None
         # the PRODUCTION confirmation label and the typed id are never cut
         assert app.confirm_box.layout.width == "auto" and app.confirm_box.style.description_width == "initial"
     finally:
