@@ -88,7 +88,7 @@ class ExportResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every id was exported, 1 when some failed (DESIGN.md's exit codes)."""
+        """0 when every id was exported, 1 when some failed (the CLI's exit codes, README)."""
         return 1 if self.failed else 0
 
     def summary(self) -> str:

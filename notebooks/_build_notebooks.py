@@ -162,7 +162,7 @@ Running all cells as committed writes nothing.
 {_TARGET}"""),
     ("code", """%matplotlib inline
 from gr4vy_nb import report, rollback_run
-from gr4vy_nb.notebook_support import InlineHTML, allow_writes, connect, fetch_frames, latest_run
+from gr4vy_nb.notebook_support import InlineHTML, allow_writes, connect, latest_run, run_frames
 from gr4vy_nb.widgets import RunsBrowser
 
 conn = connect()"""),
@@ -182,9 +182,11 @@ print(run.describe())"""),
     ("code", "report.plot_run_status(run)"),
     ("md", """## The report
 
-The sessions the run touched, as they are now, with the run's figures: written as one self-contained
-HTML file (no network needed to open it; personal data masked) and shown below."""),
-    ("code", """frames, not_found = fetch_frames(conn.client, run.results["checkout_session_id"])
+The sessions the run touched, as the run left them (read from its journal: no request, however many), with
+the run's figures: written as one self-contained HTML file (no network needed to open it; personal data
+masked) and shown below. For their state now, fetch them instead:
+`frames, not_found = fetch_frames(conn.client, run.results["checkout_session_id"])`."""),
+    ("code", """frames = run_frames(run)
 path = report.build_report(frames, run=run, path="runs/reports/latest-run.html")
 path"""),
     ("code", "InlineHTML.from_file(path)"),

@@ -18,7 +18,7 @@ PACKAGE = REPO / "gr4vy_nb"
 
 LAYERS: list[tuple[str, ...]] = [
     ("_version", "errors"),
-    ("problems", "ids", "pointers", "_data"),
+    ("problems", "ids", "pointers", "instants", "_data"),
     ("schema",),
     ("api.auth", "api.retry", "api.pacing", "api.transport", "api.answers"),
     ("config",),

@@ -39,6 +39,7 @@ import orjson
 from .._version import __version__
 from ..config import config_dir
 from ..errors import ApiError, AuthError, NotFound, PermissionDenied, TransportError, ValidationFailed
+from ..instants import parse_instant
 
 __all__ = ["Check", "ProbeResult", "probe_path", "probe_target", "save_probe", "saved_probe", "target_key"]
 
@@ -282,16 +283,8 @@ def _full(stamp: str, step: str, **changes: Any) -> dict[str, Any]:
 
 
 def _expires_in_from_now(session: Mapping[str, Any], now: float) -> float | None:
-    text = session.get("expires_at")
-    if not isinstance(text, str):
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp() - now
+    due = parse_instant(session.get("expires_at"))
+    return None if due is None else due - now
 
 
 def _hours(seconds: float | None) -> str:

@@ -16,7 +16,8 @@ Also here, so that notebook cells stay one call each:
 
 * ids and exports: :func:`parse_session_ids`, :func:`read_sessions_jsonl`,
   :func:`sample_session_ids`, :func:`fetch_frames` (ids -> ``SessionFrames`` + not found);
-* runs: :func:`open_run` (a journal as a ``Run``, read-only), :func:`runs_for_target`,
+* runs: :func:`open_run` (a journal as a ``Run``, read-only), :func:`run_frames` (the sessions a run
+  touched, as it left them, from its journal), :func:`runs_for_target`,
   :func:`latest_run`, :func:`example_run` (local sandbox only);
 * safety: :func:`needs_confirmation`, :func:`confirm_writes` (the code-cell PRODUCTION guard),
   :func:`allow_writes` (the ``APPLY`` flag of a notebook's writing cells: a :class:`WriteGate`);
@@ -45,7 +46,17 @@ from .connection import (
 )
 from .display import InlineHTML, show_problems
 from .lab import NOTEBOOKS, main, render_notebooks, run_lab
-from .runs import NoRun, NotRun, WriteGate, allow_writes, example_run, latest_run, open_run, runs_for_target
+from .runs import (
+    NoRun,
+    NotRun,
+    WriteGate,
+    allow_writes,
+    example_run,
+    latest_run,
+    open_run,
+    run_frames,
+    runs_for_target,
+)
 from .sessions import fetch_frames, parse_session_ids, read_sessions_jsonl, sample_session_ids
 
 __all__ = [
@@ -71,6 +82,7 @@ __all__ = [
     "parse_session_ids",
     "read_sessions_jsonl",
     "render_notebooks",
+    "run_frames",
     "run_lab",
     "runs_for_target",
     "sample_session_ids",

@@ -23,7 +23,7 @@ from ..updates.results import RESULT_COLUMNS
 from ..updates.states import RunKind
 from .connection import Connection, confirm_writes, needs_confirmation
 
-__all__ = ["NoRun", "NotRun", "WriteGate", "allow_writes", "example_run", "latest_run", "open_run",
+__all__ = ["NoRun", "NotRun", "WriteGate", "allow_writes", "example_run", "latest_run", "open_run", "run_frames",
            "runs_for_target"]
 
 
@@ -87,6 +87,23 @@ def latest_run(conn: Connection, runs_dir: str | os.PathLike[str] = "runs", *, k
     if placeholder:
         return NoRun(why)
     raise RunError(why)
+
+
+def run_frames(run: Any) -> Any:
+    """The sessions a run touched as it left them, read from its journal: no request, whatever their number.
+
+    A session the run wrote is taken from the API's answer to the write; any other from the state
+    it was planned from (never found: left out). For the state they are in *now*, fetch them
+    (:func:`~gr4vy_nb.notebook_support.fetch_frames`). A :class:`NoRun` gives empty frames.
+    """
+    from ..tables.frames import SessionFrames, flatten_sessions
+    from ..updates.journal import Journal
+
+    if getattr(run, "journal", None) is None:
+        return SessionFrames()
+    with Journal.open(run.journal, readonly=True) as j:
+        rows = j.rows(columns="session_id, before, response")
+    return flatten_sessions([r["response"] or r["before"] for r in rows if r["response"] or r["before"]])
 
 
 class NoRun:

@@ -10,7 +10,7 @@ everywhere); only three things are written by hand here:
 * which fields are personal, and how each kind is masked (:data:`PERSONAL`): marking a new
   personal field is one edit;
 * the order of the sessions table (key, ``expires_at``, top-level scalars, ``metadata.<key>``,
-  then the nested objects), as DESIGN.md specifies.
+  then the nested objects), the order the README's table format gives.
 
 The tables::
 

@@ -1,7 +1,7 @@
 """The upload merged onto each session's current state: the desired values, the update bodies, the diff.
 
 :func:`build_changes` takes a checked upload and the current sessions and, per session,
-applies the edits :mod:`gr4vy_nb.updates.edits` found, as DESIGN.md says:
+applies the edits :mod:`gr4vy_nb.updates.edits` found, as the README's update semantics say:
 
 * ``sessions.csv``: a non-empty cell sets its field, an empty cell keeps it, ``#N/A``
   clears it (a ``metadata.<key>`` column removes the key). A column named after an object or
@@ -31,11 +31,11 @@ from __future__ import annotations
 import gc
 import re
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -52,10 +52,10 @@ from .checks import CLEAR_COLUMNS, check_upload, with_sessions
 from .compare import canonical, carried_item, carried_value, diff_parts, get_path, keyed_lists, known_body, prune
 from .destructive import noun
 from .edits import Current, SessionEdits, TableRows, field_of, find_edits
-from .states import ItemStatus
+from .states import ItemStatus, parse_instant
 from .upload import Upload, locate
 
-__all__ = ["DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes"]
+__all__ = ["DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes", "expire_sooner"]
 
 DIFF_COLUMNS = ["checkout_session_id", "path", "before", "after", "file", "line", "column", "personal"]
 """Columns of a plan's diff: one row per changed value."""
@@ -81,17 +81,23 @@ class PlanItem:
         desired: the new value of each changed top-level field (the body without ``expires_in``).
         source: ``rows`` (``[table, line]`` of each uploaded row: the cells are in the plan's
             ``uploads``) and ``where`` (the locator of :func:`~gr4vy_nb.updates.upload.locate`).
-        message: why a session is not sent, or what its change does in words.
+        message: why a session is not sent, or what its change does in words (its ``notes`` joined).
+        destructive: the removals and clears the change makes (they need consent).
+        notes: what the change does, one record each (``code``, ``text``), grouped by code in the plan's notes.
     """
 
     session_id: str
-    status: str
+    status: ItemStatus
     before: dict[str, Any] | None = None
     body: dict[str, Any] | None = None
     desired: dict[str, Any] | None = None
     source: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
     destructive: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.status = ItemStatus(self.status)
 
     @property
     def fields(self) -> list[str]:
@@ -101,7 +107,7 @@ class PlanItem:
     def to_dict(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "status": str(self.status), "before": self.before, "body": self.body,
                 "desired": self.desired, "source": self.source, "message": self.message,
-                "destructive": self.destructive}
+                "destructive": self.destructive, "notes": self.notes}
 
 
 @dataclass
@@ -177,12 +183,12 @@ class _Session:
         self.names = sorted(edits.fields)
         self.desired: dict[str, Any] = {}
         self.where: dict[str, Any] = {}
-        self.notes: list[str] = []
+        self.notes: list[dict[str, str]] = []  # {code, text}: what the change does, by kind
         self.unknown: list[str] = []  # paths in the body of fields this version does not know (sent unchanged)
         # child table -> (current index or None for a new element, row or None) of each position of its new list
         self.keyed: dict[str, list[tuple[int | None, int | None]]] = {}
         self.destructive: list[dict[str, Any]] = []
-        self.harm_notes: list[str] = []
+        self.harm_notes: list[dict[str, str]] = []
 
     # -- building the desired values
 
@@ -328,16 +334,17 @@ class _Session:
         added = [p for p, (i, _r) in enumerate(slots) if i is None]
         moved = any(i != p for i, p in kept)
         if kept and (removed or moved):
-            self.notes.append(f"keeps {what} " + ", ".join(
-                f"#{i}" + (f" (now at position {p})" if i != p else "") for i, p in kept))
+            self.notes.append(_note(f"keeps.{table}", f"keeps {what} " + ", ".join(
+                f"#{i}" + (f" (now at position {p})" if i != p else "") for i, p in kept)))
         elif removed:
-            self.notes.append(f"keeps no {what}")
+            self.notes.append(_note(f"keeps.{table}", f"keeps no {what}"))
         if removed:
-            self.notes.append(f"removes {what} " + ", ".join(f"#{i}" for i in removed) + f" of {before_n}")
+            self.notes.append(_note(f"removes.{table}", f"removes {what} " + ", ".join(f"#{i}" for i in removed)
+                                    + f" of {before_n}"))
             self._removed(table, removed, before_n)
         if added:
             numbers = ", ".join(f"#{before_n + k}" for k in range(len(added)))
-            self.notes.append(f"adds {noun(table, len(added))} (new {numbers})")
+            self.notes.append(_note(f"adds.{table}", f"adds {noun(table, len(added))} (new {numbers})"))
 
     # -- destructive changes: counted, named, warned about (they need consent)
 
@@ -359,13 +366,13 @@ class _Session:
             self._harm("remove", table, f"{'.'.join(child.path)}[{i}]", text, file=file, line=line,
                        column=child.index)
         hint = "" if self.ctx.lists == "patch" else (
-            f" (their rows are not in {file}: list them to keep them, or use patch mode, --lists patch)")
+            f" (their rows are not in {file}: list them to keep them, or plan in patch mode)")
         self._warn(text + hint, file=file, line=line, column=child.index, table=table)
 
     def _cleared(self, path: str, *, file: Any, line: Any, column: Any, table: str | None, extra: str = "") -> None:
         text = f"clears {path}{extra}"
         self._harm("clear", "field", path, text, file=file, line=line, column=column)
-        self.harm_notes.append(text)
+        self.harm_notes.append(_note("clears", text))
         self._warn(text, file=file, line=line, column=column, table=table)
 
     def _entries_removed(self, path: str, what: str, before: Any, after: Any, *, file: Any, line: Any,
@@ -383,7 +390,7 @@ class _Session:
         if gone:
             text = f"removes {noun(what, len(gone))} from {path}: " + ", ".join(repr(v) for v in gone)
             self._harm("remove", what, path, text, file=file, line=line, column=column, count=len(gone))
-            self.harm_notes.append(text)
+            self.harm_notes.append(_note(f"removes.{what}", text))
             self._warn(text, file=file, line=line, column=column, table=table)
 
     def _find_destructive(self) -> None:
@@ -549,13 +556,19 @@ class _Session:
             return PlanItem(self.sid, ItemStatus.INVALID, before=self.cur, source=source,
                             message="refused by the update schema", destructive=harm), []
         if carried := _carried_text(self.unknown):
-            self.notes.append(carried)
+            self.notes.append(_note("carries_unknown", carried))
         # Valid: the body is sent as built (JSON values only), not re-serialised.
         sent = {**body, "expires_in": float(self.ctx.expires_in)}
         desired = {n: sent.get(n) for n in changed}
         rows = self._cell_diff(changed, compared) + self._compared_diff(changed, compared, desired)
         return PlanItem(self.sid, ItemStatus.CHANGE, before=self.cur, body=sent, desired=desired, source=source,
-                        message="; ".join(self.notes) or None, destructive=harm), rows
+                        message="; ".join(n["text"] for n in self.notes) or None, destructive=harm,
+                        notes=list(self.notes)), rows
+
+
+def _note(code: str, text: str) -> dict[str, str]:
+    """One thing a session's change does: ``code`` (``removes.passengers``, ``clears``, ...) to group by, ``text``."""
+    return {"code": code, "text": text}
 
 
 def _carried_text(paths: list[str]) -> str | None:
@@ -660,37 +673,28 @@ def _diff_frame(diff: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _later_expiries(changed: list[PlanItem], expires_in: int) -> int:
-    """How many of the sessions to update now expire later than an update would make them."""
-    later = 0
-    horizon = datetime.now(UTC) + timedelta(seconds=expires_in)
-    for item in changed:
-        text = (item.before or {}).get("expires_at")
-        try:
-            when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if when > horizon:
-            later += 1
-    return later
+def expire_sooner(items: list[PlanItem], expires_in: int, now: float | None = None) -> int:
+    """How many of the sessions to update now expire later than an update would make them (so expire sooner)."""
+    horizon = (time.time() if now is None else now) + expires_in
+    return sum(1 for i in items if i.status == ItemStatus.CHANGE
+               and (due := parse_instant((i.before or {}).get("expires_at"))) is not None and due > horizon)
 
 
 def _notes(items: list[PlanItem], expires_in: int) -> list[str]:
     notes = []
     changed = [i for i in items if i.status == ItemStatus.CHANGE]
     if changed:
-        later = _later_expiries(changed, expires_in)
+        later = expire_sooner(changed, expires_in)
         notes.append(f"expiry reset: the API sets each updated session to expire {expires_in / 3600:g} h after its "
                      f"update (expires_in={expires_in})" + (f"; {later} of the {len(changed)} now expire later than "
                                                             "that and will expire sooner" if later else ""))
-    # The sessions' own notes, grouped by their shape (numbers aside): the text itself where every
-    # session has the same, else one example of the shape ("3 session(s), e.g.: removes ...").
+    # The sessions' own notes, grouped by their code: the text itself where every session has the same,
+    # else one example ("3 session(s), e.g.: removes passengers #0 of 2").
     kinds: dict[str, list[str]] = defaultdict(list)
     for item in changed:
-        for part in (item.message or "").split("; "):
-            if part:
-                kinds[re.sub(r"\d+", "N", part)].append(part)
-    for _shape, parts in sorted(kinds.items()):
+        for note in item.notes:
+            kinds[note["code"]].append(note["text"])
+    for _code, parts in sorted(kinds.items()):
         distinct = sorted(set(parts))
         notes.append(f"{len(parts)} session(s): {distinct[0]}" if len(distinct) == 1 else
                      f"{len(parts)} session(s), e.g.: {distinct[0]}")

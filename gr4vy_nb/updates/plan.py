@@ -39,7 +39,7 @@ from ..tables.masking import mask_value
 from .bodies import apply_body_mode
 from .checks import check_against_current, check_upload
 from .destructive import consent_text, destructive_counts, destructive_frame
-from .merge import DIFF_COLUMNS, PlanItem, build_changes
+from .merge import DIFF_COLUMNS, PlanItem, build_changes, expire_sooner
 from .options import PlanOptions, with_keywords
 from .states import BodyMode, ItemStatus, Rewrites, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
@@ -145,6 +145,11 @@ class Plan:
     def consent(self) -> str:
         """What applying destroys, in words: ``remove 3 passengers and clear 1 field in 2 sessions`` (or ``""``)."""
         return consent_text(destructive_counts(self.items))
+
+    @property
+    def expire_sooner(self) -> int:
+        """How many sessions to update now expire later than the update will make them (counted now)."""
+        return expire_sooner(self.items, self.expires_in)
 
     @property
     def summary(self) -> dict[str, Any]:

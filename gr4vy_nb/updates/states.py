@@ -11,9 +11,10 @@ journals, plan files and result CSVs (``SessionStatus.SUCCEEDED == "succeeded"``
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from ..instants import parse_instant, utc_text
 
 __all__ = [
     "FINAL_STATUSES",
@@ -131,24 +132,3 @@ class Rewrites(StrEnum):
     """Refuse it (``spreadsheet_rewrite`` error): nothing is sent while one remains."""
     SEND = "send"
     """Send the text as written, with a warning each."""
-
-
-# --------------------------------------------------------------------------- instants (expiry)
-
-
-def parse_instant(value: Any) -> float | None:
-    """An ``expires_at`` (ISO 8601 text, any offset) as Unix time; ``None`` when absent or unreadable."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.timestamp()
-
-
-def utc_text(stamp: float) -> str:
-    """A Unix time as ``2026-12-01 22:35:00 UTC``."""
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -71,3 +71,19 @@ def test_the_write_gate_on_production_needs_the_merchant_id_and_never_raises(san
         assert not allow_writes(conn, False, "acme").open
     finally:
         conn.close()
+
+
+def test_run_frames_are_the_sessions_as_the_run_left_them_read_without_a_request(sandbox_clean: Sandbox,
+                                                                                  tmp_path: Path) -> None:
+    from gr4vy_nb.export import fetch_sessions
+    from gr4vy_nb.notebook_support import run_frames
+
+    conn = connect(Settings.for_sandbox(sandbox_clean), announce=False)
+    run = example_run(conn, runs_dir=tmp_path, n=5)
+    gets = sum((sandbox_clean.stats()["requests"].get("GET") or {}).values())
+    frames = run_frames(run)
+    assert sum((sandbox_clean.stats()["requests"].get("GET") or {}).values()) == gets  # nothing read remotely
+    ids = list(run.results["checkout_session_id"])
+    fetched = fetch_sessions(conn.client, ids).frames  # the same sessions, read now: nobody wrote since
+    assert frames.select(ids).equals(fetched.select(ids)) and len(frames) == 5
+    assert len(run_frames(NoRun("none yet"))) == 0

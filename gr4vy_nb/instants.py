@@ -1,0 +1,31 @@
+"""Instants as the API writes them (``expires_at``): read once, here, for every layer.
+
+:func:`parse_instant` reads ISO 8601 text with any offset (``Z`` included; a time without one is
+UTC) into Unix time, :func:`utc_text` writes Unix time for people. The plan's expiry forecast,
+the run's "expired at" messages, the rollback preview and the probe's expiry checks all use them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["parse_instant", "utc_text"]
+
+
+def parse_instant(value: Any) -> float | None:
+    """An ``expires_at`` (ISO 8601 text, any offset) as Unix time; ``None`` when absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+def utc_text(stamp: float) -> str:
+    """A Unix time as ``2026-12-01 22:35:00 UTC``."""
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
