@@ -382,7 +382,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .updates.results import list_runs
+    from .updates.results import list_runs, shown_state
 
     runs = list_runs(args.dir)
     if runs.empty:
@@ -391,8 +391,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     rows = []
     for r in runs.itertuples(index=False):
         created = "" if str(r.created_at) in ("NaT", "nan") else str(r.created_at)[:19]
-        by = getattr(r, "rolled_back_by", None)
-        state = f"{r.state}, rolled back by {by}" if isinstance(by, str) and by else r.state
+        state = shown_state(r.state, getattr(r, "rolled_back_by", None))
         rows.append([r.run_id, r.kind or "", created, state, *(
             "" if str(getattr(r, s)) in ("<NA>", "nan") else int(getattr(r, s))
             for s in (*RESULT_STATUSES, "total")), r.journal])

@@ -29,7 +29,7 @@ from .journal import Journal, journal_held
 from .states import NOT_THROUGH, STATUSES, RunState, SessionStatus
 
 __all__ = ["RESULT_COLUMNS", "error_field_from_details", "list_runs", "results_dir", "results_frame",
-           "write_result_files"]
+           "shown_state", "write_result_files"]
 
 RESULT_COLUMNS = [
     "checkout_session_id", "status", "message", "fields", "applied_with_differences", "differences",
@@ -220,6 +220,12 @@ def _run_summary(path: Path) -> dict[str, Any]:
         "parent_run_id": meta.get("parent_run_id"),
         **counts,
     }
+
+
+def shown_state(state: Any, rolled_back_by: Any = None) -> str:
+    """A run's state as a list of runs shows it: ``finished, rolled back by <run id>`` for a run rolled back."""
+    text = "" if state is None or state is pd.NA or (isinstance(state, float) and state != state) else str(state)
+    return f"{text}, rolled back by {rolled_back_by}" if isinstance(rolled_back_by, str) and rolled_back_by else text
 
 
 def _rolled_back_by(df: pd.DataFrame) -> pd.Series:
