@@ -331,9 +331,12 @@ def _cmd_apply(args: argparse.Namespace) -> int:
         if not plan.changes:
             _out("\nNothing to send: no session changes.")
         if plan.consent and not args.allow_destructive:
+            command = f"gr4vy-nb {args.command} {args.source}"
+            patch = (f"make the plan again from your files with `gr4vy-nb plan DIR --lists patch --save {args.source}`"
+                     if Path(args.source).suffix.lower() == ".json" else f"run `{command} --lists patch`")
             _out(f"\nNothing was sent: the plan would {plan.consent} (listed above as DESTRUCTIVE). Check them, "
-                 "then add --allow-destructive to apply them, or plan with --lists patch to keep the list "
-                 "elements your files do not list.")
+                 f"then run `{command} --allow-destructive` to apply them, or {patch} to keep the list elements "
+                 "your files do not list.")
             return EXIT_INPUT
         run = _run_with_bar("applying", apply_plan, plan=plan, client=client, journal=args.journal,
                             runs_dir=args.runs_dir, workers=args.workers, rate=args.rate, first=args.first,
