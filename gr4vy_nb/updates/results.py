@@ -169,7 +169,8 @@ def _write_error_files(journal: Journal, results: pd.DataFrame, out_dir: Path) -
     The rows keep the user's original columns and cells (a ``#N/A`` stays a bare ``#N/A``, so it
     still clears), plus ``error``: fix them and upload the file(s) again. The main table
     (``sessions`` if it was uploaded, else the first child table) goes to ``errors.csv``; other
-    tables to ``errors_<table>.csv``.
+    tables to ``errors_<table>.csv``, written only when they hold a row (``errors.csv`` is always written, so that
+    an earlier one can never be taken for this run's).
     """
     bad = results[results["status"].isin(NOT_THROUGH)]
     # Row by row, not as column arithmetic: an empty frame (a run with nothing to do) has untyped columns.
@@ -186,6 +187,8 @@ def _write_error_files(journal: Journal, results: pd.DataFrame, out_dir: Path) -
         write_table(pd.DataFrame({"checkout_session_id": pd.array(list(why), dtype="string"),
                                   "error": pd.array(list(why.values()), dtype="string")}), files["errors"])
     for i, table in enumerate(order):
+        if i and not wanted[table]:  # nothing of this table failed: no header-only file to offer
+            continue
         name = "errors" if i == 0 else f"errors_{table}"
         files[name] = out_dir / f"{name}.csv"
         columns = [c for c in tables[table].get("columns") or [] if c != "error"]
