@@ -330,6 +330,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
             return EXIT_INPUT
         if not plan.changes:
             _out("\nNothing to send: no session changes.")
+        _say_interrupted(plan, args.runs_dir)
         if plan.consent and not args.allow_destructive:
             command = f"gr4vy-nb {args.command} {args.source}"
             patch = (f"make the plan again from your files with `gr4vy-nb plan DIR --lists patch --save {args.source}`"
@@ -343,6 +344,20 @@ def _cmd_apply(args: argparse.Namespace) -> int:
                             conflict_check=not args.no_conflict_check, allow_destructive=args.allow_destructive)
     _run_summary(run)
     return int(run.exit_code)
+
+
+def _say_interrupted(plan: Any, runs_dir: str) -> None:
+    """Say so when the last run of these very input files was interrupted: that run is to be resumed."""
+    from .updates.results import last_run_of
+
+    last = last_run_of(plan.inputs, runs_dir, target=plan.target)
+    if last is None or last["state"] != RunState.INTERRUPTED:
+        return
+    left = int(last.get(SessionStatus.PLANNED) or 0) + int(last.get(SessionStatus.UNPROCESSED) or 0)
+    _out(f"\nnote: the last run of these files, {last['run_id']}, was interrupted ({left} session(s) not sent, "
+         f"{int(last.get(SessionStatus.SENDING) or 0)} in flight): to finish it, resume it with `gr4vy-nb resume "
+         f"{last['journal']}` (or roll it back with `gr4vy-nb rollback {last['journal']}`). This apply is a new run; "
+         "the interrupted one stays as it is.")
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -391,15 +406,41 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if runs.empty:
         _out(f"no run journals under {args.dir}")
         return EXIT_OK
-    rows = []
-    for r in runs.itertuples(index=False):
-        created = "" if str(r.created_at) in ("NaT", "nan") else str(r.created_at)[:19]
-        state = shown_state(r.state, getattr(r, "rolled_back_by", None))
-        rows.append([r.run_id, r.kind or "", created, state, *(
-            "" if str(getattr(r, s)) in ("<NA>", "nan") else int(getattr(r, s))
-            for s in (*RESULT_STATUSES, "total")), r.journal])
-    _out(_table(rows, ["run", "kind", "created (UTC)", "state", *RESULT_STATUSES, "total", "journal"]))
+    rows, hints = [], []
+    for r in runs.to_dict("records"):
+        created = "" if str(r["created_at"]) in ("NaT", "nan") else str(r["created_at"])[:19]
+        state = shown_state(r["state"], r.get("rolled_back_by"))
+        counts = _run_columns(r)
+        kind = r["kind"] if isinstance(r["kind"], str) else ""
+        rows.append([r["run_id"], kind, created, state, *counts.values(), r["journal"]])
+        if r["state"] == RunState.INTERRUPTED:
+            in_flight = f" with {counts['in flight']} session(s) in flight" if counts["in flight"] else ""
+            hints.append(f"{r['run_id']} interrupted{in_flight}: resume it (gr4vy-nb resume {r['journal']}) or "
+                         f"roll it back (gr4vy-nb rollback {r['journal']})")
+    _out(_table(rows, ["run", "kind", "created (UTC)", "state", *_RUN_COLUMNS, "journal"]))
+    if hints:
+        _out("(unprocessed: not sent yet; in flight: being sent when the run stopped, written or not: a resume "
+             "re-reads them and sends them again if needed)")
+    for hint in hints:
+        _out(hint)
     return EXIT_OK
+
+
+_RUN_COLUMNS = ("succeeded", "failed", "conflict", "skipped", "unprocessed", "in flight", "total")
+
+
+def _run_columns(r: dict[str, Any]) -> dict[str, Any]:
+    """A journal's counts as ``runs`` shows them: they add up to the total (planned sessions are unprocessed)."""
+    def n(status: str) -> int:
+        value = r.get(status)
+        return 0 if value is None or str(value) in ("<NA>", "nan") else int(value)
+
+    if str(r.get("total")) in ("<NA>", "nan", "None"):  # an unreadable journal: no counts
+        return dict.fromkeys(_RUN_COLUMNS, "")
+    return {"succeeded": n(SessionStatus.SUCCEEDED), "failed": n(SessionStatus.FAILED),
+            "conflict": n(SessionStatus.CONFLICT), "skipped": n(SessionStatus.SKIPPED),
+            "unprocessed": n(SessionStatus.PLANNED) + n(SessionStatus.UNPROCESSED),
+            "in flight": n(SessionStatus.SENDING), "total": n("total")}
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from .engine import difference_text
 from .journal import Journal, journal_held
 from .states import NOT_THROUGH, STATUSES, RunState, SessionStatus
 
-__all__ = ["RESULT_COLUMNS", "error_field_from_details", "list_runs", "results_dir", "results_frame",
+__all__ = ["RESULT_COLUMNS", "error_field_from_details", "last_run_of", "list_runs", "results_dir", "results_frame",
            "shown_state", "write_result_files"]
 
 RESULT_COLUMNS = [
@@ -270,3 +270,35 @@ def list_runs(directory: str | os.PathLike[str] = "runs") -> pd.DataFrame:
     if len(df):
         df = df.sort_values("created_at", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
     return df
+
+
+def _digests(inputs: Any) -> list[str]:
+    return sorted(str(i["sha256"]) for i in inputs or () if isinstance(i, dict) and i.get("sha256"))
+
+
+def last_run_of(inputs: list[dict[str, Any]], directory: str | os.PathLike[str] = "runs", *,
+                target: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The newest apply run under ``directory`` made from the same input files, as a :func:`list_runs` row, or ``None``.
+
+    Runs are tied to their inputs by the files' SHA-256 digests (recorded in each journal): the same
+    content is the same input, wherever the files are now. With ``target`` (``base_url`` and
+    ``merchant_account_id``, as a plan records them), only runs against that target count. A shell
+    reads its ``state``: an ``interrupted`` run of these very files is to be resumed, not started again.
+    """
+    wanted = _digests(inputs)
+    if not wanted:
+        return None
+    runs = list_runs(directory)
+    for row in runs[runs["kind"] == "apply"].to_dict("records"):  # newest first
+        try:
+            with Journal.open(row["journal"], readonly=True) as j:
+                meta = j.meta
+        except (RunError, sqlite3.DatabaseError):
+            continue
+        if _digests(meta.get("inputs")) != wanted:
+            continue
+        if target and any(target.get(k) and meta.get(k) and target[k] != meta[k]
+                          for k in ("base_url", "merchant_account_id")):
+            continue
+        return row
+    return None
