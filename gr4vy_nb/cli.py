@@ -400,7 +400,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .updates.results import list_runs, shown_state
+    from .updates.results import RUN_COLUMNS, list_runs, run_columns, shown_state
 
     runs = list_runs(args.dir)
     if runs.empty:
@@ -410,37 +410,20 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     for r in runs.to_dict("records"):
         created = "" if str(r["created_at"]) in ("NaT", "nan") else str(r["created_at"])[:19]
         state = shown_state(r["state"], r.get("rolled_back_by"))
-        counts = _run_columns(r)
+        counts = run_columns(r)
         kind = r["kind"] if isinstance(r["kind"], str) else ""
         rows.append([r["run_id"], kind, created, state, *counts.values(), r["journal"]])
         if r["state"] == RunState.INTERRUPTED:
             in_flight = f" with {counts['in flight']} session(s) in flight" if counts["in flight"] else ""
             hints.append(f"{r['run_id']} interrupted{in_flight}: resume it (gr4vy-nb resume {r['journal']}) or "
                          f"roll it back (gr4vy-nb rollback {r['journal']})")
-    _out(_table(rows, ["run", "kind", "created (UTC)", "state", *_RUN_COLUMNS, "journal"]))
+    _out(_table(rows, ["run", "kind", "created (UTC)", "state", *RUN_COLUMNS, "journal"]))
     if hints:
         _out("(unprocessed: not sent yet; in flight: being sent when the run stopped, written or not: a resume "
              "re-reads them and sends them again if needed)")
     for hint in hints:
         _out(hint)
     return EXIT_OK
-
-
-_RUN_COLUMNS = ("succeeded", "failed", "conflict", "skipped", "unprocessed", "in flight", "total")
-
-
-def _run_columns(r: dict[str, Any]) -> dict[str, Any]:
-    """A journal's counts as ``runs`` shows them: they add up to the total (planned sessions are unprocessed)."""
-    def n(status: str) -> int:
-        value = r.get(status)
-        return 0 if value is None or str(value) in ("<NA>", "nan") else int(value)
-
-    if str(r.get("total")) in ("<NA>", "nan", "None"):  # an unreadable journal: no counts
-        return dict.fromkeys(_RUN_COLUMNS, "")
-    return {"succeeded": n(SessionStatus.SUCCEEDED), "failed": n(SessionStatus.FAILED),
-            "conflict": n(SessionStatus.CONFLICT), "skipped": n(SessionStatus.SKIPPED),
-            "unprocessed": n(SessionStatus.PLANNED) + n(SessionStatus.UNPROCESSED),
-            "in flight": n(SessionStatus.SENDING), "total": n("total")}
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

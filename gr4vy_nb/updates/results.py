@@ -28,8 +28,18 @@ from .engine import difference_text
 from .journal import Journal, journal_held
 from .states import NOT_THROUGH, STATUSES, RunState, SessionStatus
 
-__all__ = ["RESULT_COLUMNS", "error_field_from_details", "last_run_of", "list_runs", "results_dir", "results_frame",
-           "shown_state", "write_result_files"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "RUN_COLUMNS",
+    "error_field_from_details",
+    "last_run_of",
+    "list_runs",
+    "results_dir",
+    "results_frame",
+    "run_columns",
+    "shown_state",
+    "write_result_files",
+]
 
 RESULT_COLUMNS = [
     "checkout_session_id", "status", "message", "fields", "applied_with_differences", "differences",
@@ -302,3 +312,24 @@ def last_run_of(inputs: list[dict[str, Any]], directory: str | os.PathLike[str] 
             continue
         return row
     return None
+
+
+RUN_COLUMNS = ("succeeded", "failed", "conflict", "skipped", "unprocessed", "in flight", "total")
+"""The counts a list of runs shows: they add up to ``total``."""
+
+
+def run_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`list_runs` row's counts as :data:`RUN_COLUMNS`: ``planned`` is unprocessed, ``sending`` in flight.
+
+    An unreadable journal has no counts: every column is ``""``.
+    """
+    def n(status: str) -> int:
+        value = row.get(status)
+        return 0 if value is None or str(value) in ("<NA>", "nan") else int(value)
+
+    if str(row.get("total")) in ("<NA>", "nan", "None"):
+        return dict.fromkeys(RUN_COLUMNS, "")
+    return {"succeeded": n(SessionStatus.SUCCEEDED), "failed": n(SessionStatus.FAILED),
+            "conflict": n(SessionStatus.CONFLICT), "skipped": n(SessionStatus.SKIPPED),
+            "unprocessed": n(SessionStatus.PLANNED) + n(SessionStatus.UNPROCESSED),
+            "in flight": n(SessionStatus.SENDING), "total": n("total")}
