@@ -276,8 +276,12 @@ def _settle(journal: Journal, engine: Engine, todo: list[dict[str, Any]], held_b
         journal.mark_many(not_reached, SessionStatus.UNPROCESSED, message=reason or "not sent")
     if held_left:
         journal.mark_many(held_left, SessionStatus.UNPROCESSED, message=canary)
+    ended = time.time()
+    periods = journal.meta.get("active_periods") or []
+    if periods:  # this invocation's [start, end]: the run's active time leaves out the pauses between invocations
+        periods[-1][1] = ended
     journal.set_meta(state=str(state), stop_reason=reason if state != RunState.FINISHED else None,
-                     last_finished_at=time.time())
+                     last_finished_at=ended, active_periods=periods)
 
 
 def _settled_before(journal: Journal, todo: list[dict[str, Any]], held_back: list[dict[str, Any]]) -> dict[str, int]:
@@ -298,7 +302,9 @@ def _execute(journal: Journal, client: Any, rows: list[dict[str, Any]], options:
     first = options.first
     todo = rows if first is None else rows[: max(0, int(first))]
     held_back = [] if first is None else rows[max(0, int(first)):]
-    journal.set_meta(state=str(RunState.RUNNING), stop_reason=None, last_started_at=time.time())
+    now = time.time()
+    journal.set_meta(state=str(RunState.RUNNING), stop_reason=None, last_started_at=now,
+                     active_periods=[*(journal.meta.get("active_periods") or []), [now, None]])
     engine = Engine(journal, client, options)
     try:
         engine.run(todo, prior=_settled_before(journal, todo, held_back))
