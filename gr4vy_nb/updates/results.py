@@ -333,3 +333,33 @@ def run_columns(row: dict[str, Any]) -> dict[str, Any]:
             "conflict": n(SessionStatus.CONFLICT), "skipped": n(SessionStatus.SKIPPED),
             "unprocessed": n(SessionStatus.PLANNED) + n(SessionStatus.UNPROCESSED),
             "in flight": n(SessionStatus.SENDING), "total": n("total")}
+
+
+def not_found_notes(journal: Journal, *, rollback: bool = False, named: int = 20) -> list[str]:
+    """The run's sessions that answered 404, in words, told apart by what the journal knows of them.
+
+    The API answers 404 both for a session that never existed (here) and for one that expired. A session
+    whose state was read before (its before-state, with ``expires_at``, is in the journal) had expired; one
+    that was never read (the plan did not find it either) is only "not found": a mistyped id, another
+    merchant account or target, or a session that expired before anything read it.
+    """
+    seen: list[str] = []
+    unseen: list[str] = []
+    for r in journal.rows([SessionStatus.FAILED], columns="session_id, http_status, "
+                          "json_extract(before, '$.expires_at') AS due"):
+        if r["http_status"] == 404:
+            (seen if r["due"] else unseen).append(str(r["session_id"]))
+
+    def shown(ids: list[str]) -> str:
+        return ", ".join(ids[:named]) + (f" and {len(ids) - named} more" if len(ids) > named else "")
+
+    verb = "restored" if rollback else "sent"
+    notes = []
+    if seen:
+        notes.append(f"{len(seen)} session(s) had expired (the API answers 404) and could not be {verb}: "
+                     f"{shown(seen)} (see errors.csv)")
+    if unseen:
+        notes.append(f"{len(unseen)} session(s) were not found (404, and never read by the plan either): no such "
+                     "session on this target and merchant account (a mistyped id?), or one that expired before it "
+                     f"was read; they could not be {verb}: {shown(unseen)} (see errors.csv)")
+    return notes

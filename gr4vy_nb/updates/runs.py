@@ -38,7 +38,7 @@ from .engine import Engine, RunOptions, RunProgress
 from .inflight import InFlight, in_flight_rows, settle_in_flight
 from .journal import Journal
 from .plan import Plan, target_of
-from .results import RESULT_COLUMNS, results_dir, results_frame, write_result_files
+from .results import RESULT_COLUMNS, not_found_notes, results_dir, results_frame, write_result_files
 from .states import RESULT_STATUSES, ItemStatus, RunKind, RunState, SessionStatus, parse_instant, utc_text
 from .upload import changed_inputs, locate, table_records
 
@@ -170,10 +170,11 @@ class Run:
             notes.append("nothing to roll back: the run changed no session")
         if rollback and self.in_flight.total:
             notes.extend(self.in_flight_lines())
-        expired = self.expired
-        if expired:
-            notes.append(f"{len(expired)} session(s) had expired (the API answers 404) and could not be "
-                         f"{'restored' if rollback else 'sent'}: {_named(expired)} (see errors.csv)")
+        if self.expired and Path(self.journal).is_file():  # the journal tells expired (read before) from never found
+            with Journal.open(self.journal, readonly=True) as j:
+                notes += not_found_notes(j, rollback=rollback, named=_NAMED)
+        elif self.expired:
+            notes.append(f"{len(self.expired)} session(s) were not found or had expired (the API answers 404 to both)")
         if rollback and c["succeeded"]:
             stamps = [t for t in (parse_instant(v) for v in
                                   self.results.loc[self.results["status"] == SessionStatus.SUCCEEDED, "expires_at"])
