@@ -208,9 +208,13 @@ def _cmd_sandbox(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_sessions, read_ids
+    from .export import export_sessions
+    from .tables.idlists import read_id_list
 
-    ids = read_ids(args.ids)
+    listed = read_id_list(args.ids)  # the one id-list reader: what it forgave is said, with its lines
+    for note in listed.describe():
+        _out(f"note: {note}")
+    ids = listed.ids
     with _client(args) as client:
         _say_target(client)
         bar = _Bar("fetching")
@@ -483,9 +487,9 @@ def _expires_in(text: str) -> int:
 
 def _add_export(sub: Any) -> None:
     e = sub.add_parser("export", help="fetch sessions by id and write the four CSV files",
-                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV with a "
-                                   "checkout_session_id column) and write sessions.csv, cart_items.csv, legs.csv, "
-                                   "passengers.csv and not_found.csv into DIR.")
+                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV or "
+                                   "XLSX with a checkout_session_id column) and write sessions.csv, cart_items.csv, "
+                                   "legs.csv, passengers.csv and not_found.csv into DIR.")
     e.add_argument("ids", metavar="IDS")
     e.add_argument("--out", required=True, metavar="DIR")
     e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")
