@@ -14,7 +14,7 @@ sample sessions, once per Python process, and says so.
 
 Also here, so that notebook cells stay one call each:
 
-* ids and exports: :func:`parse_session_ids`, :func:`read_sessions_jsonl`,
+* ids and exports: :func:`parse_session_ids`, :func:`read_id_list`, :func:`read_sessions_jsonl`,
   :func:`sample_session_ids`, :func:`fetch_frames` (ids -> ``SessionFrames`` + not found);
 * runs: :func:`open_run` (a journal as a ``Run``, read-only), :func:`runs_for_target`,
   :func:`latest_run`, :func:`example_run` (local sandbox only);
@@ -46,7 +46,7 @@ from .connection import (
 from .display import InlineHTML, show_problems
 from .lab import NOTEBOOKS, main, render_notebooks, run_lab
 from .runs import NoRun, NotRun, WriteGate, allow_writes, example_run, latest_run, open_run, runs_for_target
-from .sessions import fetch_frames, parse_session_ids, read_sessions_jsonl, sample_session_ids
+from .sessions import fetch_frames, parse_session_ids, read_id_list, read_sessions_jsonl, sample_session_ids
 
 __all__ = [
     "CLOCK_SKEW_WARN_SECONDS",
@@ -69,6 +69,7 @@ __all__ = [
     "needs_confirmation",
     "open_run",
     "parse_session_ids",
+    "read_id_list",
     "read_sessions_jsonl",
     "render_notebooks",
     "run_lab",

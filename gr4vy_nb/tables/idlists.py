@@ -27,28 +27,21 @@ a UUID (``uuid``), a table without an id column (``required``), a file with no i
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ..ids import ID_COLUMN, UUID_PATTERN, canonical_id
+from ..ids import ID_COLUMN, UUID_PATTERN, canonical_id, is_id_header
 from ..problems import Problems, Rule, Severity, refuse
 from ..problems import frame as problems_frame
 from .files import DEFAULT_LIMITS, Limits, read_table, read_text
 from .workbooks import is_workbook, read_workbook
 
-__all__ = ["IdList", "is_id_header", "read_id_list", "trimmed_ids"]
+__all__ = ["IdList", "read_id_list", "trimmed_ids"]
 
-_HEADER = re.sub(r"[^a-z0-9]", "", ID_COLUMN)
 _DELIMITERS = (",", ";", "\t")
-
-
-def is_id_header(text: object) -> bool:
-    """Whether a header cell names the id column: ``checkout_session_id``, quoted or typed (``Checkout Session ID``)."""
-    return isinstance(text, str) and re.sub(r"[^a-z0-9]", "", text.lower()) == _HEADER
 
 
 @dataclass(frozen=True)

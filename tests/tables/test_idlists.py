@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from gr4vy_nb.errors import InputError
-from gr4vy_nb.tables.idlists import is_id_header, read_id_list
+from gr4vy_nb.tables.idlists import read_id_list
 
 A, B, C = ("4d645fa6-d13c-413a-82f8-eda197b1165f", "8eef1a45-8a85-4b07-bd61-c8fe736d73ab",
            "b862d8b1-b135-4324-a652-d9e77861942c")
@@ -88,11 +88,3 @@ def test_a_workbook_bad_id_names_its_sheet_and_row(tmp_path):
         read_id_list(_xlsx([["Checkout Session ID"], [A], ["nope"]]), name="ids.xlsx")
     row = info.value.problems.iloc[0]
     assert (row["file"], int(row["line"]), row["rule"]) == ("ids.xlsx:Sheet", 3, "uuid")
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("checkout_session_id", True), ('"checkout_session_id"', True), ("Checkout Session ID", True),
-    ("CHECKOUT-SESSION-ID", True), ("session_id", False), ("id", False), (A, False), (None, False),
-])
-def test_is_id_header(text, expected):
-    assert is_id_header(text) is expected
