@@ -47,7 +47,7 @@ from .errors import (
     TransportError,
 )
 from .schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
-from .updates.states import RESULT_STATUSES, RunState, SessionStatus
+from .updates.states import NOT_THROUGH, RESULT_STATUSES, RunState, SessionStatus
 
 __all__ = ["main"]
 
@@ -304,8 +304,10 @@ def _run_summary(run: Any) -> None:
         _out(f"\nnote: {note}")
     _out(f"\nrun {run.run_id} ({run.kind}): {run.state}" + (f" — {run.stop_reason}" if run.stop_reason else ""))
     _out(f"  journal:   {run.journal}")
+    clean = not any(counts[s] for s in NOT_THROUGH)  # then errors.csv is a bare header: not offered
     for name, path in run.files.items():
-        _out(f"  {name + ':':<10} {path}")
+        if not (clean and name.startswith("errors")):
+            _out(f"  {name + ':':<10} {path}")
     if run.state in (RunState.CANCELLED, RunState.STOPPED, RunState.PAUSED) or counts[SessionStatus.UNPROCESSED]:
         _out(f"Resume with: gr4vy-nb resume {run.journal}")
 

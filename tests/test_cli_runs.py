@@ -128,3 +128,13 @@ def test_runs_after_a_kill_add_up_count_in_flight_and_say_to_resume_and_apply_sa
     _tags(tmp_path / "other", IDS[:6], tag="u")  # other files: no such note
     assert main(["apply", str(tmp_path / "other"), "--first", "0"]) == 1
     assert "was interrupted" not in capsys.readouterr().out
+
+
+def test_a_clean_run_offers_no_errors_file_and_one_with_failures_does(env, tmp_path, capsys):
+    from tests.updates.helpers import IDS, MISSING
+
+    assert main(["apply", str(_tags(tmp_path / "clean", IDS[:2]))]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded: " in out and "errors.csv" not in out
+    assert main(["apply", str(_tags(tmp_path / "failing", [IDS[2], MISSING]))]) == 1
+    assert "errors:    " in capsys.readouterr().out
