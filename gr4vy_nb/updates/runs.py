@@ -363,9 +363,10 @@ def _check_consent(plan: Any, allow_destructive: bool) -> None:
     """Refuse a plan with destructive changes unless they are consented to (nothing is sent)."""
     consent = getattr(plan, "consent", "")
     if consent and not allow_destructive:
-        raise InputError(f"the plan would {consent}; nothing was sent: check plan.destructive, then pass "
-                         "allow_destructive=True (--allow-destructive) to apply it, or use lists='patch' "
-                         "(--lists patch) to keep list elements not listed",
+        # Neutral of any shell: apply_plan takes allow_destructive; patch mode is a planning option (a new plan).
+        raise InputError(f"the plan would {consent}; nothing was sent: check plan.destructive, then apply it with "
+                         "allow_destructive=True, or plan again in patch mode (lists='patch') to keep the list "
+                         "elements not listed",
                          plan.problems[plan.problems["rule"] == "destructive"].reset_index(drop=True))
 
 
