@@ -426,7 +426,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     _out(_table(rows, ["run", "kind", "created (UTC)", "state", *RUN_COLUMNS, "journal"]))
     if hints:
         _out("(unprocessed: not sent yet; in flight: being sent when the run stopped, written or not: a resume "
-             "re-reads them and sends them again if needed)")
+             "or a rollback re-reads them first)")
     for hint in hints:
         _out(hint)
     return EXIT_OK
