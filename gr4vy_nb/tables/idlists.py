@@ -97,7 +97,7 @@ def read_id_list(source: Any, *, name: str | None = None, encoding: str | None =
         name = "<upload>"
     text, label = read_text(source, name=name, encoding=encoding, limits=limits)
     first = next((line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
-    if any(d in first for d in _DELIMITERS):
+    if any(d in first.strip() for d in _DELIMITERS):  # a delimiter between cells, not spaces around one id
         table = read_table(source if not isinstance(source, memoryview) else bytes(source), name=name,
                            encoding=encoding, limits=limits)
         return _from_table(table.frame, label, header_line=1)

@@ -64,6 +64,8 @@ def test_a_padded_id_is_trimmed_and_said_once_with_its_line(tmp_path):
     listed = read_id_list(path)
     assert listed.ids == [A, B] and listed.trimmed == [3]
     assert listed.describe() == ["ids.txt: 1 id(s) had spaces around them, trimmed (line 3)"]
+    path.write_text(f"\t{A}\n{B}\n")  # a tab before the first id is not a tab-separated table
+    assert read_id_list(path).ids == [A, B]
 
 
 @pytest.mark.parametrize(("name", "content", "rule", "lines"), [
