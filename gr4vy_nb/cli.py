@@ -47,7 +47,7 @@ from .errors import (
     TransportError,
 )
 from .schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
-from .updates.states import RESULT_STATUSES, RunState, SessionStatus
+from .updates.states import NOT_THROUGH, RESULT_STATUSES, RunState, SessionStatus
 
 __all__ = ["main"]
 
@@ -208,9 +208,13 @@ def _cmd_sandbox(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_sessions, read_ids
+    from .export import export_sessions
+    from .tables.idlists import read_id_list
 
-    ids = read_ids(args.ids)
+    listed = read_id_list(args.ids)  # the one id-list reader: what it forgave is said, with its lines
+    for note in listed.describe():
+        _out(f"note: {note}")
+    ids = listed.ids
     with _client(args) as client:
         _say_target(client)
         bar = _Bar("fetching")
@@ -268,11 +272,6 @@ def _refusal(why: Any, settings: Any, *, verb: str = "WRITE TO") -> str:
     tag = f" [{code}]"  # the workflow's reason code, the same every shell reports
     if code == ReasonCode.PRODUCTION_NOT_CONFIRMED:
         return f"REFUSING TO {verb} {settings.target.upper()} without --yes.{tag}"
-    if code == ReasonCode.DESTRUCTIVE_NEEDS_CONSENT:
-        consent = why.text.removeprefix("the plan would ").removesuffix(": consent to it first")
-        return (f"\nNothing was sent: the plan would {consent} (listed above as DESTRUCTIVE). Check them, then add "
-                "--allow-destructive to apply them, or add --lists patch to keep the list elements your files do "
-                f"not list.{tag}")
     if code == ReasonCode.ERRORS_REMAIN:
         return f"\nNothing was sent: fix the errors and try again.{tag}"
     return f"\nNothing was sent: {why.text}.{tag}"
@@ -287,8 +286,8 @@ def _when(stamp: float) -> str:
 _RULE_HINTS = {
     "spreadsheet_rewrite": "spreadsheet rewrites: the XLSX export (export --format xlsx) keeps every value as text; "
                            "--allow-spreadsheet-rewrites sends them as written",
-    "destructive": "destructive changes: apply them with --allow-destructive, or plan with --lists patch to keep "
-                   "the list elements your files do not list",
+    "destructive": "destructive changes: --allow-destructive applies them; --lists patch keeps the list elements "
+                   "your files do not list",
 }
 
 
@@ -339,8 +338,10 @@ def _run_summary(run: Any) -> None:
         _out(f"\nnote: {note}")
     _out(f"\nrun {run.run_id} ({run.kind}): {run.state}" + (f" — {run.stop_reason}" if run.stop_reason else ""))
     _out(f"  journal:   {run.journal}")
+    clean = not any(counts[s] for s in NOT_THROUGH)  # then errors.csv is a bare header: not offered
     for name, path in run.files.items():
-        _out(f"  {name + ':':<10} {path}")
+        if not (clean and name.startswith("errors")):
+            _out(f"  {name + ':':<10} {path}")
     if run.state in (RunState.CANCELLED, RunState.STOPPED, RunState.PAUSED) or counts[SessionStatus.UNPROCESSED]:
         _out(f"Resume with: gr4vy-nb resume {run.journal}")
 
@@ -369,8 +370,18 @@ def _run_options(args: argparse.Namespace, **more: Any) -> Any:
     return RunOptions(workers=args.workers, rate=args.rate, **more)
 
 
+def _apply_refusal(why: Any, plan: Any, args: argparse.Namespace) -> str:
+    """The destructive-consent refusal in this command's words: the exact command that applies, or patches."""
+    command = f"gr4vy-nb {args.command} {args.source}"
+    patch = (f"make the plan again from your files with `gr4vy-nb plan DIR --lists patch --save {args.source}`"
+             if Path(args.source).suffix.lower() == ".json" else f"run `{command} --lists patch`")
+    return (f"\nNothing was sent: the plan would {plan.consent} (listed above as DESTRUCTIVE). Check them, then run "
+            f"`{command} --allow-destructive` to apply them, or {patch} to keep the list elements your files do not "
+            f"list. [{why.code}]")
+
+
 def _cmd_apply(args: argparse.Namespace) -> int:
-    from .updates.reasons import Action
+    from .updates.reasons import Action, ReasonCode
 
     with _client(args) as client:
         _say_target(client)
@@ -385,15 +396,31 @@ def _cmd_apply(args: argparse.Namespace) -> int:
             bulk.consent()
         why = bulk.why_not(Action.APPLY)
         if why is not None:
-            _out(_refusal(why, client.settings))
+            _out(_apply_refusal(why, plan, args) if why.code == ReasonCode.DESTRUCTIVE_NEEDS_CONSENT
+                 else _refusal(why, client.settings))
             return EXIT_INPUT
         if not plan.changes:
             _out("\nNothing to send: no session changes.")
+        _say_interrupted(plan, args.runs_dir)
         options = _run_options(args, first=args.first, conflict_check=not args.no_conflict_check,
                                journal=args.journal, runs_dir=args.runs_dir)
         run = _run_with_bar("applying", bulk.apply, options=options)
     _run_summary(run)
     return int(run.exit_code)
+
+
+def _say_interrupted(plan: Any, runs_dir: str) -> None:
+    """Say so when the last run of these very input files was interrupted: that run is to be resumed."""
+    from .updates.results import last_run_of
+
+    last = last_run_of(plan.inputs, runs_dir, target=plan.target)
+    if last is None or last["state"] != RunState.INTERRUPTED:
+        return
+    left = int(last.get(SessionStatus.PLANNED) or 0) + int(last.get(SessionStatus.UNPROCESSED) or 0)
+    _out(f"\nnote: the last run of these files, {last['run_id']}, was interrupted ({left} session(s) not sent, "
+         f"{int(last.get(SessionStatus.SENDING) or 0)} in flight): to finish it, resume it with `gr4vy-nb resume "
+         f"{last['journal']}` (or roll it back with `gr4vy-nb rollback {last['journal']}`). This apply is a new run; "
+         "the interrupted one stays as it is.")
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -436,21 +463,29 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .updates.results import list_runs
+    from .updates.results import RUN_COLUMNS, list_runs, run_columns, shown_state
 
     runs = list_runs(args.dir)
     if runs.empty:
         _out(f"no run journals under {args.dir}")
         return EXIT_OK
-    rows = []
-    for r in runs.itertuples(index=False):
-        created = "" if str(r.created_at) in ("NaT", "nan") else str(r.created_at)[:19]
-        by = getattr(r, "rolled_back_by", None)
-        state = f"{r.state}, rolled back by {by}" if isinstance(by, str) and by else r.state
-        rows.append([r.run_id, r.kind or "", created, state, *(
-            "" if str(getattr(r, s)) in ("<NA>", "nan") else int(getattr(r, s))
-            for s in (*RESULT_STATUSES, "total")), r.journal])
-    _out(_table(rows, ["run", "kind", "created (UTC)", "state", *RESULT_STATUSES, "total", "journal"]))
+    rows, hints = [], []
+    for r in runs.to_dict("records"):
+        created = "" if str(r["created_at"]) in ("NaT", "nan") else str(r["created_at"])[:19]
+        state = shown_state(r["state"], r.get("rolled_back_by"))
+        counts = run_columns(r)
+        kind = r["kind"] if isinstance(r["kind"], str) else ""
+        rows.append([r["run_id"], kind, created, state, *counts.values(), r["journal"]])
+        if r["state"] == RunState.INTERRUPTED:
+            in_flight = f" with {counts['in flight']} session(s) in flight" if counts["in flight"] else ""
+            hints.append(f"{r['run_id']} interrupted{in_flight}: resume it (gr4vy-nb resume {r['journal']}) or "
+                         f"roll it back (gr4vy-nb rollback {r['journal']})")
+    _out(_table(rows, ["run", "kind", "created (UTC)", "state", *RUN_COLUMNS, "journal"]))
+    if hints:
+        _out("(unprocessed: not sent yet; in flight: being sent when the run stopped, written or not: a resume "
+             "or a rollback re-reads them first)")
+    for hint in hints:
+        _out(hint)
     return EXIT_OK
 
 
@@ -511,9 +546,9 @@ def _expires_in(text: str) -> int:
 
 def _add_export(sub: Any) -> None:
     e = sub.add_parser("export", help="fetch sessions by id and write the four CSV files",
-                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV with a "
-                                   "checkout_session_id column) and write sessions.csv, cart_items.csv, legs.csv, "
-                                   "passengers.csv and not_found.csv into DIR.")
+                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV or "
+                                   "XLSX with a checkout_session_id column) and write sessions.csv, cart_items.csv, "
+                                   "legs.csv, passengers.csv and not_found.csv into DIR.")
     e.add_argument("ids", metavar="IDS")
     e.add_argument("--out", required=True, metavar="DIR")
     e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")

@@ -33,7 +33,7 @@ from .export import export_sessions
 from .sandbox import start_sandbox
 from .tables.files import read_table
 from .updates.plan import plan_updates
-from .updates.results import list_runs
+from .updates.results import list_runs, shown_state
 from .updates.runs import apply_plan, rollback_run
 from .updates.states import RESULT_STATUSES, SessionStatus
 
@@ -171,7 +171,10 @@ def _run_demo(out: Path) -> int:
             print(f"  The rollback is a run of its own: {back.journal}")
 
             _heading("6. The runs")
-            listing = list_runs(runs)[["run_id", "kind", "state", *RESULT_STATUSES, "total"]]
+            listing = list_runs(runs)
+            listing["state"] = [shown_state(s, by) for s, by in zip(listing["state"], listing["rolled_back_by"],
+                                                                    strict=True)]
+            listing = listing[["run_id", "kind", "state", *RESULT_STATUSES, "total"]]
             print(_frame(listing))
     ok = tag_run.counts["failed"] == 1 and back.ok and tax_run.ok
     print(f"\nDone in {time.monotonic() - started:.1f} s. Resume a run with `gr4vy-nb resume JOURNAL`, roll one "

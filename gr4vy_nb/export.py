@@ -2,7 +2,7 @@
 
 ::
 
-    >>> ids = read_ids("ids.txt")                    # or a CSV with a checkout_session_id column
+    >>> ids = read_ids("ids.txt")                    # or a CSV or XLSX with a checkout_session_id column
     >>> fetched = fetch_sessions(client, ids)        # concurrent GETs: sessions and failures
     >>> result = export_sessions(ids, client, "export/", progress=bar)
     >>> result
@@ -36,12 +36,13 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from .errors import ApiError, AuthError, PermissionDenied
-from .ids import ID_COLUMN, canonical_id
-from .problems import Problems, Rule, Severity, refuse
+from .ids import ID_COLUMN
+from .problems import Problems, Rule, Severity
 from .problems import frame as problems_frame
 from .tables.cells import format_column
-from .tables.files import DEFAULT_LIMITS, Limits, read_table, read_text, write_table
+from .tables.files import DEFAULT_LIMITS, Limits, write_table
 from .tables.frames import SessionFrames, flatten_sessions
+from .tables.idlists import read_id_list
 from .tables.masking import mask_value
 from .tables.rewrites import CELL_LIMIT
 from .tables.workbooks import write_workbook
@@ -103,53 +104,16 @@ class ExportResult:
                 f"{self.failed:,} failed -> {self.out_dir})")
 
 
-def _id_candidates(path: str | os.PathLike[str], text: str, label: str, encoding: str | None,
-                   limits: Limits) -> tuple[list[tuple[int, str]], str | None]:
-    """``(line, text)`` of every cell that should hold an id, and the column they come from."""
-    first = next((line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
-    if not (any(d in first for d in ",;\t") or first.strip() == ID_COLUMN):
-        return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
-                if line.strip() and not line.lstrip().startswith("#")], None
-    table = read_table(path, encoding=encoding, limits=limits)
-    if ID_COLUMN not in table.frame.columns:
-        shown = ", ".join(repr(str(c)) for c in table.frame.columns[:8])
-        found = Problems()
-        found.add(Rule.REQUIRED, f"no {ID_COLUMN} column (the columns are {shown})", file=label, line=1,
-                  column=ID_COLUMN)
-        raise refuse(found.frame())
-    values = table.frame[ID_COLUMN]
-    return [(int(line), str(v)) for line, v in zip(table.lines, values.tolist(), strict=True)
-            if v is not pd.NA and v is not None], ID_COLUMN
-
-
 def read_ids(path: str | os.PathLike[str], *, encoding: str | None = None,
              limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """Session ids from a file, in order, in the API's form (:func:`gr4vy_nb.ids.canonical_id`), once each.
 
-    The file is either text with one id per line (blank lines and lines starting with ``#``
-    ignored; a first line ``checkout_session_id`` is taken as a header), or a CSV file with a
-    ``checkout_session_id`` column (other columns ignored, e.g. an earlier export's
-    ``sessions.csv`` or ``errors.csv``).  Raises :class:`~gr4vy_nb.errors.InputError` naming
-    file, line and value for anything that is not a UUID, and for a CSV without that column
-    or a file with no ids at all.
+    The one id-list reader, :func:`gr4vy_nb.tables.idlists.read_id_list` (text, CSV or XLSX; a
+    ``checkout_session_id`` header however written; spaces trimmed and repeats dropped): its ``.ids``.
+    Raises :class:`~gr4vy_nb.errors.InputError` naming file, line and value for anything that is not
+    a UUID, and for a table without an id column or a file with no ids at all.
     """
-    text, label = read_text(path, encoding=encoding, limits=limits)
-    candidates, column = _id_candidates(path, text, label, encoding, limits)
-    found = Problems()
-    ids: dict[str, None] = {}
-    for line, value in candidates:
-        sid = canonical_id(value)
-        if sid is None:
-            found.add(Rule.UUID, f"{value!r} is not a checkout session id (a UUID such as "
-                      "4d645fa6-d13c-413a-82f8-eda197b1165f)", file=label, line=line, column=column, value=value)
-        else:
-            ids[sid] = None
-    if len(found):
-        raise refuse(found.frame())
-    if not ids:
-        found.add(Rule.EMPTY, "no session ids in this file", file=label)
-        raise refuse(found.frame())
-    return list(ids)
+    return read_id_list(path, encoding=encoding, limits=limits).ids
 
 
 def _failure_row(session_id: str, outcome: Any) -> dict[str, Any]:

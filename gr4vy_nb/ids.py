@@ -25,6 +25,7 @@ __all__ = [
     "UUID_PATTERN",
     "UUID_RE",
     "canonical_id",
+    "is_id_header",
     "is_session_id",
     "parse_session_ids",
     "split_ids",
@@ -38,6 +39,15 @@ ID_COLUMN = "checkout_session_id"
 
 _SEPARATORS = re.compile(r"[\s,;|]+")
 _WRAPPERS = "'\"{}[]()"
+_LETTERS = re.compile(r"[^a-z0-9]")
+
+
+def is_id_header(text: object) -> bool:
+    """Whether a header names the id column: ``checkout_session_id``, quoted or typed (``Checkout Session ID``).
+
+    Letters and digits are compared without regard to case; anything else (spaces, ``_``, ``-``, quotes) is ignored.
+    """
+    return isinstance(text, str) and _LETTERS.sub("", text.lower()) == _LETTERS.sub("", ID_COLUMN)
 
 
 def is_session_id(value: object) -> bool:
@@ -57,10 +67,14 @@ def split_ids(text: str) -> Iterable[str]:
     """The tokens of ``text`` that may be ids: split on white space, ``,``, ``;`` and ``|``.
 
     A CSV text whose first line names a ``checkout_session_id`` column (with ``,`` or ``;``)
-    yields that column's cells only; a ``checkout_session_id`` header token is skipped.
+    yields that column's cells only; a first line that is such a header alone (however written, see
+    :func:`is_id_header`) and a ``checkout_session_id`` token are skipped.
     """
     text = text.lstrip("\ufeff")
     first = text.split("\n", 1)[0]
+    if is_id_header(first):  # a header line of its own ("Checkout Session ID"): not three values
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        first = ""
     if ID_COLUMN in first and ("," in first or ";" in first):
         delimiter = ";" if first.count(";") > first.count(",") else ","
         tokens: Iterable[str] = ((row.get(ID_COLUMN) or "") for row in csv.DictReader(io.StringIO(text),

@@ -92,6 +92,8 @@ class Rule(StrEnum):
     MAX_LENGTH = "max_length"
     PATTERN = "pattern"
     UUID = "uuid"
+    SPACES_TRIMMED = "spaces_trimmed"  # an id with spaces around it: trimmed (a warning)
+    DUPLICATE_ID = "duplicate_id"  # an id listed again in a list of ids: dropped (a warning)
     ENUM = "enum"
     LIST_FORMAT = "list_format"
     JSON = "json"

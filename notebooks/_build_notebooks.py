@@ -53,14 +53,15 @@ server refuses, a clock too far off, a missing scope, no answer."""),
     ("code", "ConnectionPanel(conn)"),
     ("md", """## Browse interactively
 
-Paste session ids (or upload a `.txt`/`.csv` list of ids, or a `.jsonl` export) and press *Fetch sessions*.
+Paste session ids (or upload a `.txt`/`.csv`/`.xlsx` list of ids, or a `.jsonl` export) and press *Fetch sessions*.
 The tables are paged, sortable and searchable."""),
     ("code", """explorer = SessionExplorer(conn)
 explorer"""),
     ("md", """## The same in code
 
 The ids below are the sample sessions the sandbox is seeded with. On a real instance use your own list, e.g.
-`parse_session_ids(Path("ids.txt").read_text())` (from `gr4vy_nb.notebook_support`)."""),
+`read_id_list("ids.txt").ids` (a `.txt`, `.csv` or `.xlsx` list, read as `gr4vy-nb export` reads it; from
+`gr4vy_nb.notebook_support`)."""),
     ("code", """ids = sample_session_ids(150)
 frames, not_found = fetch_frames(conn.client, ids)
 frames"""),

@@ -46,6 +46,9 @@ def test_apply_refuses_a_one_row_replace_without_consent_and_accepts_it_with(env
     assert "Nothing was sent: the plan would remove 3 passengers in 1 session" in out
     assert "--allow-destructive" in out and f"{S0}  removes passengers #0, #2, #3 of 4" in out
     assert "[destructive_needs_consent]" in out  # the workflow's reason code, as the bulk app's
+    # the advice names the command being run, with the flag where that command takes it
+    assert f"run `gr4vy-nb apply {folder} --allow-destructive`" in out
+    assert f"or run `gr4vy-nb apply {folder} --lists patch` to keep" in out and "plan with --lists" not in out
     assert puts(env) == 0 and not (tmp_path / "runs").exists()
     assert passengers(env, http, auth_headers) == 4
     assert main(["apply", str(folder), "--allow-destructive"]) == 0
@@ -68,5 +71,8 @@ def test_patch_mode_keeps_the_other_passengers_and_needs_no_consent(env, tmp_pat
 def test_a_saved_destructive_plan_is_refused_too(env, tmp_path, capsys):
     folder = one_passenger(tmp_path / "up")
     assert main(["plan", str(folder), "--save", str(tmp_path / "plan.json")]) == 0
+    capsys.readouterr()
     assert main(["apply", str(tmp_path / "plan.json")]) == 2
     assert puts(env) == 0
+    out = capsys.readouterr().out  # a saved plan's lists are made: the advice is to plan again, in patch mode
+    assert f"`gr4vy-nb plan DIR --lists patch --save {tmp_path / 'plan.json'}`" in out

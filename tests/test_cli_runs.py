@@ -99,3 +99,42 @@ def test_rollback_names_expired_sessions_and_when_the_restored_ones_now_expire(e
     out = capsys.readouterr().out
     assert f"1 session(s) had expired (the API answers 404) and could not be restored: {ids[0]}" in out
     assert "a rollback cannot restore expires_at" in out and "the 3 restored session(s) now expire" in out
+
+
+def test_runs_after_a_kill_add_up_count_in_flight_and_say_to_resume_and_apply_says_so_too(env, tmp_path, capsys):
+    from tests.updates.helpers import IDS
+
+    folder = _tags(tmp_path / "up", IDS[:6])
+    assert main(["apply", str(folder), "--first", "2", "--journal", "runs/killed.sqlite"]) == 1  # paused
+    with Journal.open(tmp_path / "runs" / "killed.sqlite") as j:  # as kill -9 leaves a run: running, one in flight
+        j.set_meta(state="running")
+        j.mark(IDS[2], "sending")
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    header, _rule, row = out.splitlines()[:3]
+    assert header.split()[5:13] == ["succeeded", "failed", "conflict", "skipped", "unprocessed", "in", "flight",
+                                    "total"]
+    cells = row.split()
+    assert cells[4] == "interrupted" and cells[5:12] == ["2", "0", "0", "0", "3", "1", "6"]  # 2+3+1 == 6
+    journal = os.path.join("runs", "killed.sqlite")
+    assert (f"interrupted with 1 session(s) in flight: resume it (gr4vy-nb resume {journal}) or roll it back "
+            f"(gr4vy-nb rollback {journal})") in out
+    # Applying the same files again says their last run was interrupted, and how to resume it.
+    assert main(["apply", str(folder), "--first", "0"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert (f"the last run of these files, {cells[0]}, was interrupted (3 session(s) not sent, 1 in flight): to "
+            f"finish it, resume it with `gr4vy-nb resume {journal}`") in out
+    _tags(tmp_path / "other", IDS[:6], tag="u")  # other files: no such note
+    assert main(["apply", str(tmp_path / "other"), "--first", "0"]) == 1
+    assert "was interrupted" not in capsys.readouterr().out
+
+
+def test_a_clean_run_offers_no_errors_file_and_one_with_failures_does(env, tmp_path, capsys):
+    from tests.updates.helpers import IDS, MISSING
+
+    assert main(["apply", str(_tags(tmp_path / "clean", IDS[:2]))]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded: " in out and "errors.csv" not in out
+    assert main(["apply", str(_tags(tmp_path / "failing", [IDS[2], MISSING]))]) == 1
+    assert "errors:    " in capsys.readouterr().out

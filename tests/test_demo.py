@@ -30,6 +30,9 @@ def test_demo_runs_end_to_end(tmp_path):
     ):
         assert expected in out, expected
     assert "Hanna" not in out  # the corrected passenger name is personal: masked in the diff
+    runs_table = out.split("6. The runs", 1)[1]
+    assert runs_table.count("rolled back by ") == 1  # the tax fix, as `gr4vy-nb runs` shows it
+    assert "finished, rolled back by " in runs_table
     runs = list((tmp_path / "demo" / "runs").glob("*.sqlite"))
     assert len(runs) == 4  # three applies and one rollback
     assert (tmp_path / "demo" / "export" / "sessions.csv").is_file()

@@ -71,6 +71,33 @@ def test_bad_id_files(tmp_path, content, rule, line):
         assert problems["line"].tolist() == [2, 3]
 
 
+@pytest.mark.parametrize("header", ['"checkout_session_id"', "Checkout Session ID", "checkout_session_id"])
+def test_id_lists_take_their_own_quoted_header_and_a_human_one(tmp_path, sample_ids, header):
+    path = tmp_path / "ids.csv"
+    path.write_text(f'{header}\n"{sample_ids[0]}"\n {sample_ids[1]}\n{sample_ids[0]}\n')
+    assert read_ids(path) == sample_ids[:2]
+
+
+def test_an_xlsx_id_list_is_read_as_a_csv_one(tmp_path, sample_ids):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in (["Checkout Session ID", "note"], [sample_ids[2], "a"], [f" {sample_ids[3]} ", "b"]):
+        book.active.append(row)
+    book.save(tmp_path / "ids.xlsx")
+    assert read_ids(tmp_path / "ids.xlsx") == sample_ids[2:4]
+
+
+def test_export_command_says_what_it_trimmed_and_dropped(env, tmp_path, capsys, sample_ids):
+    from gr4vy_nb.cli import main
+
+    (tmp_path / "ids.txt").write_text(f"checkout_session_id\n{sample_ids[0]}\n  {sample_ids[1]}\n{sample_ids[0]}\n")
+    assert main(["export", "ids.txt", "--out", "out"]) == 0
+    out = capsys.readouterr().out
+    assert "note: ids.txt: 1 id(s) had spaces around them, trimmed (line 3)" in out
+    assert "note: ids.txt: 1 id(s) listed again, dropped (line 4)" in out and "exported 2 of 2" in out
+
+
 def test_binary_id_file_is_refused(tmp_path):
     path = tmp_path / "ids.csv"
     path.write_bytes(b"PK\x03\x04binary")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gr4vy_nb.ids import UUID_RE, canonical_id, is_session_id, parse_session_ids, split_ids
+from gr4vy_nb.ids import UUID_RE, canonical_id, is_id_header, is_session_id, parse_session_ids, split_ids
 
 SID = "4d645fa6-d13c-413a-82f8-eda197b1165f"
 
@@ -43,6 +43,8 @@ def test_is_session_id_is_exact():
     (f"checkout_session_id\n{SID}\n", [SID], []),
     (f"\ufeffcheckout_session_id,amount\n{SID},1\nbad,2\n", [SID], ["bad"]),
     (f"checkout_session_id;amount\n{SID};1\n", [SID], []),
+    (f"Checkout Session ID\n{SID}\n", [SID], []),  # a header as a person types it: not three values
+    (f'"checkout_session_id"\n"{SID}"\n', [SID], []),
     ("", [], []),
 ])
 def test_parse_session_ids(text, ids, rejected):
@@ -58,3 +60,11 @@ def test_every_uuid_round_trips(value):
     text = str(value)
     assert UUID_RE.fullmatch(text) and canonical_id(text.upper()) == text
     assert parse_session_ids(f"{text.upper()}\n{text}") == ([text], [])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("checkout_session_id", True), ('"checkout_session_id"', True), ("Checkout Session ID", True),
+    (" CHECKOUT-SESSION-ID ", True), ("session_id", False), ("id", False), (SID, False), (None, False),
+])
+def test_is_id_header(text, expected):
+    assert is_id_header(text) is expected

@@ -70,3 +70,23 @@ def test_makefile_offers_the_readme_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     first_screen = "\n".join(readme.splitlines()[:40])
     assert "make demo" in first_screen and "make test" in first_screen
+
+
+def test_readme_and_make_help_give_the_reliability_tier_its_recorded_duration() -> None:
+    recorded = re.search(r"([\d.]+) min on \d+ CPU", (ROOT / "RELIABILITY.md").read_text())
+    assert recorded, "RELIABILITY.md records how long make reliability took"
+    minutes = round(float(recorded.group(1)))
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    said = re.search(r"`make reliability` runs the full tier \(about (\d+) minutes", readme)
+    helped = re.search(r"make reliability - .*\(~(\d+) min", (ROOT / "Makefile").read_text())
+    assert said and helped
+    assert int(said.group(1)) == int(helped.group(1)) == minutes
+
+
+def test_readme_says_the_exported_files_hold_raw_values() -> None:
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    claims = [m.start() for m in re.finditer(r"[Pp]ersonal data is masked\*{0,2} in every table", readme)]
+    assert claims
+    for at in claims:  # each claim says, in its next sentences, that the exported files are not masked
+        context = readme[at:at + 300]
+        assert "export" in context and "raw values" in context, context

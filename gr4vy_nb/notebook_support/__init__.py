@@ -14,7 +14,7 @@ sample sessions, once per Python process, and says so.
 
 Also here, so that notebook cells stay one call each:
 
-* ids and exports: :func:`parse_session_ids`, :func:`read_sessions_jsonl`,
+* ids and exports: :func:`parse_session_ids`, :func:`read_id_list`, :func:`read_sessions_jsonl`,
   :func:`sample_session_ids`, :func:`fetch_frames` (ids -> ``SessionFrames`` + not found);
 * runs: :func:`open_run` (a journal as a ``Run``, read-only), :func:`run_frames` (the sessions a run
   touched, as it left them, from its journal), :func:`runs_for_target`,
@@ -57,7 +57,7 @@ from .runs import (
     run_frames,
     runs_for_target,
 )
-from .sessions import fetch_frames, parse_session_ids, read_sessions_jsonl, sample_session_ids
+from .sessions import fetch_frames, parse_session_ids, read_id_list, read_sessions_jsonl, sample_session_ids
 
 __all__ = [
     "CLOCK_SKEW_WARN_SECONDS",
@@ -80,6 +80,7 @@ __all__ = [
     "needs_confirmation",
     "open_run",
     "parse_session_ids",
+    "read_id_list",
     "read_sessions_jsonl",
     "render_notebooks",
     "run_frames",

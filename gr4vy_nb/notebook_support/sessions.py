@@ -13,8 +13,9 @@ from .._data import sample_session_ids
 from ..api.client import Gr4vyClient
 from ..errors import InputError
 from ..ids import parse_session_ids
+from ..tables.idlists import read_id_list
 
-__all__ = ["fetch_frames", "parse_session_ids", "read_sessions_jsonl", "sample_session_ids"]
+__all__ = ["fetch_frames", "parse_session_ids", "read_id_list", "read_sessions_jsonl", "sample_session_ids"]
 
 
 def read_sessions_jsonl(source: str | os.PathLike[str] | bytes) -> list[dict[str, Any]]:

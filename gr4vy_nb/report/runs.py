@@ -85,9 +85,31 @@ def run_frame_from_journal(path: str | os.PathLike[str] | Journal) -> pd.DataFra
     what ``Run.results`` holds), conformed.
     """
     if isinstance(path, Journal):
-        return _conform(results_frame(path))
+        return _with_active_time(_conform(results_frame(path)), path)
     with Journal.open(path, readonly=True) as journal:
-        return _conform(results_frame(journal))
+        return _with_active_time(_conform(results_frame(journal)), journal)
+
+
+def _with_active_time(df: pd.DataFrame, journal: Journal) -> pd.DataFrame:
+    """``df.attrs["active_seconds"]``: the time the run's invocations were sending (pauses between them left out).
+
+    Each invocation (apply, resume) records its ``[start, end]`` in the journal's ``active_periods``; one that
+    was killed has no end, and ends at its last journaled transition. Journals without periods (older ones)
+    get none: their summaries use the wall time.
+    """
+    periods = journal.meta.get("active_periods") or []
+    if not periods:
+        return df
+    at = (journal.events()["at"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds().tolist()
+    total = 0.0
+    for i, (start, end) in enumerate(periods):
+        if end is None:
+            until = periods[i + 1][0] if i + 1 < len(periods) else float("inf")
+            inside = [t for t in at if start <= t < until]
+            end = max(inside, default=start)
+        total += max(0.0, float(end) - float(start))
+    df.attrs["active_seconds"] = total
+    return df
 
 
 def run_frame(run: Any) -> pd.DataFrame:
@@ -273,11 +295,18 @@ def run_conflicts(run: Any) -> pd.DataFrame:
 
 
 def run_summary(run: Any) -> pd.DataFrame:
-    """The run's headline figures as a one-column table (``value`` indexed by ``metric``)."""
+    """The run's headline figures as a one-column table (``value`` indexed by ``metric``).
+
+    ``sessions per second`` divides by the ``active time``: read from a journal, the time its invocations were
+    running (a canary's pause before its resume is not counted); for a results table, the wall time.
+    """
     df = run_frame(run)
     finished = df["finished_at"].dropna()
     started = df["started_at"].dropna()
     wall = (finished.max() - started.min()).total_seconds() if len(finished) and len(started) else float("nan")
+    # A journal's active time leaves out the pauses between invocations (a canary and its resume, a kill).
+    active = df.attrs.get("active_seconds")
+    busy = float(active) if active is not None and len(finished) else wall
     durations = _durations(df)
     attempts = df["attempts"].fillna(0)
     metrics: dict[str, Any] = {"sessions": len(df)}
@@ -287,7 +316,8 @@ def run_summary(run: Any) -> pd.DataFrame:
         "sessions retried": int((attempts > 1).sum()),
         "applied with differences": int((df["differences"] > 0).sum()),
         "wall time (s)": round(wall, 3) if wall == wall else None,
-        "sessions per second": round(len(finished) / wall, 3) if wall and wall == wall and wall > 0 else None,
+        "active time (s)": round(busy, 3) if busy == busy else None,
+        "sessions per second": round(len(finished) / busy, 3) if busy and busy == busy and busy > 0 else None,
         "median latency (s)": round(float(durations.median()), 3) if len(durations) else None,
         "p95 latency (s)": round(float(durations.quantile(0.95)), 3) if len(durations) else None,
     })

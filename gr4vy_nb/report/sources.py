@@ -30,7 +30,7 @@ def load_frames(source: str | os.PathLike[str], client: Any = None) -> tuple[Any
     cannot be read at all (encoding, quoting, size) still raises
     :class:`~gr4vy_nb.errors.InputError`. A ``.jsonl``/``.ndjson``/``.json`` file, or any file
     starting with ``{``, is one session per line; anything else is a list of ids
-    (:func:`gr4vy_nb.export.read_ids`) fetched with ``client`` (built from the environment
+    (:func:`gr4vy_nb.tables.idlists.read_id_list`) fetched with ``client`` (built from the environment
     when ``None``). Ids that cannot be fetched are named in the notes; if none can,
     :class:`~gr4vy_nb.errors.InputError` is raised.
     """
@@ -53,9 +53,11 @@ def load_frames(source: str | os.PathLike[str], client: Any = None) -> tuple[Any
 
 
 def _fetch(src: Path, client: Any) -> tuple[Any, list[str]]:
-    from ..export import fetch_sessions, read_ids
+    from ..export import fetch_sessions
+    from ..tables.idlists import read_id_list
 
-    ids = read_ids(src)
+    listed = read_id_list(src)
+    ids = listed.ids
     own = client is None
     if own:
         from ..api.client import Gr4vyClient
@@ -71,7 +73,7 @@ def _fetch(src: Path, client: Any) -> tuple[Any, list[str]]:
     if not fetched.sessions:
         first = f" (first error: {failed['reason'].iloc[0]})" if len(failed) else ""
         raise InputError(f"none of the {len(ids):,} sessions listed in {src} could be fetched{first}")
-    notes = []
+    notes = listed.describe()  # what reading the list forgave (spaces trimmed, ids listed twice), with lines
     if len(failed):
         listed = failed["checkout_session_id"].tolist()
         shown = ", ".join(listed[:10]) + (" …" if len(listed) > 10 else "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -89,9 +90,10 @@ def base_url_of(sock: socket.socket) -> str:
 
 def make_server(app: SandboxASGI, *, log_level: str = "warning", access_log: bool = False,
                 configure_logging: bool = True) -> uvicorn.Server:
-    """A uvicorn server for the app: no access log, no lifespan, bounded graceful shutdown.
+    """A uvicorn server for the app: no lifespan, bounded graceful shutdown, an access log only if asked.
 
-    ``configure_logging=False`` leaves the process's logging configuration alone (thread mode).
+    ``access_log=True`` logs one line per request, whatever ``log_level`` (the access lines are at INFO, below the
+    default ``warning``). ``configure_logging=False`` leaves the process's logging configuration alone (thread mode).
     """
     config = uvicorn.Config(
         app,
@@ -105,6 +107,9 @@ def make_server(app: SandboxASGI, *, log_level: str = "warning", access_log: boo
         backlog=1024,
         log_config=uvicorn.config.LOGGING_CONFIG if configure_logging else None,
     )
+    if access_log:
+        access = logging.getLogger("uvicorn.access")  # uvicorn gives it log_level, which would drop every line
+        access.setLevel(min(access.getEffectiveLevel(), logging.INFO))
     return uvicorn.Server(config)
 
 

@@ -28,8 +28,18 @@ from .engine import difference_text
 from .journal import Journal, journal_held
 from .states import NOT_THROUGH, STATUSES, RunState, SessionStatus
 
-__all__ = ["RESULT_COLUMNS", "error_field_from_details", "list_runs", "results_dir", "results_frame",
-           "write_result_files"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "RUN_COLUMNS",
+    "error_field_from_details",
+    "last_run_of",
+    "list_runs",
+    "results_dir",
+    "results_frame",
+    "run_columns",
+    "shown_state",
+    "write_result_files",
+]
 
 RESULT_COLUMNS = [
     "checkout_session_id", "status", "message", "fields", "applied_with_differences", "differences",
@@ -169,7 +179,8 @@ def _write_error_files(journal: Journal, results: pd.DataFrame, out_dir: Path) -
     The rows keep the user's original columns and cells (a ``#N/A`` stays a bare ``#N/A``, so it
     still clears), plus ``error``: fix them and upload the file(s) again. The main table
     (``sessions`` if it was uploaded, else the first child table) goes to ``errors.csv``; other
-    tables to ``errors_<table>.csv``.
+    tables to ``errors_<table>.csv``, written only when they hold a row (``errors.csv`` is always written, so that
+    an earlier one can never be taken for this run's).
     """
     bad = results[results["status"].isin(NOT_THROUGH)]
     # Row by row, not as column arithmetic: an empty frame (a run with nothing to do) has untyped columns.
@@ -186,6 +197,8 @@ def _write_error_files(journal: Journal, results: pd.DataFrame, out_dir: Path) -
         write_table(pd.DataFrame({"checkout_session_id": pd.array(list(why), dtype="string"),
                                   "error": pd.array(list(why.values()), dtype="string")}), files["errors"])
     for i, table in enumerate(order):
+        if i and not wanted[table]:  # nothing of this table failed: no header-only file to offer
+            continue
         name = "errors" if i == 0 else f"errors_{table}"
         files[name] = out_dir / f"{name}.csv"
         columns = [c for c in tables[table].get("columns") or [] if c != "error"]
@@ -220,6 +233,12 @@ def _run_summary(path: Path) -> dict[str, Any]:
         "parent_run_id": meta.get("parent_run_id"),
         **counts,
     }
+
+
+def shown_state(state: Any, rolled_back_by: Any = None) -> str:
+    """A run's state as a list of runs shows it: ``finished, rolled back by <run id>`` for a run rolled back."""
+    text = "" if state is None or state is pd.NA or (isinstance(state, float) and state != state) else str(state)
+    return f"{text}, rolled back by {rolled_back_by}" if isinstance(rolled_back_by, str) and rolled_back_by else text
 
 
 def _rolled_back_by(df: pd.DataFrame) -> pd.Series:
@@ -261,3 +280,86 @@ def list_runs(directory: str | os.PathLike[str] = "runs") -> pd.DataFrame:
     if len(df):
         df = df.sort_values("created_at", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
     return df
+
+
+def _digests(inputs: Any) -> list[str]:
+    return sorted(str(i["sha256"]) for i in inputs or () if isinstance(i, dict) and i.get("sha256"))
+
+
+def last_run_of(inputs: list[dict[str, Any]], directory: str | os.PathLike[str] = "runs", *,
+                target: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The newest apply run under ``directory`` made from the same input files, as a :func:`list_runs` row, or ``None``.
+
+    Runs are tied to their inputs by the files' SHA-256 digests (recorded in each journal): the same
+    content is the same input, wherever the files are now. With ``target`` (``base_url`` and
+    ``merchant_account_id``, as a plan records them), only runs against that target count. A shell
+    reads its ``state``: an ``interrupted`` run of these very files is to be resumed, not started again.
+    """
+    wanted = _digests(inputs)
+    if not wanted:
+        return None
+    runs = list_runs(directory)
+    for row in runs[runs["kind"] == "apply"].to_dict("records"):  # newest first
+        try:
+            with Journal.open(row["journal"], readonly=True) as j:
+                meta = j.meta
+        except (RunError, sqlite3.DatabaseError):
+            continue
+        if _digests(meta.get("inputs")) != wanted:
+            continue
+        if target and any(target.get(k) and meta.get(k) and target[k] != meta[k]
+                          for k in ("base_url", "merchant_account_id")):
+            continue
+        return row
+    return None
+
+
+RUN_COLUMNS = ("succeeded", "failed", "conflict", "skipped", "unprocessed", "in flight", "total")
+"""The counts a list of runs shows: they add up to ``total``."""
+
+
+def run_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`list_runs` row's counts as :data:`RUN_COLUMNS`: ``planned`` is unprocessed, ``sending`` in flight.
+
+    An unreadable journal has no counts: every column is ``""``.
+    """
+    def n(status: str) -> int:
+        value = row.get(status)
+        return 0 if value is None or str(value) in ("<NA>", "nan") else int(value)
+
+    if str(row.get("total")) in ("<NA>", "nan", "None"):
+        return dict.fromkeys(RUN_COLUMNS, "")
+    return {"succeeded": n(SessionStatus.SUCCEEDED), "failed": n(SessionStatus.FAILED),
+            "conflict": n(SessionStatus.CONFLICT), "skipped": n(SessionStatus.SKIPPED),
+            "unprocessed": n(SessionStatus.PLANNED) + n(SessionStatus.UNPROCESSED),
+            "in flight": n(SessionStatus.SENDING), "total": n("total")}
+
+
+def not_found_notes(journal: Journal, *, rollback: bool = False, named: int = 20) -> list[str]:
+    """The run's sessions that answered 404, in words, told apart by what the journal knows of them.
+
+    The API answers 404 both for a session that never existed (here) and for one that expired. A session
+    whose state was read before (its before-state, with ``expires_at``, is in the journal) had expired; one
+    that was never read (the plan did not find it either) is only "not found": a mistyped id, another
+    merchant account or target, or a session that expired before anything read it.
+    """
+    seen: list[str] = []
+    unseen: list[str] = []
+    for r in journal.rows([SessionStatus.FAILED], columns="session_id, http_status, "
+                          "json_extract(before, '$.expires_at') AS due"):
+        if r["http_status"] == 404:
+            (seen if r["due"] else unseen).append(str(r["session_id"]))
+
+    def shown(ids: list[str]) -> str:
+        return ", ".join(ids[:named]) + (f" and {len(ids) - named} more" if len(ids) > named else "")
+
+    verb = "restored" if rollback else "sent"
+    notes = []
+    if seen:
+        notes.append(f"{len(seen)} session(s) had expired (the API answers 404) and could not be {verb}: "
+                     f"{shown(seen)} (see errors.csv)")
+    if unseen:
+        notes.append(f"{len(unseen)} session(s) were not found (404, and never read by the plan either): no such "
+                     "session on this target and merchant account (a mistyped id?), or one that expired before it "
+                     f"was read; they could not be {verb}: {shown(unseen)} (see errors.csv)")
+    return notes

@@ -39,8 +39,8 @@ from .inflight import InFlight, in_flight_rows, settle_in_flight
 from .journal import Journal
 from .options import RunOptions, with_keywords
 from .plan import Plan, target_of
-from .reasons import ReasonCode, reason
-from .results import RESULT_COLUMNS, results_dir, results_frame, write_result_files
+from .reasons import Reason, ReasonCode, reason
+from .results import RESULT_COLUMNS, not_found_notes, results_dir, results_frame, write_result_files
 from .states import (
     RESULT_STATUSES,
     BodyMode,
@@ -182,10 +182,11 @@ class Run:
             notes.append("nothing to roll back: the run changed no session")
         if rollback and self.in_flight.total:
             notes.extend(self.in_flight_lines())
-        expired = self.expired
-        if expired:
-            notes.append(f"{len(expired)} session(s) had expired (the API answers 404) and could not be "
-                         f"{'restored' if rollback else 'sent'}: {_named(expired)} (see errors.csv)")
+        if self.expired and Path(self.journal).is_file():  # the journal tells expired (read before) from never found
+            with Journal.open(self.journal, readonly=True) as j:
+                notes += not_found_notes(j, rollback=rollback, named=_NAMED)
+        elif self.expired:
+            notes.append(f"{len(self.expired)} session(s) were not found or had expired (the API answers 404 to both)")
         if rollback and c["succeeded"]:
             stamps = [t for t in (parse_instant(v) for v in
                                   self.results.loc[self.results["status"] == SessionStatus.SUCCEEDED, "expires_at"])
@@ -288,8 +289,12 @@ def _settle(journal: Journal, engine: Engine, todo: list[dict[str, Any]], held_b
         journal.mark_many(not_reached, SessionStatus.UNPROCESSED, message=reason or "not sent")
     if held_left:
         journal.mark_many(held_left, SessionStatus.UNPROCESSED, message=canary)
+    ended = time.time()
+    periods = journal.meta.get("active_periods") or []
+    if periods:  # this invocation's [start, end]: the run's active time leaves out the pauses between invocations
+        periods[-1][1] = ended
     journal.set_meta(state=str(state), stop_reason=reason if state != RunState.FINISHED else None,
-                     last_finished_at=time.time())
+                     last_finished_at=ended, active_periods=periods)
 
 
 def _settled_before(journal: Journal, todo: list[dict[str, Any]], held_back: list[dict[str, Any]]) -> dict[str, int]:
@@ -310,7 +315,9 @@ def _execute(journal: Journal, client: Any, rows: list[dict[str, Any]], options:
     first = options.first
     todo = rows if first is None else rows[: max(0, int(first))]
     held_back = [] if first is None else rows[max(0, int(first)):]
-    journal.set_meta(state=str(RunState.RUNNING), stop_reason=None, last_started_at=time.time())
+    now = time.time()
+    journal.set_meta(state=str(RunState.RUNNING), stop_reason=None, last_started_at=now,
+                     active_periods=[*(journal.meta.get("active_periods") or []), [now, None]])
     engine = Engine(journal, client, options)
     try:
         engine.run(todo, prior=_settled_before(journal, todo, held_back))
@@ -368,7 +375,11 @@ def _check_consent(plan: Any, allow_destructive: bool) -> None:
     """Refuse a plan with destructive changes unless they are consented to (nothing is sent)."""
     consent = getattr(plan, "consent", "")
     if consent and not allow_destructive:
-        raise Refused(reason(ReasonCode.DESTRUCTIVE_NEEDS_CONSENT, consent=consent),
+        why = reason(ReasonCode.DESTRUCTIVE_NEEDS_CONSENT, consent=consent)
+        # This function's own words: it takes the consent; patch mode is a planning option (a new plan).
+        raise Refused(Reason(why.code, f"{why.text}: nothing was sent; check plan.destructive, then apply it with "
+                                       "allow_destructive=True, or plan again in patch mode (lists='patch') to keep "
+                                       "the list elements not listed"),
                       plan.problems[plan.problems["rule"] == "destructive"].reset_index(drop=True))
 
 

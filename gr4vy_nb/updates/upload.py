@@ -25,10 +25,11 @@ import pyarrow.compute as pc
 
 from ..ids import UUID_PATTERN
 from ..pointers import decode
-from ..problems import Problems, Rule, has_errors, refuse
+from ..problems import Problems, Rule, Severity, concat, has_errors, refuse
 from ..problems import frame as problems_frame
 from ..tables import spec as F
 from ..tables.files import file_digest
+from ..tables.idlists import trimmed_ids
 from ..tables.masking import masked_columns
 from ..tables.reader import UploadTable, read_tables, table_from_records, table_records
 
@@ -96,7 +97,24 @@ def read_upload(source: Any, *, encoding: str | None = None,
     tables, problems = read_tables(source, encoding=encoding)
     if errors == "raise" and has_errors(problems):
         raise refuse(problems)
-    return Upload(tables, problems)
+    return Upload(tables, concat([problems, _trim_ids(tables)]))
+
+
+def _trim_ids(tables: Mapping[str, UploadTable]) -> pd.DataFrame:
+    """Trim the spaces around session ids in the key columns, as the id-list reader does; a warning for each."""
+    found = Problems()
+    for t in tables.values():
+        if F.KEY not in t.text.columns:
+            continue
+        padded = trimmed_ids(t.text[F.KEY])
+        if not padded.any():
+            continue
+        values = t.text[F.KEY]
+        for line, value in zip(t.text.index[padded.to_numpy()].tolist(), values[padded].tolist(), strict=True):
+            found.add(Rule.SPACES_TRIMMED, "spaces around this id were trimmed", file=t.file, line=int(line),
+                      column=F.KEY, value=value, severity=Severity.WARNING, session_id=value.strip().lower())
+        t.text[F.KEY] = values.str.strip().where(padded, values)
+    return found.frame()
 
 
 def _masked_tables(source: Any) -> dict[str, list[str]]:

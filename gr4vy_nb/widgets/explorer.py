@@ -40,9 +40,9 @@ class SessionExplorer:
 
         self.ids_box = w.Textarea(placeholder="paste checkout session ids: one per line, or separated by commas",
                                   layout=w.Layout(width="100%", height="90px"))
-        self.upload = w.FileUpload(accept=".txt,.csv,.jsonl,.json", multiple=False,
+        self.upload = w.FileUpload(accept=".txt,.csv,.xlsx,.jsonl,.json", multiple=False,
                                    description="Upload ids or JSONL")
-        self.path_box = w.Text(placeholder="or a path: a JSONL export, or a .txt/.csv list of ids",
+        self.path_box = w.Text(placeholder="or a path: a JSONL export, or a .txt/.csv/.xlsx list of ids",
                                layout=w.Layout(width="60%"))
         self.fetch_button = w.Button(description="Fetch sessions", button_style="primary", icon="download")
         self.load_button = w.Button(description="Load path", icon="folder-open")
@@ -128,15 +128,12 @@ class SessionExplorer:
             self._set(sessions, [])
             self.messages.ok(f"loaded {len(sessions)} session(s) from {name}")
             return
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InputError(f"{name} is not UTF-8 text (save it as UTF-8 and try again)") from None
-        ids, rejected = parse_session_ids(text)
-        self.ids_box.value = "\n".join(ids)
-        self.messages.info(f"{name}: {len(ids)} session id(s), {len(rejected)} other value(s) skipped")
-        if ids:
-            self.on_fetch()
+        from ..tables.idlists import read_id_list
+
+        listed = read_id_list(content, name=name)  # the one id-list reader (text, CSV, XLSX), as export's
+        self.ids_box.value = "\n".join(listed.ids)
+        self.messages.info("; ".join([f"{name}: {len(listed.ids)} session id(s)", *listed.describe()]))
+        self.on_fetch()
 
     def _set(self, sessions: list[dict[str, Any]], missing: list[tuple[str, str]]) -> None:
         from ..tables.frames import flatten_sessions

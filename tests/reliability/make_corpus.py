@@ -325,10 +325,11 @@ def _() -> dict[str, bytes]:
     return sessions_csv([META], ["{" + ID0 + "}", "web"])
 
 
-@case("id_whitespace", "spaces around the id (a pasted cell)", "reject",
-      problems=[err("uuid", S, 2, "checkout_session_id", "not a UUID")])
+@case("id_whitespace", "spaces around the id (a pasted cell): trimmed, as in a list of ids, and said", "warn",
+      problems=[warn("spaces_trimmed", S, 2, "checkout_session_id", "trimmed")],
+      diff=[keep(ID0, "metadata.channel", "pasted")])
 def _() -> dict[str, bytes]:
-    return sessions_csv([META], [f" {ID0} ", "web"])
+    return sessions_csv([META], [f" {ID0} ", "pasted"])
 
 
 @case("id_upper_case", "an upper-case UUID is the same session", "accept",

@@ -137,3 +137,30 @@ def test_run_object_with_a_journal_attribute(tmp_path):
     assert report.run_status_counts(Finished()).loc["skipped", "sessions"] == 1
     with pytest.raises(TypeError):
         report.run_frame(42)
+
+
+def test_throughput_counts_only_the_time_a_run_was_active(tmp_path, sandbox_clean):
+    import time
+
+    from gr4vy_nb.api.client import Gr4vyClient
+    from gr4vy_nb.config import Settings
+    from gr4vy_nb.updates.plan import plan_updates
+    from gr4vy_nb.updates.runs import apply_plan, resume_run
+    from tests.updates.helpers import IDS, tag_upload
+
+    with Gr4vyClient(Settings.for_sandbox(sandbox_clean), workers=4) as client:
+        plan = plan_updates(tag_upload(tmp_path / "up", IDS[:6]), client=client)
+        canary = apply_plan(plan, client=client, runs_dir=tmp_path / "runs", first=2)
+        time.sleep(2.0)  # the analyst looks at the canary before resuming
+        resume_run(canary.journal, client=client)
+    s = report.run_summary(canary.journal)["value"]
+    assert s["succeeded"] == 6 and s["wall time (s)"] > 2.0
+    assert s["active time (s)"] < s["wall time (s)"] - 1.5  # the pause is not active time
+    assert s["sessions per second"] == pytest.approx(6 / s["active time (s)"], rel=0.01)
+    # A killed invocation (no end recorded) ends at its last journaled transition.
+    with Journal.open(canary.journal) as j:
+        periods = j.meta["active_periods"]
+        assert len(periods) == 2 and all(end is not None for _start, end in periods)
+        j.set_meta(active_periods=[[periods[0][0], None], periods[1]])
+    killed = report.run_summary(canary.journal)["value"]
+    assert killed["active time (s)"] <= s["active time (s)"] and killed["active time (s)"] < s["wall time (s)"] - 1.5

@@ -54,6 +54,13 @@ def test_report_command_from_ids_fetched_from_the_sandbox(sandbox, tmp_path):
     assert sorted(frames.sessions["checkout_session_id"]) == sorted(ids)
     assert len(notes) == 1 and unknown in notes[0] and "1 of 6" in notes[0]
     assert unknown in out.read_text(encoding="utf-8")
+    # The list is read as export reads it: a human header, spaces trimmed and a repeat dropped, said in the notes.
+    ids_file.write_text("Checkout Session ID\n" + "\n".join([f" {ids[0]} ", *ids[1:], ids[1]]) + "\n")
+    with Gr4vyClient(Settings.for_sandbox(sandbox, timeouts=(2, 5))) as client:
+        frames, notes = report.load_frames(ids_file, client=client)
+    assert sorted(frames.sessions["checkout_session_id"]) == sorted(ids)
+    assert notes == ["ids.txt: 1 id(s) had spaces around them, trimmed (line 2)",
+                     "ids.txt: 1 id(s) listed again, dropped (line 7)"]
 
 
 def test_ids_without_a_configured_target_is_a_config_error(tmp_path, monkeypatch):

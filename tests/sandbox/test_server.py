@@ -18,12 +18,13 @@ from gr4vy_nb.sandbox.server import main
 from tests.sandbox.helpers import local_get
 
 
-def test_foreground_cli_prints_url_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("access_log", [False, True])
+def test_foreground_cli_prints_url_and_stops_cleanly_on_ctrl_c(tmp_path: Path, access_log: bool) -> None:
     ready = tmp_path / "ready.json"
     key_file = tmp_path / "key.pem"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gr4vy_nb.sandbox", "--port", "0", "--no-seed", "--private-key-file", str(key_file),
-         "--ready-file", str(ready)],
+         "--ready-file", str(ready), *(["--access-log"] if access_log else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -44,6 +45,8 @@ def test_foreground_cli_prints_url_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
     assert base_url in out and str(key_file) in out and "Ctrl-C" in out
     assert "Traceback" not in err
     assert not db_dir.exists()  # the temporary database went with it
+    # --access-log prints a line per request at the default log level (warning); without it, none
+    assert ("GET /_sandbox/health" in out + err) is access_log
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "example.com"])

@@ -94,6 +94,9 @@ def test_apply_refuses_destructive_changes_without_consent_and_sends_nothing(tmp
     with pytest.raises(InputError, match="remove 3 passengers in 1 session") as caught:
         apply_plan(plan, client=client, runs_dir=tmp_path / "runs")
     assert caught.value.problems["rule"].tolist() == ["destructive"]
+    # The advice fits the call refused: apply_plan takes the consent; patch mode means planning again.
+    assert "apply it with allow_destructive=True, or plan again in patch mode (lists='patch')" in str(caught.value)
+    assert "--" not in str(caught.value)
     assert puts(sandbox_clean) == before and not (tmp_path / "runs").exists()
     assert len(client.get_checkout_session(S0)["airline"]["passengers"]) == 4
 

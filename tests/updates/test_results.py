@@ -5,12 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from gr4vy_nb.tables.files import read_table
 from gr4vy_nb.updates.journal import Journal
 from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.updates.results import list_runs, results_frame
 from gr4vy_nb.updates.runs import apply_plan, resume_run
 from gr4vy_nb.updates.states import STATUSES
-from tests.updates.helpers import IDS, create_journal, tag_upload, writing_client
+from tests.updates.helpers import IDS, MISSING, WITH_CART, create_journal, tag_upload, writing_client
 
 client = pytest.fixture(name="client")(writing_client)
 
@@ -66,3 +67,22 @@ def test_a_rolled_back_run_is_marked_by_its_rollback_which_is_named_as_its_journ
     assert main(["runs", str(runs)]) == 0
     out = capsys.readouterr().out
     assert f"finished, rolled back by {undo.run_id}" in out
+
+
+def test_errors_files_of_other_tables_are_written_only_when_they_hold_rows(tmp_path, client, sandbox_clean):
+    def upload(folder, ids):
+        folder.mkdir()
+        (folder / "sessions.csv").write_text("checkout_session_id,metadata.tag\n" + "".join(f"{i},q4\n" for i in ids))
+        (folder / "cart_items.csv").write_text("checkout_session_id,item_index,quantity\n"
+                                               + "".join(f"{i},0,7\n" for i in ids))
+        return folder
+
+    clean = apply_plan(plan_updates(upload(tmp_path / "clean", WITH_CART[:2]), client=client, lists="patch"),
+                       client=client, runs_dir=tmp_path / "runs")
+    assert clean.ok and set(clean.files) == {"results", "succeeded", "errors"}
+    assert [p.name for p in clean.files["errors"].parent.glob("errors*.csv")] == ["errors.csv"]
+    failing = apply_plan(plan_updates(upload(tmp_path / "failing", [WITH_CART[2], MISSING]), client=client,
+                                      lists="patch"), client=client, runs_dir=tmp_path / "runs")
+    assert failing.counts["failed"] == 1 and failing.files["errors_cart_items"].is_file()
+    rows = read_table(failing.files["errors_cart_items"]).frame
+    assert rows[["checkout_session_id", "quantity"]].values.tolist() == [[MISSING, "7"]]

@@ -70,6 +70,9 @@ def test_unchanged_and_not_found_sessions_are_skipped_and_failed(tmp_path, clien
     errors = read_table(run.files["errors"]).frame
     assert errors[["checkout_session_id", "metadata.channel"]].values.tolist() == [[missing, "web"]]
     assert errors["error"].iloc[0] == "failed: not found or expired"
+    # An id never seen is not said to have expired: the plan never read it either.
+    assert not any("expired (the API" in n for n in run.notes)
+    assert next(n for n in run.notes if missing in n).startswith("1 session(s) were not found (404, and never read")
 
 
 def test_canary_sends_the_first_n_then_resume_sends_the_rest(tmp_path, client, sandbox_clean):

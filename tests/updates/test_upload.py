@@ -41,3 +41,18 @@ def test_locate_maps_pointers_to_rows(pointer, expected):
     where = {"sessions": ["sessions.csv", 2], "cart_items": [["cart_items.csv", 5], ["cart_items.csv", 7]]}
     assert locate(pointer, where) == expected
     assert locate("/amount", {}) == (None, None, "amount")
+
+
+def test_ids_with_spaces_around_them_are_trimmed_as_the_id_lists_are_with_a_warning(tmp_path, client):
+    from tests.updates.helpers import S1
+
+    write(tmp_path, "sessions.csv", f"checkout_session_id,metadata.tag\n {S0} ,x\n{S1.upper()},y\n")
+    write(tmp_path, "cart_items.csv", f"checkout_session_id,item_index,quantity\n{S0}\t,0,3\n")
+    plan = plan_updates(tmp_path, client=client, lists="patch")
+    assert plan.ok and {i.session_id for i in plan.changes} == {S0, S1}
+    trimmed = plan.problems[plan.problems["rule"] == "spaces_trimmed"]
+    assert sorted(trimmed[["file", "line", "severity"]].values.tolist()) == [["cart_items.csv", 2, "warning"],
+                                                                               ["sessions.csv", 2, "warning"]]
+    assert read_upload(tmp_path).tables["sessions"].text["checkout_session_id"].tolist() == [S0, S1.upper()]
+    write(tmp_path, "sessions.csv", f"checkout_session_id,metadata.tag\n {S0}x ,x\n")  # not an id: refused as it is
+    assert plan_updates(tmp_path, client=client, lists="patch").errors["value"].tolist() == [f" {S0}x "]

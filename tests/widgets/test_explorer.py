@@ -45,3 +45,21 @@ def test_explorer_refuses_bad_input_in_its_message_area(conn: Connection) -> Non
     explorer.upload.value = upload_value(("broken.jsonl", b'{"id": 1}\nnot json\n'))
     assert "line 2 is not valid JSON" in explorer.messages.errors[-1]
     assert not explorer.fetch_button.disabled
+
+
+def test_explorer_reads_uploaded_id_lists_as_export_does(conn: Connection) -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    explorer = SessionExplorer(conn)
+    book = Workbook()
+    for row in (["Checkout Session ID"], [IDS[3]], [f" {IDS[4]}"], [IDS[3]]):
+        book.active.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    explorer.upload.value = upload_value(("ids.xlsx", data.getvalue()))
+    assert sorted(explorer.frames.sessions["checkout_session_id"]) == sorted(IDS[3:5]), explorer.messages.text
+    assert "1 id(s) listed again, dropped (line 4)" in explorer.messages.text
+    explorer.upload.value = upload_value(("ids.txt", f"{IDS[5]}\nnot-an-id\n".encode()))
+    assert "line 2" in explorer.messages.errors[-1] and "not a checkout session id" in explorer.messages.errors[-1]
