@@ -113,6 +113,7 @@ class Rule(StrEnum):
     SPREADSHEET_REWRITE = "spreadsheet_rewrite"
     NOT_A_TABLE = "not_a_table"
     # the sessions named
+    STALE = "stale"  # the row's element changed since the export (its row_version differs): not merged
     NOT_FOUND = "not_found"
     FETCH_FAILED = "fetch_failed"
 

@@ -40,6 +40,7 @@ from .bodies import apply_body_mode
 from .checks import check_against_current, check_upload
 from .destructive import consent_text, destructive_counts, destructive_frame
 from .merge import DIFF_COLUMNS, LIST_MODES, PlanItem, build_changes
+from .stale import check_stale, with_stale_items, without_sessions
 from .states import ItemStatus, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
@@ -335,6 +336,7 @@ def plan_updates(
     run_workers: int | None = None,
     allow_spreadsheet_rewrites: bool = False,
     lists: str = "replace",
+    ignore_stale: bool = False,
 ) -> Plan:
     """Check an upload, fetch the sessions it names, merge, diff and validate: a :class:`Plan`.
 
@@ -360,6 +362,10 @@ def plan_updates(
             session's list: ``"replace"`` (default: the rows are the complete new list; elements not
             listed are removed, which needs consent to apply) or ``"patch"`` (each row patches the
             element it indexes, the others are kept, rows without an index are appended).
+        ignore_stale: merge rows whose element has changed since they were exported (their
+            ``row_version`` differs from the element's now) with a warning each, instead of refusing
+            them (rule ``stale``: an error, and nothing is sent for their sessions); see
+            :mod:`gr4vy_nb.updates.stale`.
 
     Reads only (GET); nothing is written. Sessions are read and merged even when some cells
     are wrong, so that every problem is reported at once; a plan with errors cannot be applied.
@@ -384,7 +390,8 @@ def plan_updates(
 
         client = Gr4vyClient(Settings.from_env(required=True), workers=workers or 8)
     try:
-        plan = _plan(upload, client, int(expires_in), workers, progress, allow_spreadsheet_rewrites, lists=lists)
+        plan = _plan(upload, client, int(expires_in), workers, progress, allow_spreadsheet_rewrites, lists=lists,
+                     ignore_stale=ignore_stale)
         _forecast_expiry(plan, workers=run_workers or workers or 4, rate=rate)
     finally:
         if own:
@@ -409,7 +416,7 @@ def _checked_upload(source: Any, encoding: str | None) -> Upload:
 
 def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
           progress: Callable[[int, int], None] | None, allow_spreadsheet_rewrites: bool = False, *,
-          lists: str = "replace") -> Plan:
+          lists: str = "replace", ignore_stale: bool = False) -> Plan:
     tables = {name: {"file": t.file, "columns": t.columns} for name, t in upload.tables.items()}
     plan = Plan(items=[], problems=upload.problems, expires_in=expires_in, target=target_of(client.settings),
                 inputs=upload.inputs, tables=tables, uploads=dict(upload.tables))
@@ -425,11 +432,15 @@ def _plan(upload: Upload, client: Any, expires_in: int, workers: int | None,
         # Flattened once: the cells are compared with the current values (spreadsheet rewrites), then merged.
         frames = flatten_sessions([v for v in current.values() if isinstance(v, Mapping)])
         check_against_current(upload, frames, allow_spreadsheet_rewrites=allow_spreadsheet_rewrites)
-        changes = build_changes(upload, current, expires_in=expires_in, frames=frames, lists=lists)
-        plan.items, plan.diff, plan.notes = changes.items, changes.diff, changes.notes
+        # Rows changed since their export are stale: their sessions are not merged (stale.py).
+        stale = check_stale(upload, frames, ignore=ignore_stale)
+        changes = build_changes(without_sessions(upload, stale.sessions), current, expires_in=expires_in,
+                                frames=frames, lists=lists)
+        plan.items = with_stale_items(upload, changes.items, stale.sessions, current)
+        plan.diff, plan.notes = changes.diff, [*stale.notes, *changes.notes]
         apply_body_mode(plan, client.settings)  # "changed" fields only, or each session's full state (bodies.py)
-        _not_found_problems(changes.items, upload, found)
-        plan.problems = concat([upload.problems, changes.problems, found.frame()])
+        _not_found_problems(plan.items, upload, found)
+        plan.problems = concat([upload.problems, stale.problems, changes.problems, found.frame()])
     plan.problems = ordered(plan.problems)
     return plan
 
