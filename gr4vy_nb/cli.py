@@ -245,7 +245,8 @@ def _make_plan(args: argparse.Namespace, client: Any) -> Any:
             return plan_updates(source, client=client, expires_in=args.expires_in, workers=args.workers,
                                 progress=bar.fetch, rate=args.rate, run_workers=args.workers,
                                 lists=getattr(args, "lists", "replace"), encoding=args.encoding,
-                                allow_spreadsheet_rewrites=args.allow_spreadsheet_rewrites)
+                                allow_spreadsheet_rewrites=args.allow_spreadsheet_rewrites,
+                                ignore_stale=getattr(args, "ignore_stale", False))
     finally:
         bar.close()
 
@@ -490,6 +491,10 @@ def _add_planning(sp: argparse.ArgumentParser) -> None:
                          "replace (default: the rows are the complete new list; elements not listed are removed, "
                          "which apply refuses without --allow-destructive) or patch (a row with an index patches "
                          "that element, the others are kept, rows without an index are appended)")
+    sp.add_argument("--ignore-stale", action="store_true",
+                    help="merge rows whose session or element has changed since they were exported (their "
+                         "row_version differs) with a warning each, instead of refusing them; this overwrites "
+                         "the other writer's change")
     sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
                     help="changed values to print (default 20)")
 
