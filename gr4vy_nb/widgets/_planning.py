@@ -95,6 +95,7 @@ class PlanActions:
     plan_cancel_button: Any
     expires_in: Any
     lists_mode: Any
+    ignore_stale: Any
     _planning: bool
     _plan_thread: threading.Thread | None
     _plan_cancel: threading.Event
@@ -138,6 +139,7 @@ class PlanActions:
             if not self.upload_obj.ok:
                 raise InputError("the files have errors: fix them and validate again")
             upload, expires_in, lists = self.upload_obj, int(self.expires_in.value), str(self.lists_mode.value)
+            ignore_stale = bool(self.ignore_stale.value)
             cancel = threading.Event()
             self._plan_cancel = cancel
             self._plan_error = None
@@ -163,7 +165,7 @@ class PlanActions:
             def work() -> None:
                 try:
                     plan = plan_updates(upload, client=CancellableReads(self.client, cancel), expires_in=expires_in,
-                                        progress=progress, lists=lists)
+                                        progress=progress, lists=lists, ignore_stale=ignore_stale)
                     if cancel.is_set():
                         raise PlanCancelled
                     self.plan = plan
