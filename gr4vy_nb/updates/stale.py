@@ -6,11 +6,12 @@ version of the same element now: the session (``sessions.csv``), or the element 
 (``cart_items.csv``, ``legs.csv``, ``passengers.csv``):
 
 * equal: the row is fresh; whatever differs from the current state is the user's edit;
-* different, or the element is gone: the row is **stale**, an error (rule ``stale``) at its file and line,
-  column ``row_version``, naming what changed since the export (exported value -> current value, personal
-  values masked). Its session is not merged and nothing is sent for it (:attr:`StaleCheck.sessions`), so an
-  old export can never revert another writer's change, nor move a removed passenger's data onto the one
-  who now stands at its index;
+* different, or the element is gone, and the row would change something (a row whose every cell is as
+  it is now reverts nothing: re-uploading a file after applying it is no conflict): the row is **stale**,
+  an error (rule ``stale``) at its file and line, column ``row_version``, naming what changed since the
+  export (exported value -> current value, personal values masked). Its session is not merged and nothing
+  is sent for it (:attr:`StaleCheck.sessions`), so an old export can never revert another writer's change,
+  nor move a removed passenger's data onto the one who now stands at its index;
 * with ``ignore=True`` the same finding is a warning on each such row, and the row is merged as today.
 
 What changed is worked out from the row itself: its unedited cells still hold the exported values, so of the
@@ -183,6 +184,15 @@ def _table_check(t: UploadTable, live: _Live, sessions: dict[str, int], ignore: 
         if position is not None and version == live.versions[position]:
             continue
         line = int(t.text.index[r])
+        differ: list[tuple[str, str | None, str | None]] = []
+        if position is not None:
+            cells = t.text.iloc[r]
+            uploaded = {c: _text(cells[c]) for c in columns}
+            now = live.texts(position)
+            differ = [(c, uploaded.get(c), now.get(c)) for c in hashed_columns(table, columns)
+                      if c not in (F.KEY, index_column) and _text(uploaded.get(c)) != now.get(c)]
+            if not differ and is_version(version):  # every cell as it is now: the row can revert nothing
+                continue
         if not is_version(version):
             message = (f"{version!r} is not a row_version an export writes: this row cannot be checked for changes "
                        f"made since the export (leave the column as exported)") + _advice(ignore)
@@ -191,11 +201,6 @@ def _table_check(t: UploadTable, live: _Live, sessions: dict[str, int], ignore: 
             message = (f"{_what(table, index)} is no longer in the session: it was removed since this file was "
                        f"exported (the session has {n} {_NOUNS[table]}{'s' if n != 1 else ''} now)") + _advice(ignore)
         else:
-            cells = t.text.iloc[r]
-            uploaded = {c: _text(cells[c]) for c in columns}
-            now = live.texts(position)
-            differ = [(c, uploaded.get(c), now.get(c)) for c in hashed_columns(table, columns)
-                      if c not in (F.KEY, index_column) and _text(uploaded.get(c)) != now.get(c)]
             message = _message(table, index, changed_since_export(table, version, uploaded, now), differ, ignore)
         found.add(Rule.STALE, message, file=t.file, line=line, column=VERSION_COLUMN, value=version,
                   severity=Severity.WARNING if ignore else Severity.ERROR, session_id=sid)

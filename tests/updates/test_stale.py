@@ -193,3 +193,13 @@ def test_pandas_defaults_keep_the_versions(tmp_path, client):
         df.to_csv(path, index=False)
     plan = plan_updates(export, client=client, allow_spreadsheet_rewrites=True)
     assert _stale(plan).empty and not [n for n in plan.notes if VERSION_COLUMN in n]
+
+
+def test_the_same_file_again_after_applying_it_is_no_conflict(tmp_path, client):
+    export = _export(client, tmp_path / "export", ids=(S0,))
+    _edit(export / "legs.csv", 0, "flight_number", "4321")
+    run = apply_plan(plan_updates(export, client=client), client=client, journal=tmp_path / "run.sqlite")
+    assert run.counts["succeeded"] == 1
+    # The leg's version is now not the exported one, but the row holds what the leg holds: it reverts nothing.
+    again = plan_updates(export, client=client)
+    assert again.ok and again.changes == [] and _stale(again).empty
