@@ -1,4 +1,4 @@
-"""Row versions survive every round trip an export takes (issue 21, item 1), and the CLI's --ignore-stale.
+"""Row versions (issue 21, item 1): the text, and every round trip an export takes keeps it.
 
 The column is text no editor takes for a number, a date or a formula: LibreOffice (both import settings), Gnumeric
 (``ssconvert``), XLSX (written by the export, and saved by LibreOffice and Gnumeric), pandas' defaults
@@ -19,7 +19,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gr4vy_nb.api.client import Gr4vyClient
-from gr4vy_nb.cli import main
 from gr4vy_nb.config import Settings
 from gr4vy_nb.export import export_sessions
 from gr4vy_nb.tables.files import read_table
@@ -172,24 +171,3 @@ def test_gnumeric_keeps_the_versions(client, tmp_path):
                    capture_output=True, timeout=120)
     assert _versions(book) == {"cart_items": exported["cart_items"]}
     _check_saved(client, exported, saved)
-
-
-# ----------------------------------------------------------------------------- the CLI
-
-
-def test_cli_plan_refuses_stale_rows_and_ignore_stale_sends_them(env, tmp_path, capsys):
-    ids = tmp_path / "ids.txt"
-    ids.write_text(f"{S0}\n")
-    assert main(["export", str(ids), "--out", "export"]) == 0
-    with Gr4vyClient(Settings.for_sandbox(env)) as c:
-        _rename_passenger(c)
-    capsys.readouterr()
-    assert main(["plan", "export"]) == 2
-    out = capsys.readouterr().out
-    assert "stale" in out and "passenger #1 has changed since this file was exported" in out and "Other" not in out
-    assert main(["apply", "export", "--ignore-stale", "--yes"]) == 0
-    out = capsys.readouterr().out
-    assert "stale" in out and "ignored as asked" in out
-    with Gr4vyClient(Settings.for_sandbox(env)) as c:
-        assert c.get_checkout_session(S0)["airline"]["passengers"][1]["first_name"] == SEED[0]["airline"][
-            "passengers"][1]["first_name"]  # overwritten, as asked
