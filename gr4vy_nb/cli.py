@@ -261,6 +261,9 @@ def _show_plan(plan: Any, args: argparse.Namespace) -> None:
     if len(plan.problems):
         _out("Problems:")
         _print_problems(plan.problems)
+        if (plan.errors["rule"] == "stale").any():
+            _out("Stale rows changed since their export: export those sessions again and redo the edits there, "
+                 "or add --ignore-stale to overwrite the changes.")
         _out()
     _out(plan.describe(raw=args.raw, max_rows=args.limit))
 

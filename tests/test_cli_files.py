@@ -83,6 +83,7 @@ def test_cli_plan_refuses_stale_rows_and_ignore_stale_sends_them(env, tmp_path, 
     assert main(["plan", "export"]) == 2
     out = capsys.readouterr().out
     assert "stale" in out and "passenger #1 has changed since this file was exported" in out and "Other" not in out
+    assert "or add --ignore-stale to overwrite the changes" in out
     assert main(["apply", "export", "--ignore-stale", "--yes"]) == 0
     out = capsys.readouterr().out
     assert "stale" in out and "ignored as asked" in out
