@@ -40,10 +40,13 @@ from .merge import PlanItem
 from .states import ItemStatus
 from .upload import Upload
 
-__all__ = ["MAX_EXPLAINED", "StaleCheck", "changed_since_export", "check_stale", "with_stale_items", "without_sessions"]
+__all__ = ["MAX_EXPLAINED", "MAX_TRIES", "StaleCheck", "changed_since_export", "check_stale", "with_stale_items",
+           "without_sessions"]
 
 MAX_EXPLAINED = 12
 """At most this many differing cells are sorted into edits and changes (2**n versions are tried)."""
+MAX_TRIES = 200_000
+"""At most this many versions are computed to explain the stale rows of one plan (then they are named, unexplained)."""
 
 _NOUNS = {"cart_items": "cart item", "legs": "leg", "passengers": "passenger"}
 
@@ -63,8 +66,8 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def changed_since_export(table: str, version: str, uploaded: dict[str, str | None],
-                         now: dict[str, str]) -> list[tuple[str, str | None, str | None]] | None:
+def changed_since_export(table: str, version: str, uploaded: dict[str, str | None], now: dict[str, str],
+                         budget: list[int] | None = None) -> list[tuple[str, str | None, str | None]] | None:
     """``(column, exported, current)`` of each cell that changed since the row was exported, or ``None``.
 
     ``uploaded``: the row's cells as uploaded (``{column: text}``); ``now``: the element's cells as an
@@ -72,26 +75,32 @@ def changed_since_export(table: str, version: str, uploaded: dict[str, str | Non
     it is now) or another writer's change (exported as it is in the file): the split whose exported row
     has ``version`` is the answer. Columns not in the upload are taken as they are now, or else as empty
     (new since the export). ``None`` when no split explains the version (a cell both edited and changed, a
-    change in a column not uploaded) or more than :data:`MAX_EXPLAINED` cells differ.
+    change in a column not uploaded), more than :data:`MAX_EXPLAINED` cells differ, or ``budget`` (``[n]``:
+    how many versions may still be computed, counted down) runs out. Fewer edits are tried first.
     """
+    budget = [MAX_TRIES] if budget is None else budget
     keys = {F.KEY, *(c.index for c in F.CHILD_TABLES.values())}
     columns = [c for c in hashed_columns(table, uploaded) if c not in keys]
     differ = {c: _text(uploaded.get(c)) for c in columns if _text(uploaded.get(c)) != now.get(c)}
-    found = _split(version, now, differ)
+    found = _split(version, now, differ, budget)
     # A column the file does not hold may be new since the export (a metadata key added): exported empty.
     absent = {c: None for c in now if c not in keys and c not in uploaded}
     if found is None and absent and len(differ) + len(absent) <= MAX_EXPLAINED:
-        found = _split(version, now, {**differ, **absent})
+        found = _split(version, now, {**differ, **absent}, budget)
     return found
 
 
 def _split(version: str, now: dict[str, str], candidates: dict[str, str | None],
-           ) -> list[tuple[str, str | None, str | None]] | None:
+           budget: list[int]) -> list[tuple[str, str | None, str | None]] | None:
     """The cells among ``candidates`` (``{column: exported value if changed}``) whose change explains ``version``."""
     if len(candidates) > MAX_EXPLAINED:
         return None
     names = list(candidates)
-    for mask in range(1 << len(names)):  # bit set: as it is now (the user's edit); clear: changed since the export
+    # bit set: as it is now (the user's edit); clear: changed since the export. Fewest edits first.
+    for mask in sorted(range(1 << len(names)), key=int.bit_count):
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
         cells: dict[str, str | None] = dict(now)
         changed = []
         for i, column in enumerate(names):
@@ -169,6 +178,7 @@ def _table_check(t: UploadTable, live: _Live, sessions: dict[str, int], ignore: 
     indexes = t.typed[index_column].tolist() if index_column and index_column in t.typed else [None] * len(t.text)
     versions = t.text[VERSION_COLUMN].tolist()
     columns = [c for c in t.columns if c != VERSION_COLUMN]
+    budget = [MAX_TRIES]
     unchecked = 0
     for r, (sid, index, version) in enumerate(zip(ids, indexes, versions, strict=True)):
         sid = _text(sid)
@@ -201,7 +211,8 @@ def _table_check(t: UploadTable, live: _Live, sessions: dict[str, int], ignore: 
             message = (f"{_what(table, index)} is no longer in the session: it was removed since this file was "
                        f"exported (the session has {n} {_NOUNS[table]}{'s' if n != 1 else ''} now)") + _advice(ignore)
         else:
-            message = _message(table, index, changed_since_export(table, version, uploaded, now), differ, ignore)
+            message = _message(table, index, changed_since_export(table, version, uploaded, now, budget), differ,
+                               ignore)
         found.add(Rule.STALE, message, file=t.file, line=line, column=VERSION_COLUMN, value=version,
                   severity=Severity.WARNING if ignore else Severity.ERROR, session_id=sid)
         if not ignore:

@@ -14,9 +14,10 @@ import pytest
 from gr4vy_nb.errors import InputError
 from gr4vy_nb.export import export_sessions
 from gr4vy_nb.tables.files import read_table, write_table
-from gr4vy_nb.tables.versions import VERSION_COLUMN
+from gr4vy_nb.tables.versions import VERSION_COLUMN, version_of
 from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.updates.runs import apply_plan
+from gr4vy_nb.updates.stale import changed_since_export
 from tests.updates.helpers import S0, S1, writing_client
 
 client = pytest.fixture(name="client")(writing_client)
@@ -203,3 +204,30 @@ def test_the_same_file_again_after_applying_it_is_no_conflict(tmp_path, client):
     # The leg's version is now not the exported one, but the row holds what the leg holds: it reverts nothing.
     again = plan_updates(export, client=client)
     assert again.ok and again.changes == [] and _stale(again).empty
+
+
+EXPORTED = {"checkout_session_id": "s", "passenger_index": "1", "first_name": "Ann", "last_name": "Lee", "title": "Ms"}
+
+
+@pytest.mark.parametrize(("now", "uploaded", "changed"), [
+    # another writer renamed her; the user fixed the title: only the rename is a change since the export
+    ({**EXPORTED, "first_name": "Anna"}, {**EXPORTED, "title": "Dr"}, [("first_name", "Ann", "Anna")]),
+    # another writer cleared the title; the user left the row alone
+    ({**EXPORTED, "title": None}, dict(EXPORTED), [("title", "Ms", None)]),
+    # a column new since the export (the file does not hold it): exported empty
+    ({**EXPORTED, "country_code": "GB"}, dict(EXPORTED), [("country_code", None, "GB")]),
+    # the same cell edited by both: no split explains the version
+    ({**EXPORTED, "first_name": "Anna"}, {**EXPORTED, "first_name": "Annie"}, None),
+], ids=["change_and_edit", "cleared", "new_column", "both_edited"])
+def test_changed_since_export_tells_changes_from_edits(now, uploaded, changed):
+    now = {k: v for k, v in now.items() if v is not None}
+    assert changed_since_export("passengers", version_of(EXPORTED), uploaded, now) == changed
+
+
+def test_changed_since_export_gives_up_when_its_budget_is_spent():
+    now = {**EXPORTED, "first_name": "Anna"}
+    uploaded = {**EXPORTED, "title": "Dr"}
+    assert changed_since_export("passengers", version_of(EXPORTED), uploaded, now, budget=[1]) is None
+    budget = [10]
+    assert changed_since_export("passengers", version_of(EXPORTED), uploaded, now, budget=budget) is not None
+    assert 0 < budget[0] < 10
