@@ -162,6 +162,21 @@ class _Live:
             keys = list(zip(ids, frame[F.CHILD_TABLES[table].index].tolist(), strict=True))
         return cls(table, frame, {k: p for p, k in enumerate(keys)}, row_versions(table, frame))
 
+    def fresh(self, ids: list[Any], indexes: list[Any], versions: list[Any]) -> np.ndarray:
+        """Whether each uploaded row's version is its element's now (``False`` where there is no such element)."""
+        index = [0 if self.table == "sessions" else -1 if i is None or i is pd.NA else int(i) for i in indexes]
+        up = pd.DataFrame({"sid": pd.Series(ids, dtype="string").str.lower(), "idx": pd.array(index, dtype="Int64")})
+        keys = list(self.positions)
+        live = pd.DataFrame({"sid": pd.array([k[0] for k in keys], dtype="string"),
+                             "idx": pd.array([0 if k[1] is None else int(k[1]) for k in keys], dtype="Int64"),
+                             "pos": np.asarray([self.positions[k] for k in keys], dtype=np.int64)})
+        pos = up.merge(live, how="left", on=["sid", "idx"])["pos"].to_numpy(dtype=float, na_value=np.nan)
+        found = ~np.isnan(pos)
+        expected = np.full(len(up), None, dtype=object)
+        expected[found] = np.asarray(self.versions, dtype=object)[pos[found].astype(np.int64)]
+        given = np.asarray(versions, dtype=object)
+        return found & np.asarray([a is not None and a == b for a, b in zip(given, expected, strict=True)], dtype=bool)
+
     def texts(self, position: int) -> dict[str, str]:
         if self._texts is None:
             self._texts = row_texts(self.table, self.frame)
@@ -180,8 +195,8 @@ def _table_check(t: UploadTable, live: _Live, sessions: dict[str, int], ignore: 
     columns = [c for c in t.columns if c != VERSION_COLUMN]
     budget = [MAX_TRIES]
     unchecked = 0
-    for r, (sid, index, version) in enumerate(zip(ids, indexes, versions, strict=True)):
-        sid = _text(sid)
+    for r in np.flatnonzero(~live.fresh(ids, indexes, versions)).tolist():  # fresh rows are done column-wise
+        sid, index, version = _text(ids[r]), indexes[r], versions[r]
         if sid is None or sid.lower() not in sessions:  # no id, or not found: reported for its own reason
             continue
         sid = sid.lower()
