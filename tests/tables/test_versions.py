@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ from gr4vy_nb.export import export_sessions
 from gr4vy_nb.tables.files import read_table
 from gr4vy_nb.tables.frames import SessionFrames, flatten_sessions
 from gr4vy_nb.tables.reader import read_tables
-from gr4vy_nb.tables.versions import VERSION_COLUMN, VERSION_PATTERN, row_versions, version_of, with_versions
+from gr4vy_nb.tables.versions import VERSION_COLUMN, VERSION_PATTERN, row_texts, row_versions, version_of, with_versions
 from gr4vy_nb.updates.plan import plan_updates
 from tests.updates.helpers import S0, SEED
 
@@ -83,7 +84,7 @@ def test_versions_look_like_no_number_date_or_formula_and_ignore_volatile_and_em
         assert len(versions) == len(df) and all(VERSION_PATTERN.match(v) for v in versions)
         assert len(set(versions)) == len(versions)  # every row (its key and index included) differs
     sessions = frames.sessions
-    moved = sessions.assign(expires_at=sessions["expires_at"] + __import__("pandas").Timedelta(hours=5))
+    moved = sessions.assign(expires_at=sessions["expires_at"] + pd.Timedelta(hours=5))
     assert row_versions("sessions", moved) == row_versions("sessions", sessions)  # expires_at is left out
     # An export of fewer sessions has fewer metadata columns: the versions are the same.
     assert row_versions("sessions", flatten_sessions(SEED[:1]).sessions) == row_versions("sessions", sessions)[:1]
@@ -99,8 +100,6 @@ def test_version_of_is_deterministic_and_empty_cells_do_not_count(cells):
 
 def test_same_row_hashes_the_same_as_version_of():
     df = flatten_sessions(SEED[:2]).passengers
-    from gr4vy_nb.tables.versions import row_texts
-
     assert [version_of(cells) for cells in row_texts("passengers", df)] == row_versions("passengers", df)
 
 
