@@ -126,6 +126,9 @@ class PlanActions:
         if wait is None:
             wait = _button is None
         started = False
+        # A new plan needs its own PRODUCTION confirmation: re-armed first, so that a browser sees the box
+        # cleared no later than the buttons disabled below.
+        self.confirmation.reset()
         with busy(self._buttons(), self.plan_messages, on_done=self._refresh):
             if self._planning:
                 raise InputError("a plan is already being made: wait for it or cancel it")
@@ -133,7 +136,6 @@ class PlanActions:
                 raise InputError("a run is in progress: plan again when it has ended")
             self.plan = None
             self._clear_plan_view()
-            self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation
             if self.upload_obj is None:
                 raise InputError("validate the files first")
             if not self.upload_obj.ok:
