@@ -252,7 +252,8 @@ def _make_plan(args: argparse.Namespace, bulk: Any) -> Any:
         return bulk.take_plan(plan)
     options = PlanOptions(expires_in=args.expires_in, workers=args.workers, run_workers=args.workers,
                           run_rate=args.rate, lists=getattr(args, "lists", "replace"), encoding=args.encoding,
-                          rewrites="send" if args.allow_spreadsheet_rewrites else "error")
+                          rewrites="send" if args.allow_spreadsheet_rewrites else "error",
+                          ignore_stale=getattr(args, "ignore_stale", False))
     bar = _Bar("reading current state")
     try:
         from .tables.masking import unmasked
@@ -298,6 +299,9 @@ def _show_plan(plan: Any, args: argparse.Namespace) -> None:
         for rule in dict.fromkeys(str(r) for r in plan.problems["rule"]):
             if rule in _RULE_HINTS:
                 _out(f"hint: {_RULE_HINTS[rule]}")
+        if (plan.errors["rule"] == "stale").any():
+            _out("Stale rows changed since their export: export those sessions again and redo the edits there, "
+                 "or add --ignore-stale to overwrite the changes.")
         _out()
     _out(plan.describe(raw=args.raw, max_rows=args.limit))
 
@@ -579,6 +583,10 @@ def _add_planning(sp: argparse.ArgumentParser) -> None:
                          "replace (default: the rows are the complete new list; elements not listed are removed, "
                          "which apply refuses without --allow-destructive) or patch (a row with an index patches "
                          "that element, the others are kept, rows without an index are appended)")
+    sp.add_argument("--ignore-stale", action="store_true",
+                    help="merge rows whose session or element has changed since they were exported (their "
+                         "row_version differs) with a warning each, instead of refusing them; this overwrites "
+                         "the other writer's change")
     sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
                     help="changed values to print (default 20)")
 

@@ -10,7 +10,8 @@
 
 :func:`fetch_sessions` is what the export, the report (``gr4vy-nb report ids.txt``) and the
 notebooks use to read sessions by id. An export's ``DIR`` receives ``sessions.csv``,
-``cart_items.csv``, ``legs.csv``, ``passengers.csv`` and ``not_found.csv``
+``cart_items.csv``, ``legs.csv``, ``passengers.csv`` (each row ending with its ``row_version``: the
+state it was exported from, see :mod:`gr4vy_nb.tables.versions`) and ``not_found.csv``
 (``checkout_session_id, status, code, reason`` for each id that could not be fetched: not
 found or expired, refused, or no answer after the client's retries). ``not_found.csv`` is
 always written, with just its header when nothing failed, so a stale one from an earlier
@@ -45,6 +46,7 @@ from .tables.frames import SessionFrames, flatten_sessions
 from .tables.idlists import read_id_list
 from .tables.masking import mask_value
 from .tables.rewrites import CELL_LIMIT
+from .tables.versions import with_versions
 from .tables.workbooks import write_workbook
 
 __all__ = ["NOT_FOUND_COLUMNS", "ExportResult", "Fetched", "export_sessions", "fetch_sessions", "read_ids",
@@ -196,11 +198,15 @@ def _write(fetched: Fetched, out_dir: str | os.PathLike[str], format: str = "csv
     if format == "xlsx":
         out.mkdir(parents=True, exist_ok=True)
         book = out / "export.xlsx"
-        write_workbook(frames.tables(), book)
+        write_workbook(with_versions(frames.tables()), book)
         files = {"workbook": book}
         warnings = long_values(frames, file_of=lambda t: f"export.xlsx:{t}")
     else:
-        files = frames.to_csv(out)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for table, df in with_versions(frames.tables()).items():  # each row ends with its row_version
+            files[table] = out / f"{table}.csv"
+            write_table(df, files[table])
         warnings = long_values(frames)
     files["not_found"] = out / "not_found.csv"
     write_table(fetched.failures, files["not_found"])

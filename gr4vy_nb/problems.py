@@ -117,6 +117,7 @@ class Rule(StrEnum):
     MASKED_VALUE = "masked_value"
     NOT_A_TABLE = "not_a_table"
     # the sessions named
+    STALE = "stale"  # the row's element changed since the export (its row_version differs): not merged
     NOT_FOUND = "not_found"
     FETCH_FAILED = "fetch_failed"
 

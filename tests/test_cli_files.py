@@ -1,5 +1,5 @@
 """The CLI's side of issue 13: --encoding, --allow-spreadsheet-rewrites, --raw everywhere, export --format,
-and a progress bar that redraws at most ~10 times a second."""
+and a progress bar that redraws at most ~10 times a second; and of issue 21: stale rows and --ignore-stale."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from gr4vy_nb import cli
+from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.cli import main
+from gr4vy_nb.config import Settings
 from gr4vy_nb.sandbox.seeding import default_seed_path
 
 SEED = [json.loads(line) for line in Path(default_seed_path()).read_text().splitlines() if line.strip()]
@@ -67,3 +69,24 @@ def test_the_progress_bar_redraws_at_most_ten_times_a_second(monkeypatch):
     assert len(text) < 20_000  # 50,003 redraws wrote 8.3 MB
     last = text.strip().split("\r")[-1]
     assert "50000/50000" in last and ("session/s" in last or "s/session" in last)  # counts and rate
+
+
+def test_cli_plan_refuses_stale_rows_and_ignore_stale_sends_them(env, tmp_path, capsys):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{S0}\n")
+    assert main(["export", str(ids), "--out", "export"]) == 0
+    with Gr4vyClient(Settings.for_sandbox(env)) as c:
+        airline = c.get_checkout_session(S0)["airline"]
+        airline["passengers"][1]["first_name"] = "Other"
+        c.update_checkout_session(S0, {"airline": airline})
+    capsys.readouterr()
+    assert main(["plan", "export"]) == 2
+    out = capsys.readouterr().out
+    assert "stale" in out and "passenger #1 has changed since this file was exported" in out and "Other" not in out
+    assert "or add --ignore-stale to overwrite the changes" in out
+    assert main(["apply", "export", "--ignore-stale", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "stale" in out and "ignored as asked" in out
+    with Gr4vyClient(Settings.for_sandbox(env)) as c:
+        assert c.get_checkout_session(S0)["airline"]["passengers"][1]["first_name"] == SEED[0]["airline"][
+            "passengers"][1]["first_name"]  # overwritten, as asked

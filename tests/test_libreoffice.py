@@ -12,7 +12,9 @@ made from the saved files may hold no diff row that no error stands against.
 
 The sandbox gives seeded sessions their own expiry times, so the fixtures are compared with the
 sandbox's sessions after their ``expires_at`` column is set to the current values (the column is
-read-only: a different value would be refused for its own reason).
+read-only: a different value would be ignored, with a warning). The committed fixtures predate row
+versions (each file gets the "could not be checked" note); tests/tables/test_versions.py saves fresh
+exports through LibreOffice and Gnumeric and checks their ``row_version`` column.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from . import spec as F
 from .cells import format_column, typed_array
 from .files import CLEAR_TOKEN, DEFAULT_LIMITS, Limits, file_digest, read_table
 from .masking import mask_value
+from .versions import VERSION_COLUMN
 from .workbooks import is_workbook, read_workbook
 
 __all__ = [
@@ -354,6 +355,8 @@ def parse_cells(table: str, frame: pd.DataFrame, *, file: str | None = None, cle
     for column in frame.columns:
         name = str(column)
         f = F.field_for(table, name)
+        if f is None and name == VERSION_COLUMN:  # an export's row versions: checked by the plan, not typed
+            continue
         if f is None:
             found.add(Rule.UNKNOWN_COLUMN, _unknown_column_message(table, name), file=file, line=1, column=name)
             continue

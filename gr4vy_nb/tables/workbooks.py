@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,9 @@ def read_workbook(source: Any, *, name: str | None = None,
 
     data, label = load_source(source, name, limits)
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        with warnings.catch_warnings():  # Gnumeric's workbooks carry no default style: openpyxl applies its own
+            warnings.filterwarnings("ignore", message="Workbook contains no default style", category=UserWarning)
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
         raise refusal(label, Rule.BINARY, f"this is not an Excel workbook openpyxl can read ({exc})") from None
     out: list[tuple[str, CsvTable]] = []

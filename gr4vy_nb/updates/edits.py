@@ -307,12 +307,18 @@ class _Scan:
 
     def _read_only_cells(self, rows: TableRows, column: str, c: pa.Array, hit: np.ndarray) -> None:
         t = rows.t
+        if column == "expires_at":
+            # Every update by anyone resets it: a different expiry is no edit and no guard (row versions are,
+            # see updates/stale.py). Ignored, said once per file.
+            self.found.warn(Rule.READ_ONLY, f"expires_at is read-only (the API sets it{_RESET}): {len(hit):,} cell(s) "
+                            "differ from the current expiry and are ignored; the plan's expires_in sets the expiry "
+                            "of the sessions it updates", file=t.file, line=rows.lines[int(hit[0])], column=column)
+            return
         now = c.take(pa.array(hit)).to_pylist()
-        reset = _RESET if column == "expires_at" else ""
         for r, value in zip(hit.tolist(), now, strict=True):
-            self.found.add(Rule.READ_ONLY, f"{column} is read-only (the API sets it{reset}); this cell differs from "
+            self.found.add(Rule.READ_ONLY, f"{column} is read-only (the API sets it); this cell differs from "
                            f"the current value {mask_value(column, value, 'sessions')!s}: leave it as exported, "
-                           "empty it, or delete the column", file=t.file, line=rows.lines[r], column=column,
+                           "or empty it", file=t.file, line=rows.lines[r], column=column,
                            value=t.text[column].iloc[r], table="sessions", session_id=rows.keys[r])
 
     def _clears(self, rows: TableRows, pos: np.ndarray, found_rows: np.ndarray) -> None:

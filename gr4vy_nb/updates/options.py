@@ -76,6 +76,8 @@ class PlanOptions(_Options):
         run_workers, run_rate: the workers and requests per second the run will use, for the plan's
             forecast of sessions that expire before the run reaches them (``None``: ``workers`` or 4,
             no limit).
+        ignore_stale: merge rows whose element changed since they were exported (their ``row_version``
+            differs from the element's now), with a warning each, instead of refusing them (``stale``).
     """
 
     lists: ListMode = ListMode.REPLACE
@@ -86,6 +88,7 @@ class PlanOptions(_Options):
     errors: str = "collect"
     run_workers: int | None = None
     run_rate: float | None = None
+    ignore_stale: bool = False
 
     def __post_init__(self) -> None:
         try:

@@ -41,6 +41,7 @@ from .checks import check_against_current, check_upload
 from .destructive import consent_text, destructive_counts, destructive_frame
 from .merge import DIFF_COLUMNS, PlanItem, build_changes, expire_sooner
 from .options import PlanOptions, with_keywords
+from .stale import check_stale, with_stale_items, without_sessions
 from .states import BodyMode, ItemStatus, Rewrites, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
@@ -352,7 +353,9 @@ def plan_updates(
             (a cell that is what an editor made of the current value: ``error`` or ``send``),
             ``workers`` (concurrent reads), ``encoding``, ``errors`` (``collect`` or ``raise``),
             ``run_workers``/``run_rate`` (for the forecast of sessions that expire before the run
-            reaches them). Its fields may also be given as keywords (``expires_in=7200``), as may
+            reaches them), ``ignore_stale`` (merge rows whose element changed since they were exported,
+            with a warning each, instead of refusing them: rule ``stale``, :mod:`gr4vy_nb.updates.stale`).
+            Its fields may also be given as keywords (``expires_in=7200``), as may
             the old names ``allow_spreadsheet_rewrites=True`` (``rewrites="send"``) and ``rate=``.
         probe: the target's probe result (:func:`gr4vy_nb.api.probe.saved_probe`; ``None``: not
             probed): with merge semantics found, bodies carry only the changed fields, else each
@@ -419,11 +422,15 @@ def _plan(upload: Upload, client: Any, opts: PlanOptions, probe: Any,
         # Flattened once: the cells are compared with the current values (spreadsheet rewrites), then merged.
         frames = flatten_sessions([v for v in current.values() if isinstance(v, Mapping)])
         check_against_current(upload, frames, allow_spreadsheet_rewrites=opts.rewrites == Rewrites.SEND)
-        changes = build_changes(upload, current, expires_in=opts.expires_in, frames=frames, lists=opts.lists)
-        plan.items, plan.diff, plan.notes = changes.items, changes.diff, changes.notes
+        # Rows changed since their export are stale: their sessions are not merged (stale.py).
+        stale = check_stale(upload, frames, ignore=opts.ignore_stale)
+        changes = build_changes(without_sessions(upload, stale.sessions), current, expires_in=opts.expires_in,
+                                frames=frames, lists=opts.lists)
+        plan.items = with_stale_items(upload, changes.items, stale.sessions, current)
+        plan.diff, plan.notes = changes.diff, [*stale.notes, *changes.notes]
         apply_body_mode(plan, probe)  # "changed" fields only, or each session's full state (bodies.py)
-        _not_found_problems(changes.items, upload, found)
-        plan.problems = concat([upload.problems, changes.problems, found.frame()])
+        _not_found_problems(plan.items, upload, found)
+        plan.problems = concat([upload.problems, stale.problems, changes.problems, found.frame()])
     plan.problems = ordered(plan.problems)
     return plan
 

@@ -89,6 +89,7 @@ class PlanActions:
     plan_cancel_button: Any
     expires_in: Any
     lists_mode: Any
+    ignore_stale: Any
     _planning: bool
     _plan_thread: threading.Thread | None
     _plan_cancel: threading.Event
@@ -124,11 +125,14 @@ class PlanActions:
         if wait is None:
             wait = _button is None
         started = False
+        # A new plan needs its own PRODUCTION confirmation: re-armed first, so that a browser sees the box
+        # cleared no later than the buttons disabled below.
+        self.confirmation.reset()
         with busy(self._buttons(), self.plan_messages, on_done=self._refresh):
             self._refuse(Action.PLAN)
             self._clear_plan_view()
-            self.confirmation.reset()  # a new plan needs its own PRODUCTION confirmation (the workflow re-arms too)
-            options = PlanOptions(expires_in=int(self.expires_in.value), lists=str(self.lists_mode.value))
+            options = PlanOptions(expires_in=int(self.expires_in.value), lists=str(self.lists_mode.value),
+                                  ignore_stale=bool(self.ignore_stale.value))
             self.workflow.probe = saved_probe(self.client.settings)  # looked up once per plan, here in the shell
             cancel = threading.Event()
             self._plan_cancel = cancel

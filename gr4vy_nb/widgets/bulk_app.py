@@ -146,6 +146,9 @@ class BulkUpdateApp(PlanActions, RunActions):
                       "a row with an index patches that element, the others are kept, rows without an index are "
                       "appended: nothing is removed"])
         self.lists_mode.add_class("gr4vy-lists-mode")
+        self.ignore_stale = w.Checkbox(value=False, indent=False, description="ignore stale rows: merge rows changed "
+                                       "by someone else since the export (overwrites their change)")
+        self.ignore_stale.add_class("gr4vy-ignore-stale")
         self.plan_button = w.Button(description="Plan", icon="search", button_style="primary", disabled=True,
                                     tooltip="fetch the current state of every session named and show the diff")
         self.plan_button.add_class("gr4vy-plan")
@@ -229,7 +232,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             self.validation_messages.widget,
             self.validation_summary, self.problems_download, self.problems_table.widget,
             _step(3, "Plan", "reads the current state of each session (GET only) and shows what would change"),
-            self.lists_mode, w.HBox([self.expires_in, self.plan_button, self.plan_reason]),
+            self.lists_mode, self.ignore_stale, w.HBox([self.expires_in, self.plan_button, self.plan_reason]),
             w.HBox([self.plan_progress, self.plan_cancel_button]), self.plan_counters, self.plan_messages.widget,
             self.plan_summary, self.diff_session, self.diff_view, self.diff_table.widget,
             _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
@@ -312,8 +315,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.results.refresh_buttons(busy=running)
         self.rollback_prompt.confirm_button.disabled = (running or self.rollback_prompt.preview is None
                                                         or not self._confirmed())
-        for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode, self.upload,
-                        self.paths_box):
+        for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode, self.ignore_stale,
+                        self.upload, self.paths_box):
             control.disabled = running
 
     @property

@@ -605,10 +605,16 @@ def _() -> dict[str, bytes]:
     return sessions_csv(["passport_number"], [ID0, "X0000001"])
 
 
-@case("columns_read_only_expires_at", "expires_at edited (it is set by the API)", "reject",
-      problems=[err("read_only", S, 2, "expires_at", "read-only")])
+@case("columns_read_only_expires_at", "expires_at edited (set by the API, reset by every update): ignored, said once",
+      "warn", problems=[warn("read_only", S, 2, "expires_at", "are ignored")])
 def _() -> dict[str, bytes]:
     return sessions_csv(["expires_at"], [ID0, "2099-12-31T00:00:00Z"])
+
+
+@case("columns_stale_row_version", "a row whose row_version is not its session's now (changed since the export)",
+      "reject", problems=[err("stale", S, 2, "row_version", "has changed since this file was exported")])
+def _() -> dict[str, bytes]:
+    return sessions_csv([META, "row_version"], [ID0, "web2", "vaaaaaaaaaaaaaaaa"])
 
 
 @case("columns_read_only_payment_method", "card details edited (read-only)", "reject",

@@ -263,3 +263,25 @@ def test_idle_cancel_buttons_and_actions_without_a_run_are_not_shown(conn: Conne
     assert run.counts["succeeded"] == 3
     assert app.runner.cancel_button.layout.display == hidden and app.runner.widget.layout.display is None
     assert app.results.actions.layout.display is None and not app.results.rollback_button.disabled
+
+
+def test_stale_rows_are_refused_unless_the_ignore_stale_box_is_ticked(conn: Connection, sandbox_clean: Sandbox,
+                                                                      tmp_path: Path) -> None:
+    from gr4vy_nb.export import export_sessions
+
+    sid = IDS[0]
+    export_sessions([sid], conn.client, tmp_path / "export")
+    session = conn.client.get_checkout_session(sid)
+    cart = session["cart_items"]
+    cart[0]["quantity"] += 1  # another writer's change since the export
+    conn.client.update_checkout_session(sid, {"cart_items": cart})
+    app = BulkUpdateApp(conn, runs_dir=tmp_path / "runs")
+    app.upload.value = upload_value(("cart_items.csv", (tmp_path / "export" / "cart_items.csv").read_bytes()))
+    app.on_validate()
+    app.on_plan()
+    assert app.plan is not None and not app.plan.ok and app.plan.changes == []
+    assert app.plan.errors.rule.tolist() == ["stale"]
+    app.ignore_stale.value = True
+    app.on_plan()
+    assert app.plan is not None and app.plan.ok and len(app.plan.changes) == 1
+    assert app.plan.warnings[app.plan.warnings.rule == "stale"].line.tolist() == [2]
