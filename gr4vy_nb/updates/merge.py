@@ -618,11 +618,10 @@ _GC_STATE: list[Any] = [0, None]  # callers inside, thresholds to restore
 def _young_collections_only() -> Iterator[None]:
     """Defer full (generation 2) garbage collections while a changeset is built.
 
-    Building one creates many long-lived objects (bodies, diff rows, items) next to the
-    fetched sessions; each full collection CPython triggers on the way walks all of them
-    again (measured: half the time of a 20k-session merge). Young collections still run, so
-    cycles made meanwhile are still found; the thresholds are put back when the last caller
-    leaves (several threads may build at once).
+    Building one creates many long-lived objects (bodies, diff rows, items) next to the fetched
+    sessions; each full collection on the way walks all of them again (``bench/merge_gc.py``: a
+    20k-session merge in 0.32x the time). Young collections still run; the thresholds are put
+    back when the last caller leaves (several threads may build at once).
     """
     with _GC_LOCK:
         if _GC_STATE[0] == 0:
