@@ -32,9 +32,10 @@ from ._common import (
     problems_csv,
     uploaded_files,
 )
+from ._plan_view import destructive_html, diff_html, expiry_html, summary_html
 from ._planning import PlanActions, StepMessages, reason_html, words
 from ._runner import RollbackPrompt, RunActions, RunPanel
-from .results import ResultsView
+from .results import ResultsView, retry_files, retryable
 
 __all__ = ["EXPIRES_IN_CHOICES", "BulkUpdateApp"]
 
@@ -96,6 +97,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.runs_dir = Path(runs_dir)
         self.workflow = BulkUpdate(self.client, runs_dir=self.runs_dir)  # the state; the app only shows it
         self.sources: list[Path] = []
+        self._retrying = False  # Retry failed is choosing the files (no "the files changed" note)
         self.messages = Messages()
         self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data",
                                    style={"description_width": "initial"}, layout=w.Layout(width="auto"))
@@ -166,6 +168,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         self._plan_cancel = threading.Event()
         self._plan_error: BaseException | None = None
         self._planning = False
+        self.plan_status = w.HTML(value="")  # what the plan allows now (ready to run, or what Run waits for)
+        self.plan_status.add_class("gr4vy-plan-status")
         self.plan_summary = w.HTML(value="")
         self.plan_summary.add_class("gr4vy-plan-summary")
         self.diff_session = w.Dropdown(options=[], description="session", layout=w.Layout(width="520px",
@@ -231,7 +235,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             _step(3, "Plan", "reads the current state of each session (GET only) and shows what would change"),
             self.lists_mode, w.HBox([self.expires_in, self.plan_button, self.plan_reason]),
             w.HBox([self.plan_progress, self.plan_cancel_button]), self.plan_counters, self.plan_messages.widget,
-            self.plan_summary, self.diff_session, self.diff_view, self.diff_table.widget,
+            self.plan_status, self.plan_summary, self.diff_session, self.diff_view, self.diff_table.widget,
             _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
             w.HBox([self.workers, self.rate, self.canary]), *self.confirmation.widgets,
             w.HBox([self.apply_button, self.apply_reason, self.destructive_note]), self.expiry_note, self.consent_box,
@@ -265,6 +269,10 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _buttons(self) -> list[w.Button]:
         return [self.validate_button, self.plan_button, self.apply_button, *self.results.buttons]
 
+    def _retryable(self) -> int | None:
+        run = self.results.run
+        return retryable(run) if run is not None and getattr(run, "results", None) is not None else None
+
     def _confirmed(self) -> bool:
         return self.confirmation.ok
 
@@ -286,15 +294,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             self.consent_box.description = ""
             self.consent_box.layout.display = "none"
             return
-        sessions = [i for i in self.plan.changes if i.destructive]
-        shown = "".join(
-            f"<li><code>{html.escape(i.session_id)}</code>: "
-            + html.escape("; ".join(dict.fromkeys(d["message"] for d in i.destructive))) + "</li>"
-            for i in sessions[:10])
-        more = f"<li>... and {len(sessions) - 10} more session(s)</li>" if len(sessions) > 10 else ""
-        self.destructive_note.value = (
-            f"<div style='color:#b91c1c'><b>destructive: this plan would {html.escape(consent)}</b>"
-            f"<ul style='margin:2px 0'>{shown}{more}</ul></div>")
+        self.destructive_note.value = destructive_html(self.plan)
         self.consent_box.description = f"I mean to {consent}"
         self.consent_box.layout.display = ""
 
@@ -309,12 +309,32 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.apply_button.disabled = apply_why is not None
         self.apply_reason.value = reason_html(apply_why.text if apply_why else "")
         self.consent_box.disabled = running
-        self.results.refresh_buttons(busy=running)
+        self._show_status()
+        self.results.refresh_buttons(busy=running, retryable=self._retryable())
         self.rollback_prompt.confirm_button.disabled = (running or self.rollback_prompt.preview is None
                                                         or not self._confirmed())
         for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode, self.upload,
                         self.paths_box):
             control.disabled = running
+        # A refusal shown earlier goes once its reason no longer holds (the run it waited for has ended, ...).
+        holding = {why.code for a in Action if (why := self.why_not(a)) is not None}
+        for messages in (self.messages, self.validation_messages, self.plan_messages, self.apply_messages):
+            messages.prune(lambda code: code in holding)
+
+    def _show_status(self) -> None:
+        """Under the plan: what it allows now (ready: review, then Run; or what Run still waits for)."""
+        plan = self.plan
+        if plan is None or self._planning or not plan.ok or not plan.changes:
+            self.plan_status.value = ""
+            return
+        why = self.why_not(Action.APPLY)
+        n = f"{len(plan.changes):,} session(s) to update"
+        if why is None:
+            self.plan_status.value = (f"<span class='gr4vy-ready' style='color:#15803d'>plan ready: {n}; review the "
+                                      "diff, then Run</span>")
+        else:
+            self.plan_status.value = (f"<span class='gr4vy-waiting' style='color:#374151'>planned: {n}; before Run: "
+                                      f"{html.escape(why.text)}</span>")
 
     @property
     def planning(self) -> bool:
@@ -333,6 +353,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         why = self.workflow.why_not(action)
         if why is None and action == Action.PLAN and not self.upload_obj.ok:
             why = reason(ReasonCode.INPUT_ERRORS)
+        if why is None and action == Action.PLAN and not self.upload_obj.session_ids():
+            why = reason(ReasonCode.NOTHING_TO_SEND)  # the app's words: nothing to do, the upload names no session
         if why is None and action == Action.APPLY and not self.plan.changes:
             why = reason(ReasonCode.NOTHING_TO_SEND)
         return words(why, action) if why is not None else None
@@ -346,7 +368,8 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     def _on_files_changed(self, _change: Any = None) -> None:
         # New input invalidates what was checked and planned from the old one: clear it from the screen too.
-        had = self.upload_obj is not None or self.plan is not None or bool(self.validation_summary.value)
+        had = (self.upload_obj is not None or self.plan is not None or bool(self.validation_summary.value)) and (
+            not self._retrying)  # Retry failed chose these files itself: nothing the user did to undo
         if not self.workflow.busy:
             self.workflow.clear()
         self._clear_validation_view()
@@ -406,7 +429,10 @@ class BulkUpdateApp(PlanActions, RunActions):
             self.sources = sources
             upload = self.workflow.load(sources if len(sources) > 1 else sources[0])
             self._show_problems(upload.problems, upload.tables)
-            if upload.ok:
+            if upload.ok and not upload.session_ids():
+                self.validation_messages.info("nothing to do: the files name no session (only a header); add rows "
+                                              "and validate again")
+            elif upload.ok:
                 self.validation_messages.ok("validation passed: choose the expiry and press Plan")
             else:
                 errors = self._count(upload.problems, Severity.ERROR)
@@ -457,19 +483,9 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _show_plan(self) -> None:
         plan = self.plan
         s = plan.summary
-        lines = [
-            f"<b data-count='changed'>{s['changed']}</b> session(s) to update, "
-            f"<b data-count='unchanged'>{s['unchanged']}</b> unchanged, "
-            f"<b data-count='not_found'>{s['not_found']}</b> not found or expired "
-            f"(of {s['sessions_named']} named); {s['values_changed']} value(s) change",
-        ]
-        if s["fields_changed"]:
-            lines.append("fields: " + ", ".join(f"{html.escape(k)} ({v})" for k, v in s["fields_changed"].items()))
-        for note in plan.notes:
-            lines.append(f"<span style='color:#b45309'>note: {html.escape(note)}</span>")
-        self.plan_summary.value = "<br>".join(lines)
+        self.plan_summary.value = summary_html(plan)
         self._show_consent()
-        self._show_expiry(plan)
+        self.expiry_note.value = expiry_html(plan)
         if not plan.ok:
             self._show_problems(plan.problems)
             self.plan_messages.error(f"the plan found {s['errors']} error(s) (see the problems table): nothing can be "
@@ -482,8 +498,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             if s["unchanged"]:
                 parts.append(f"{s['unchanged']} already hold these values")
             self.plan_messages.info("nothing to send: " + ("; ".join(parts) or "the files name no session"))
-        else:
-            self.plan_messages.ok(f"plan ready: {s['changed']} session(s) to update; review the diff, then Run")
+        # else: the plan's status line says whether it is ready to run, or what Run waits for (see _show_status)
         options = [(f"{i.session_id} · {', '.join(i.fields)}", i.session_id) for i in plan.changes]
         self.diff_session.options = options
         self.diff_session.layout.display = None if options else "none"
@@ -509,30 +524,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         if sid is None or not len(diff):
             self.diff_view.value = ""
             return
-        rows = diff[diff["checkout_session_id"] == sid]
-        item = self.plan.item(sid)
-        # A field of a list element the plan removes reads "(removed)", not "(empty)".
-        removed = tuple(str(d["path"]) for d in item.destructive if d.get("kind") == "remove")
-        cell = "padding:3px 10px;border-bottom:1px solid #e5e7eb;vertical-align:top;text-align:left"
-
-        def after(r: Any) -> str:
-            gone = r.after is None and any(str(r.path) == p or str(r.path).startswith((p + ".", p + "["))
-                                           for p in removed)
-            return "<b style='color:#b91c1c'>(removed)</b>" if gone else html.escape(_show(r.after))
-
-        body = "".join(
-            f"<tr><td style='{cell}'><code>{html.escape(str(r.path))}</code></td>"
-            f"<td class='gr4vy-diff-before' style='{cell};color:#b91c1c;background:#fef2f2'>"
-            f"<del>{html.escape(_show(r.before))}</del></td>"
-            f"<td class='gr4vy-diff-after' style='{cell};color:#15803d;background:#f0fdf4'>"
-            f"{after(r)}</td></tr>" for r in rows.itertuples(index=False))
-        head = "padding:3px 10px;border-bottom:2px solid #9ca3af;text-align:left"
-        self.diff_view.value = (
-            f"<div style='margin:4px 0'>{html.escape(item.message or '')}</div>"
-            "<table class='gr4vy-diff' style='border-collapse:collapse;margin:4px 0'><thead><tr>"
-            f"<th style='{head}'>field</th><th style='{head};color:#b91c1c'>before</th>"
-            f"<th style='{head};color:#15803d'>after</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+        self.diff_view.value = diff_html(self.plan.item(sid), diff[diff["checkout_session_id"] == sid])
 
     def _on_show_raw(self, _change: Any = None) -> None:
         with busy([], self.messages):
@@ -567,29 +559,15 @@ class BulkUpdateApp(PlanActions, RunActions):
         rate = float(self.rate.value)
         return {"workers": int(self.workers.value), "rate": rate if rate > 0 else None}
 
-    def _show_expiry(self, plan: Any) -> None:
-        """Next to Run, in words: what an update does to each session's expiry."""
-        from ..updates.states import parse_instant
-
-        changes = plan.changes
-        if not changes:
-            self.expiry_note.value = ""
-            return
-        horizon = time.time() + plan.expires_in
-        sooner = sum(1 for i in changes if (t := parse_instant((i.before or {}).get("expires_at"))) and t > horizon)
-        text = (f"Each updated session will expire {plan.expires_in / 3600:g} h after its update; "
-                f"{sooner:,} of {len(changes):,} expire sooner than they do now.")
-        if sooner:
-            text += " A rollback puts the fields back, not the expiry."
-        colour = "#b45309" if sooner else "#374151"
-        self.expiry_note.value = f"<b style='color:{colour}' data-count='expire_sooner'>{html.escape(text)}</b>"
-
     def _finished(self, run: Any) -> None:
         self.confirmation.reset()  # every action asks again (the workflow re-armed itself)
         c = run.counts
-        text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
+        kind = "resume" if self.runner.label == "resume" else run.kind
+        text = (f"{kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
                 f"conflict, {c['unprocessed']} unprocessed")
-        self._show_finished(run, text)
+        # The apply step shows this run's outcome only: what it said while the run went on no longer holds.
+        self.apply_messages.clear()
+        self._show_finished(run, text, self.apply_messages)
         self._refresh()
 
     # ------------------------------------------------------------------ 5: results
@@ -600,15 +578,21 @@ class BulkUpdateApp(PlanActions, RunActions):
         with busy(self._buttons(), self.messages, on_done=self._refresh):
             run = self.run
             self._refuse(Action.RETRY_FAILED)
-            files = [Path(p) for k, p in run.files.items() if k == "errors" or k.startswith("errors_")]
-            files = [p for p in files if p.is_file()]
+            if not retryable(run):
+                raise InputError("the failed sessions were not found or have expired: no new plan can update them")
+            # Sessions that can never succeed (404: not found or expired) are left out of the new input.
+            files = retry_files(run, self.runs_dir / "retry" / Path(str(run.journal)).stem)
             if not files:
                 raise InputError("the run has no errors.csv")
         if not files:
             return
-        self.upload.value = ()
-        self.paths_box.value = "\n".join(str(p) for p in files)
-        self.messages.info(f"retrying from {', '.join(p.name for p in files)}")
+        self._retrying = True
+        try:
+            self.upload.value = ()
+            self.paths_box.value = "\n".join(str(p) for p in files)
+        finally:
+            self._retrying = False
+        self.messages.info(f"retrying {retryable(self.run):,} session(s) from {', '.join(p.name for p in files)}")
         self.on_validate()
         if self.upload_obj is not None and self.upload_obj.ok:
             self.on_plan(wait=_button is None)
@@ -658,9 +642,3 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
-
-def _show(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "(empty)"
-    text = str(value)
-    return text if len(text) <= 200 else text[:199] + "…"
