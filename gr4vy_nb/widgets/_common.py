@@ -370,17 +370,18 @@ class Table:
             self.show(frame)
 
     def show(self, frame: pd.DataFrame, *, note: str = "", empty: str | None = None,
-             currency: pd.Series | None = None) -> None:
+             currency: pd.Series | None = None, text: pd.DataFrame | None = None) -> None:
         """Show ``frame`` (replacing what was shown); ``note`` is a line of text above it.
 
         With no rows, the table is hidden and ``empty`` (default: the table's ``empty`` sentence) is
         shown instead, after ``note``. ``currency`` (one per row) shows amounts in their currency's units
-        (see :func:`display_frame`); :attr:`frame` keeps the exact values.
+        (see :func:`display_frame`); ``text``: ``frame`` as already formatted for display (same rows and
+        columns). :attr:`frame` keeps the exact values.
         """
         if is_problems_frame(frame):
             frame = problems_for_display(frame)
         self.frame = frame
-        shown = display_frame(frame, currency=currency)
+        shown = display_frame(frame if text is None else text, currency=currency)
         notes = [note] if note else []
         if not len(frame):
             notes.append(empty if empty is not None else self.empty_text)

@@ -12,9 +12,12 @@ import html
 import time
 from typing import Any
 
+import pandas as pd
+
 from ._common import amount_text, is_amount_path, is_missing
 
-__all__ = ["DESTRUCTIVE", "EXPIRY", "destructive_html", "diff_html", "expiry_html", "summary_html", "value_text"]
+__all__ = ["DESTRUCTIVE", "EXPIRY", "destructive_html", "diff_html", "diff_text", "expiry_html", "summary_html",
+           "value_text"]
 
 DESTRUCTIVE = "#b91c1c"
 """The colour of what a plan destroys (red)."""
@@ -43,7 +46,9 @@ def summary_html(plan: Any) -> str:
     """The plan's summary: counts, the destructive counts in red on the same line, then its notes."""
     s = plan.summary
     consent = plan.consent
-    line = (f"<b data-count='changed'>{s['changed']}</b> session(s) to update, "
+    # data-plan: which plan this is (its creation time), so that a reader can tell a new plan from the last one.
+    line = (f"<span data-plan='{plan.created_at:.6f}'></span><b data-count='changed'>{s['changed']}</b> "
+            "session(s) to update, "
             f"<b data-count='unchanged'>{s['unchanged']}</b> unchanged, "
             f"<b data-count='not_found'>{s['not_found']}</b> not found or expired "
             f"(of {s['sessions_named']} named); {s['values_changed']} value(s) change")
@@ -73,12 +78,35 @@ def value_text(value: Any, path: str = "", currency: Any = None) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
+def _currency(item: Any) -> Any:
+    return (item.before or {}).get("currency") or (item.body or {}).get("currency")
+
+
+def diff_text(plan: Any, diff: pd.DataFrame) -> pd.DataFrame:
+    """``diff`` (rows of ``plan.diff``) for the diff table: amounts in their session's currency, the rest as is."""
+    if not len(diff) or "path" not in diff.columns:
+        return diff
+    amounts = diff["path"].astype(str).map(is_amount_path).to_numpy(dtype=bool)
+    if not amounts.any():
+        return diff
+    out = diff.copy()
+    wanted = set(diff.loc[amounts, "checkout_session_id"])
+    currency = {i.session_id: _currency(i) for i in plan.items if i.session_id in wanted}
+    for column in ("before", "after"):
+        values = out[column].astype(object).tolist()
+        for i in amounts.nonzero()[0].tolist():
+            cur = currency.get(diff["checkout_session_id"].iloc[i])
+            if cur and not is_missing(values[i]):
+                values[i] = amount_text(values[i], cur)
+        out[column] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
 def diff_html(item: Any, rows: Any) -> str:
     """One session's changes (``rows``: its diff rows, masked or not) as a before/after table."""
     # A field of a list element the plan removes reads "(removed)", not "(empty)".
     removed = tuple(str(d["path"]) for d in item.destructive if d.get("kind") == "remove")
-    before = item.before or {}
-    currency = before.get("currency") or (item.body or {}).get("currency")
+    currency = _currency(item)
     cell = "padding:3px 10px;border-bottom:1px solid #e5e7eb;vertical-align:top;text-align:left"
 
     def after(r: Any) -> str:

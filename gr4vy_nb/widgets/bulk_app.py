@@ -32,7 +32,7 @@ from ._common import (
     problems_csv,
     uploaded_files,
 )
-from ._plan_view import destructive_html, diff_html, expiry_html, summary_html
+from ._plan_view import destructive_html, diff_html, diff_text, expiry_html, summary_html
 from ._planning import PlanActions, StepMessages, reason_html, words
 from ._runner import RollbackPrompt, RunActions, RunPanel
 from .results import ResultsView, retry_files, retryable
@@ -98,6 +98,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.workflow = BulkUpdate(self.client, runs_dir=self.runs_dir)  # the state; the app only shows it
         self.sources: list[Path] = []
         self._retrying = False  # Retry failed is choosing the files (no "the files changed" note)
+        self._named: tuple[Any, bool] = (None, False)  # (upload, whether it names any session)
         self.messages = Messages()
         self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data",
                                    style={"description_width": "initial"}, layout=w.Layout(width="auto"))
@@ -353,11 +354,18 @@ class BulkUpdateApp(PlanActions, RunActions):
         why = self.workflow.why_not(action)
         if why is None and action == Action.PLAN and not self.upload_obj.ok:
             why = reason(ReasonCode.INPUT_ERRORS)
-        if why is None and action == Action.PLAN and not self.upload_obj.session_ids():
+        if why is None and action == Action.PLAN and not self._names_sessions():
             why = reason(ReasonCode.NOTHING_TO_SEND)  # the app's words: nothing to do, the upload names no session
         if why is None and action == Action.APPLY and not self.plan.changes:
             why = reason(ReasonCode.NOTHING_TO_SEND)
         return words(why, action) if why is not None else None
+
+    def _names_sessions(self) -> bool:
+        """Whether the loaded upload names any session (asked on every refresh: kept per upload)."""
+        upload = self.upload_obj
+        if self._named[0] is not upload:
+            self._named = (upload, bool(upload.session_ids()))
+        return self._named[1]
 
     def _refuse(self, action: Action) -> None:
         why = self.why_not(action)
@@ -429,7 +437,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             self.sources = sources
             upload = self.workflow.load(sources if len(sources) > 1 else sources[0])
             self._show_problems(upload.problems, upload.tables)
-            if upload.ok and not upload.session_ids():
+            if upload.ok and not self._names_sessions():
                 self.validation_messages.info("nothing to do: the files name no session (only a header); add rows "
                                               "and validate again")
             elif upload.ok:
@@ -514,7 +522,7 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     def _show_diff(self) -> None:
         diff = self._diff_frame()
-        self.diff_table.show(diff, note=f"{len(diff):,} changed value(s)" + (
+        self.diff_table.show(diff, text=diff_text(self.plan, diff), note=f"{len(diff):,} changed value(s)" + (
             "" if self.show_raw.value else " · personal data masked"))
         self._on_diff_session()
 

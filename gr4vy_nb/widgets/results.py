@@ -128,6 +128,14 @@ class ResultsView:
         self.run = run
         self.actions.layout.display = self.status_filter.layout.display = None
         c = run.counts
+        # Open on what needs attention: the sessions that did not go through, when there are any. (First, so
+        # that the counts below never show before the table they belong to.)
+        attention = c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT] + c[SessionStatus.UNPROCESSED]
+        wanted = _NOT_SUCCEEDED if attention else _ALL
+        if self.status_filter.value != wanted:
+            self.status_filter.value = wanted  # redraws the table
+        else:
+            self._refresh_table()
         reason = f" — {html.escape(_outcome(run))}" if _outcome(run) else ""
         name = Path(str(run.journal)).stem
         other_id = f" · run id {html.escape(run.run_id)}" if run.run_id != name else ""
@@ -146,13 +154,6 @@ class ResultsView:
             "with differences: the server did not keep every value as sent (see the differences column)</span>"
             if c["applied_with_differences"] else "")
         self.downloads.value = self._downloads_html(run)
-        # Open on what needs attention: the sessions that did not go through, when there are any.
-        attention = c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT] + c[SessionStatus.UNPROCESSED]
-        wanted = _NOT_SUCCEEDED if attention else _ALL
-        if self.status_filter.value != wanted:
-            self.status_filter.value = wanted  # redraws the table
-        else:
-            self._refresh_table()
         self.refresh_buttons(busy=False)
 
     def refresh_buttons(self, *, busy: bool, retryable: int | None = None) -> None:

@@ -240,3 +240,17 @@ def test_no_button_label_is_cut(conn: Connection, tmp_path: Path) -> None:
                 checked += 1
                 assert widget.layout.width == "auto" or widget.layout.min_width, widget.description
     assert checked >= 6
+
+
+def test_the_plan_shows_amounts_in_their_currency_and_keeps_them_exact(conn: Connection, tmp_path: Path) -> None:
+    first = SAMPLE[0]
+    app = BulkUpdateApp(conn, runs_dir=tmp_path / "runs")
+    app.upload.value = upload_value(("sessions.csv", f"checkout_session_id,amount\n{first['id']},60000\n".encode()))
+    app.on_validate()
+    app.on_plan()
+    row = app.diff_table.itable.df.iloc[0]
+    assert (row["path"], row["before"], row["after"]) == (
+        "amount", amount_text(first["amount"], first["currency"]), amount_text(60000, first["currency"]))
+    assert amount_text(60000, first["currency"]) in plain(app.diff_view.value)
+    assert app.plan.diff[["before", "after"]].iloc[0].tolist() == [first["amount"], 60000]  # exact
+    assert app.diff_table.frame["after"].tolist() == [60000]
