@@ -213,6 +213,22 @@ def _plan_id(page: Any) -> str | None:
     return loc.first.get_attribute("data-plan") if loc.count() else None
 
 
+_IN_VIEW = """([scope, name]) => {
+    const th = [...document.querySelectorAll(scope + ' table.dataTable thead th')]
+        .find(e => e.offsetParent !== null && e.innerText.trim() === name);
+    if (!th) return null;
+    let box = th.parentElement;  // the nearest box that clips sideways (DataTables' scroller)
+    while (box && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+    const a = th.getBoundingClientRect(), b = (box || document.body).getBoundingClientRect();
+    return a.right <= b.right + 1 && a.left >= b.left - 1;
+}"""
+
+
+def _in_view(page: Any, scope: str, column: str) -> bool | None:
+    """Whether the header ``column`` of the table under ``scope`` is in view without scrolling sideways."""
+    return page.evaluate(_IN_VIEW, [scope, column])
+
+
 def _sent(sandbox: Sandbox) -> dict[str, int]:
     """Requests other than reads the sandbox has seen, by method."""
     return {m: sum(by.values()) for m, by in sandbox.stats()["requests"].items()
@@ -284,6 +300,8 @@ def test_run_all_of_the_review_notebook_sends_no_write_and_rolls_back_only_on_co
         page.locator(".gr4vy-runs-example:not([disabled])").click()
         _wait_text(page, ".gr4vy-results-counts", "succeeded 20")
         assert len(sandbox_clean.stats()["writes"]) == 20
+        for column in ("run", "state", "total", "succeeded"):  # the runs table: no sideways scroll to them
+            _wait_until(page, lambda c=column: _in_view(page, "", c), f"the runs table's {column} in view")
         _shot(page, "browser-03-example-run.png", ".gr4vy-runs-refresh")
         # rollback: a preview first, nothing sent until confirmed
         page.locator(".gr4vy-rollback:not([disabled])").click()
@@ -348,6 +366,9 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
             page.wait_for_timeout(100)
         row_texts = [t for t in rows.all_inner_texts() if t.strip()]
         _shot(page, "browser-02-results-filtered-failed.png", ".gr4vy-results-filter")
+        # No sideways scroll to what one looks for: the id, the status, the attempts.
+        for column in ("checkout_session_id", "status", "attempts"):
+            _wait_until(page, lambda c=column: _in_view(page, ".gr4vy-results-filter ~ *", c), f"{column} in view")
 
     # 5 · the results the page shows are what the sandbox did
     for status, n in (("succeeded", expected), ("failed", missing), ("conflict", 0), ("unprocessed", 0)):
