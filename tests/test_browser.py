@@ -198,6 +198,37 @@ def _wait_text(page: Any, selector: str, needle: str, timeout: float = 60) -> st
     raise AssertionError(f"{selector} never showed {needle!r}; it shows {text!r}")
 
 
+def _wait_until(page: Any, check: Any, what: str, timeout: float = 30) -> None:
+    """Wait until ``check()`` holds (the state asserted, not a text an earlier step already showed)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never reached: {what}")
+        page.wait_for_timeout(100)
+
+
+def _plan_id(page: Any) -> str | None:
+    """Which plan the page shows (its creation time; ``None``: none)."""
+    loc = page.locator(".gr4vy-plan-summary [data-plan]")
+    return loc.first.get_attribute("data-plan") if loc.count() else None
+
+
+_IN_VIEW = """([scope, name]) => {
+    const th = [...document.querySelectorAll(scope + ' table.dataTable thead th')]
+        .find(e => e.offsetParent !== null && e.innerText.trim() === name);
+    if (!th) return null;
+    let box = th.parentElement;  // the nearest box that clips sideways (DataTables' scroller)
+    while (box && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+    const a = th.getBoundingClientRect(), b = (box || document.body).getBoundingClientRect();
+    return a.right <= b.right + 1 && a.left >= b.left - 1;
+}"""
+
+
+def _in_view(page: Any, scope: str, column: str) -> bool | None:
+    """Whether the header ``column`` of the table under ``scope`` is in view without scrolling sideways."""
+    return page.evaluate(_IN_VIEW, [scope, column])
+
+
 def _sent(sandbox: Sandbox) -> dict[str, int]:
     """Requests other than reads the sandbox has seen, by method."""
     return {m: sum(by.values()) for m, by in sandbox.stats()["requests"].items()
@@ -269,6 +300,8 @@ def test_run_all_of_the_review_notebook_sends_no_write_and_rolls_back_only_on_co
         page.locator(".gr4vy-runs-example:not([disabled])").click()
         _wait_text(page, ".gr4vy-results-counts", "succeeded 20")
         assert len(sandbox_clean.stats()["writes"]) == 20
+        for column in ("run", "state", "total", "succeeded"):  # the runs table: no sideways scroll to them
+            _wait_until(page, lambda c=column: _in_view(page, "", c), f"the runs table's {column} in view")
         _shot(page, "browser-03-example-run.png", ".gr4vy-runs-refresh")
         # rollback: a preview first, nothing sent until confirmed
         page.locator(".gr4vy-rollback:not([disabled])").click()
@@ -323,7 +356,8 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
         page.locator(".gr4vy-apply:not([disabled])").click()
         counts = _wait_text(page, ".gr4vy-results-counts", f"succeeded {expected}")
         _shot(page, SCREENSHOT.name, ".gr4vy-results-counts")
-        # 5 · filter the results by status: exactly the failed row, with its id and message
+        # 5 · the results open on what needs attention; filter them by status: exactly the failed row
+        _wait_text(page, ".gr4vy-results-filter ~ * .gr4vy-table-note", "filter: not succeeded")
         page.locator(".gr4vy-results-filter select").select_option("failed")
         _wait_text(page, ".gr4vy-results-filter ~ * .gr4vy-table-note", "filter: failed")
         rows = page.locator(".gr4vy-results-filter ~ * table.dataTable tbody tr")
@@ -332,6 +366,9 @@ def test_bulk_update_notebook_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
             page.wait_for_timeout(100)
         row_texts = [t for t in rows.all_inner_texts() if t.strip()]
         _shot(page, "browser-02-results-filtered-failed.png", ".gr4vy-results-filter")
+        # No sideways scroll to what one looks for: the id, the status, the attempts.
+        for column in ("checkout_session_id", "status", "attempts"):
+            _wait_until(page, lambda c=column: _in_view(page, ".gr4vy-results-filter ~ *", c), f"{column} in view")
 
     # 5 · the results the page shows are what the sandbox did
     for status, n in (("succeeded", expected), ("failed", missing), ("conflict", 0), ("unprocessed", 0)):
@@ -372,7 +409,8 @@ def test_cancel_during_a_plan_in_a_real_browser(lab: Lab, sandbox_clean: Sandbox
         took = time.monotonic() - started
         _shot(page, "browser-02-plan-cancelled.png", ".gr4vy-lists-mode")
         assert took < 3, f"cancel took {took:.1f} s"
-        assert "plan first" in _text(page, ".gr4vy-apply-reason")
+        _wait_text(page, ".gr4vy-apply-reason", "plan first", timeout=10)
+        _wait_until(page, lambda: page.locator(".gr4vy-plan-progress:visible").count() == 0, "the bar hidden")
         assert _sent(sandbox_clean) == {} and dict(sandbox_clean.stats()["writes"]) == {}
         gets = sum(sandbox_clean.stats()["requests"].get("GET", {}).values()) - gets_before
         assert gets < 100, gets  # Cancel stopped the reads queued, not only the plan's result
@@ -435,13 +473,17 @@ def test_production_confirmation_and_destructive_consent_re_arm_in_a_real_browse
         page.locator(".gr4vy-validate").click()
         assert _wait_text(page, ".gr4vy-validation-summary", "error(s)").startswith("0 error(s)")
         page.locator(".gr4vy-plan:not([disabled])").click()
-        _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
+        summary = _wait_text(page, ".gr4vy-plan-summary", "session(s) to update")
+        assert "destructive: would remove 3 passengers" in summary  # in the summary line, in red
         red = _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
         assert "destructive" in red
+        # Not "plan ready ... then Run" while Run waits for the consent box.
+        assert "plan ready" not in _wait_text(page, ".gr4vy-plan-status", "before Run")
         _shot(page, "browser-02-production-plan-diff.png", ".gr4vy-diff-view", "center")
         _shot(page, "browser-02-production-consent-asked.png", ".gr4vy-apply", "center")
         # Run waits for the consent box first, then for the PRODUCTION confirmation.
-        assert _disabled(page, ".gr4vy-apply") and "consent" in _text(page, ".gr4vy-apply-reason")
+        _wait_text(page, ".gr4vy-apply-reason", "consent")
+        assert _disabled(page, ".gr4vy-apply")
         page.locator(".gr4vy-consent input[type=checkbox]").first.check()
         _wait_text(page, ".gr4vy-apply-reason", "confirm PRODUCTION")
         assert _disabled(page, ".gr4vy-apply")
@@ -449,14 +491,20 @@ def test_production_confirmation_and_destructive_consent_re_arm_in_a_real_browse
         assert _disabled(page, ".gr4vy-apply")
         _confirm_production(page, "default")
         _wait_enabled(page, ".gr4vy-apply")
+        _wait_text(page, ".gr4vy-plan-status", "plan ready")
         _shot(page, "browser-02-production-consent-given.png", ".gr4vy-apply", "center")
 
-        # A new plan re-arms both: the box unticked, the id cleared, Run disabled again.
+        # A new plan re-arms both: the box unticked, the id cleared, Run disabled again. Wait for the new
+        # plan itself (another data-plan), never for the text the last plan already showed.
+        first = _plan_id(page)
+        assert first is not None
         page.locator(".gr4vy-plan:not([disabled])").click()
+        _wait_until(page, lambda: _plan_id(page) not in (None, first), "a new plan shown")
         _wait_text(page, ".gr4vy-destructive", "remove 3 passengers")
-        _wait_enabled(page, ".gr4vy-apply", enabled=False)
-        assert not _checked(page, ".gr4vy-consent") and not _checked(page, ".gr4vy-confirm")
-        assert _typed(page, ".gr4vy-confirm-text") == ""
+        _wait_until(page, lambda: _disabled(page, ".gr4vy-apply") and not _checked(page, ".gr4vy-consent")
+                    and not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == "",
+                    "consent and confirmation re-armed by the new plan")
+        _wait_text(page, ".gr4vy-plan-status", "before Run")
         _shot(page, "browser-02-production-re-armed-by-plan.png", ".gr4vy-apply", "center")
         assert dict(sandbox_clean.stats()["writes"]) == {}
 
@@ -465,11 +513,13 @@ def test_production_confirmation_and_destructive_consent_re_arm_in_a_real_browse
         _wait_enabled(page, ".gr4vy-apply")
         page.locator(".gr4vy-apply:not([disabled])").click()
         _wait_text(page, ".gr4vy-results-counts", "succeeded 1")
+        _wait_text(page, ".gr4vy-apply-messages", "apply finished")
         assert dict(sandbox_clean.stats()["writes"]) == {s0: 1}
         with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
             assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 1
         # ... and re-armed after the run.
-        assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
+        _wait_until(page, lambda: not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == "",
+                    "the confirmation re-armed after the run")
         _shot(page, "browser-02-production-after-run.png", ".gr4vy-results-counts")
 
         # Rollback: a preview, and its confirm button waits for the PRODUCTION confirmation.
@@ -485,5 +535,6 @@ def test_production_confirmation_and_destructive_consent_re_arm_in_a_real_browse
         assert dict(sandbox_clean.stats()["writes"]) == {s0: 2}
         with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
             assert len(client.get_checkout_session(s0)["airline"]["passengers"]) == 4
-        assert not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == ""
+        _wait_until(page, lambda: not _checked(page, ".gr4vy-confirm") and _typed(page, ".gr4vy-confirm-text") == "",
+                    "the confirmation re-armed after the rollback")
         _shot(page, "browser-02-production-rolled-back.png", ".gr4vy-results-counts")

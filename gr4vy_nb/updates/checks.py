@@ -249,9 +249,14 @@ def with_sessions(problems: pd.DataFrame, upload: Upload) -> pd.DataFrame:
         if t is None:
             continue
         assert t.typed is not None
-        # Only the rows with problems are looked up (line numbers are unique in a file).
+        # Only the rows with problems are looked up (line numbers are unique in a file). The id is quoted as
+        # the user wrote it (a problem names their cell), not as the comparison lower-cases it.
         rows = t.typed.index.get_indexer([int(lines[i]) for i in positions])
         keys = t.typed[F.KEY].to_numpy(dtype=object)
+        if F.KEY in t.text.columns and t.text.index.equals(t.typed.index):
+            written = t.text[F.KEY].to_numpy(dtype=object)
+            keys = [w.strip() if isinstance(w, str) and isinstance(k, str) else k
+                    for w, k in zip(written, keys, strict=True)]
         for i, r in zip(positions, rows.tolist(), strict=True):
             if r >= 0 and isinstance(keys[r], str):
                 ids[i] = keys[r]

@@ -38,6 +38,9 @@ class ReasonCode(StrEnum):
     INPUT_ERRORS = "input_errors"
     """The input has errors. :class:`BulkUpdate` plans it anyway (every problem reported at once); a shell
     may choose to plan only clean input (the bulk app does) and say so with this code."""
+    NOTHING_TO_PLAN = "nothing_to_plan"
+    """The input names no session (header-only files). :class:`BulkUpdate` plans it (to "nothing to do"); a
+    shell may choose not to offer that plan (the bulk app does) and say so with this code."""
     NOT_PLANNED = "not_planned"
     """Nothing planned yet (or the plan was cleared by new input)."""
     ERRORS_REMAIN = "errors_remain"
@@ -79,6 +82,7 @@ class Reason:
 _TEXT: dict[ReasonCode, str] = {
     ReasonCode.NOTHING_LOADED: "load the input first",
     ReasonCode.INPUT_ERRORS: "the input has errors",
+    ReasonCode.NOTHING_TO_PLAN: "the input names no session: nothing to do",
     ReasonCode.NOT_PLANNED: "plan first",
     ReasonCode.NOTHING_TO_SEND: "the plan has nothing to send",
     ReasonCode.ERRORS_REMAIN: "the plan has errors: nothing may be sent",

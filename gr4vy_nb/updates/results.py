@@ -13,6 +13,8 @@ journals of a folder with their state and totals.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import sqlite3
 from pathlib import Path
@@ -34,8 +36,11 @@ __all__ = [
     "error_field_from_details",
     "last_run_of",
     "list_runs",
+    "never_succeed",
     "results_dir",
     "results_frame",
+    "retry_files",
+    "retryable",
     "run_columns",
     "shown_state",
     "write_result_files",
@@ -363,3 +368,54 @@ def not_found_notes(journal: Journal, *, rollback: bool = False, named: int = 20
                      "session on this target and merchant account (a mistyped id?), or one that expired before it "
                      f"was read; they could not be {verb}: {shown(unseen)} (see errors.csv)")
     return notes
+
+
+# --------------------------------------------------------------------------- retrying what did not go through
+
+
+def never_succeed(run: Any) -> set[str]:
+    """The sessions of ``run`` that failed as not found or expired (404): no retry can ever update them."""
+    df = run.results
+    if not len(df) or "status" not in df.columns:
+        return set()
+    failed = df["status"] == SessionStatus.FAILED
+    gone = pd.Series(False, index=df.index)
+    if "http_status" in df.columns:
+        gone |= pd.to_numeric(df["http_status"], errors="coerce").eq(404).fillna(False).astype(bool)
+    if "error_code" in df.columns:
+        gone |= df["error_code"].astype("string").eq("not_found").fillna(False).astype(bool)
+    return {str(s).lower() for s in df.loc[failed & gone, "checkout_session_id"]}
+
+
+def retryable(run: Any) -> int:
+    """How many sessions of ``run`` a new plan could still get through (failed or conflict, not gone)."""
+    c = run.counts
+    return max(0, c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT] - len(never_succeed(run)))
+
+
+def retry_files(run: Any, folder: Path) -> list[Path]:
+    """``run``'s ``errors*.csv`` files, less the rows of sessions that can never succeed (copies in ``folder``).
+
+    The rows are copied as written (the cells, the ``error`` column): only whole rows are left out.
+    """
+    files = [Path(p) for k, p in run.files.items() if k == "errors" or k.startswith("errors_")]
+    files = [p for p in files if p.is_file()]
+    gone = never_succeed(run)
+    if not gone:
+        return files
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for path in files:
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+        if not rows or "checkout_session_id" not in rows[0]:
+            continue
+        key = rows[0].index("checkout_session_id")
+        body = [r for r in rows[1:] if r and r[key].strip().lower() not in gone]
+        if not body:
+            continue
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows([rows[0], *body])
+        target = folder / path.name
+        target.write_text(out.getvalue(), encoding="utf-8-sig")
+        kept.append(target)
+    return kept

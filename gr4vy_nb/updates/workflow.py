@@ -38,8 +38,9 @@ from .checks import check_upload
 from .options import PlanOptions, RunOptions
 from .plan import Plan, plan_updates
 from .reasons import Action, Reason, ReasonCode, production_reason, reason
+from .results import retry_files, retryable
 from .runs import RollbackPreview, Run, apply_plan, resume_run, rollback_preview, rollback_run
-from .states import RunKind, RunState, SessionStatus
+from .states import RunKind, RunState
 from .upload import Upload, read_upload
 
 __all__ = ["BulkUpdate", "State"]
@@ -174,10 +175,8 @@ class BulkUpdate:
         run = self.run
         if run is None:
             return reason(ReasonCode.NO_RUN)
-        c = run.counts
-        if action == Action.RETRY_FAILED:
-            failed = c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT]
-            return None if run.kind == RunKind.APPLY and failed else reason(ReasonCode.NOTHING_TO_RETRY)
+        if action == Action.RETRY_FAILED:  # only sessions a new plan could get through (not the 404s)
+            return None if run.kind == RunKind.APPLY and retryable(run) else reason(ReasonCode.NOTHING_TO_RETRY)
         return production_reason(self.settings, self._confirmed)
 
     def _refuse(self, action: Action) -> None:
@@ -331,12 +330,15 @@ class BulkUpdate:
             return resume_run(run.journal, client=self.client, options=options, progress=progress, cancel=cancel)
         return self._run(Action.RESUME, work)
 
-    def retry_failed(self) -> Upload:
-        """Load the rows of :attr:`run` that did not go through (its ``errors.csv`` files) as new input."""
+    def retry_files(self) -> list[Path]:
+        """:attr:`run`'s ``errors*.csv`` less the sessions no plan can update (404), copied under ``runs_dir/retry``."""
         self._refuse(Action.RETRY_FAILED)
         assert self.run is not None
-        files = [Path(p) for k, p in self.run.files.items() if k == "errors" or k.startswith("errors_")]
-        return self.load([p for p in files if p.is_file()])
+        return retry_files(self.run, self.runs_dir / "retry" / Path(str(self.run.journal)).stem)
+
+    def retry_failed(self) -> Upload:
+        """Load the rows of :attr:`run` that did not go through and could (its ``errors.csv``, 404s left out)."""
+        return self.load(self.retry_files())
 
     def rollback_preview(self) -> RollbackPreview:
         """What :meth:`rollback` would restore, read from :attr:`run`'s journal (nothing is sent)."""

@@ -21,7 +21,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from ..errors import ApiError, Gr4vyError, InputError
+from ..errors import ApiError, Gr4vyError, InputError, Refused
 
 __all__ = [
     "MAX_TABLE_ROWS",
@@ -29,10 +29,13 @@ __all__ = [
     "Confirmation",
     "Messages",
     "Table",
+    "amount_text",
     "busy",
     "display_frame",
     "download_link",
     "error_text",
+    "is_amount_path",
+    "is_missing",
     "is_problems_frame",
     "problems_csv",
     "problems_for_display",
@@ -68,32 +71,51 @@ class Messages:
     """The app's message area: one HTML widget holding the latest messages, newest last.
 
     ``text`` is the plain text shown (for tests and logs); ``kind`` the kind of the last one
-    (``info``, ``ok``, ``warn``, ``error``).
+    (``info``, ``ok``, ``warn``, ``error``). A refusal (:class:`~gr4vy_nb.errors.Refused`) keeps its
+    reason code, so that :meth:`prune` can drop it once the state it described no longer holds.
     """
 
     def __init__(self, keep: int = 6) -> None:
         self.widget = w.HTML(value="")
         self.widget.add_class("gr4vy-messages")
         self._keep = keep
-        self._items: list[tuple[str, str, str]] = []  # (kind, text, extra html)
+        self._items: list[tuple[str, str, str, str | None]] = []  # (kind, text, extra html, reason code)
         self._lock = threading.Lock()
         self.kind = ""
 
     def _render(self) -> None:
         parts = []
-        for kind, text, extra in self._items:
+        for kind, text, extra, _code in self._items:
             parts.append(
                 f"<div class='gr4vy-msg gr4vy-msg-{kind}' style='color:{_COLOURS[kind]};margin:2px 0'>"
                 f"{html.escape(text)}{extra}</div>"
             )
         self.widget.value = "".join(parts)
 
-    def _add(self, kind: str, text: str, extra: str = "") -> None:
+    def _add(self, kind: str, text: str, extra: str = "", code: str | None = None) -> None:
         with self._lock:
-            self._items.append((kind, text, extra))
+            self._items.append((kind, text, extra, code))
             del self._items[: -self._keep]
             self.kind = kind
             self._render()
+
+    def prune(self, holding: Callable[[str], bool]) -> None:
+        """Drop the refusals whose reason code no longer ``holding(code)`` (the state they described is gone)."""
+        with self._lock:
+            kept = [i for i in self._items if i[3] is None or holding(i[3])]
+            if len(kept) != len(self._items):
+                self._items = kept
+                self.kind = kept[-1][0] if kept else ""
+                self._render()
+
+    def drop(self, *texts: str) -> None:
+        """Drop the messages that start with one of ``texts`` (a note about a moment that has passed)."""
+        with self._lock:
+            kept = [i for i in self._items if not i[1].startswith(texts)]
+            if len(kept) != len(self._items):
+                self._items = kept
+                self.kind = kept[-1][0] if kept else ""
+                self._render()
 
     def clear(self) -> None:
         with self._lock:
@@ -118,18 +140,19 @@ class Messages:
             if with_traceback:
                 tb = "".join(traceback.format_exception(exc_or_text))
                 extra = f"<details><summary>traceback</summary><pre>{html.escape(tb)}</pre></details>"
-            self._add("error", text, extra)
+            reason = getattr(exc_or_text, "reason", None) if isinstance(exc_or_text, Refused) else None
+            self._add("error", text, extra, str(reason.code) if hasattr(reason, "code") else None)
         else:
             self._add("error", exc_or_text)
 
     @property
     def text(self) -> str:
         """The plain text of the messages shown, one per line."""
-        return "\n".join(t for _, t, _ in self._items)
+        return "\n".join(i[1] for i in self._items)
 
     @property
     def errors(self) -> list[str]:
-        return [t for k, t, _ in self._items if k == "error"]
+        return [i[1] for i in self._items if i[0] == "error"]
 
 
 @contextlib.contextmanager
@@ -159,15 +182,81 @@ def busy(buttons: Sequence[w.Button], messages: Messages, *, on_done: Callable[[
             on_done()
 
 
-def display_frame(df: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> pd.DataFrame:
-    """A copy of ``df`` for display: text cells, empty for missing, datetimes as ISO text, capped rows."""
+# ISO 4217 currencies whose minor unit is not the cent (two digits); amounts are integers in the minor unit.
+_MINOR_DIGITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+                     "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    "CLF": 4, "UYW": 4,
+}
+
+
+def is_amount_path(name: str) -> bool:
+    """Whether a column or diff path holds an amount (``amount``, ``cart_items[0].unit_amount``, ...)."""
+    return str(name).rsplit(".", 1)[-1].endswith("amount")
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a cell is missing (``None``, NaN, ``pd.NA``, ``NaT``); lists and dicts never are."""
+    return _is_missing(value)
+
+
+def amount_text(value: Any, currency: Any) -> str:
+    """An amount in minor units as people read it: ``1299``, ``EUR`` -> ``12.99 EUR`` (empty when missing).
+
+    Exact (decimal arithmetic); the digits follow the currency's minor unit (``JPY`` none, ``KWD`` three).
+    Without a currency the integer is shown as it is.
+    """
+    from decimal import Decimal
+
+    if _is_missing(value):
+        return ""
+    code = "" if _is_missing(currency) else str(currency).strip().upper()
+    try:
+        minor = int(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if minor != value:
+        return str(value)
+    if not code:
+        return str(minor)
+    digits = _MINOR_DIGITS.get(code, 2)
+    major = Decimal(minor).scaleb(-digits)
+    return f"{major:,.{digits}f} {code}"
+
+
+def _amount_columns(df: pd.DataFrame, currency: pd.Series | None) -> dict[str, pd.Series]:
+    """The amount columns of ``df`` as text in their currency (``currency``: per row, else ``df['currency']``)."""
+    if currency is None and "currency" in df.columns:
+        currency = df["currency"]
+    if currency is None:
+        return {}
+    codes = list(currency.reset_index(drop=True).astype(object))
+    out = {}
+    for name in df.columns:
+        if is_amount_path(str(name)) and pd.api.types.is_integer_dtype(df[name].dtype):
+            out[str(name)] = pd.Series([amount_text(v, c) for v, c in zip(df[name].astype(object), codes,
+                                                                           strict=True)], dtype=object)
+    return out
+
+
+def display_frame(df: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS, *,
+                  currency: pd.Series | None = None) -> pd.DataFrame:
+    """A copy of ``df`` for display: text cells, empty for missing, datetimes as ISO text, capped rows.
+
+    Amount columns (integers in minor units) are shown in their currency's units (``12.99 EUR``) where the
+    currency is known: ``currency`` (one per row of ``df``) or the frame's own ``currency`` column.
+    """
     # Positional from here on: a filtered or sorted frame keeps its original index labels, and the
     # columns built below must line up with the rows they came from (not with labels 0..n-1).
     df = df.head(max_rows).reset_index(drop=True)
+    amounts = _amount_columns(df, None if currency is None else currency.head(max_rows))
     out: dict[str, Any] = {}
     for name in df.columns:
         col = df[name]
-        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+        if str(name) in amounts:
+            out[str(name)] = amounts[str(name)]
+        elif isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
             text = col.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
             out[str(name)] = text.astype(object).where(col.notna(), "")
         else:
@@ -183,10 +272,20 @@ def is_problems_frame(df: pd.DataFrame) -> bool:
 
 
 def problems_for_display(df: pd.DataFrame) -> pd.DataFrame:
-    """A problems table as people read it (see :func:`gr4vy_nb.notebook_support.display.problems_in_order`)."""
+    """A problems table as people read it (see :func:`gr4vy_nb.notebook_support.display.problems_in_order`).
+
+    The session's id comes right after the place (file, line, column), before the wrapped message: a wide
+    message never pushes it out of sight.
+    """
     from ..notebook_support.display import problems_in_order
 
-    return problems_in_order(df)
+    out = problems_in_order(df)
+    columns = [str(c) for c in out.columns]
+    if "checkout_session_id" in columns and "message" in columns:
+        columns.remove("checkout_session_id")
+        columns.insert(columns.index("message"), "checkout_session_id")
+        out = out[columns]
+    return out
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -228,9 +327,10 @@ def _cell_text(value: Any) -> str:
 
 
 # Columns of sentences: wrapped (never cut), while ids, codes and times stay on one line.
-_WRAP_COLUMNS = frozenset({"message", "error_message", "differences", "fields", "error", "notes", "rolled back by"})
+_WRAP_COLUMNS = frozenset({"message", "error_message", "differences", "fields", "error", "notes", "rolled back by",
+                           "value", "journal"})
 _TABLE_STYLE = ("<style>.gr4vy-table table.dataTable.nowrap td.gr4vy-wrap{white-space:normal;min-width:22em;"
-                "max-width:48em;overflow-wrap:anywhere}</style>")
+                "max-width:36em;overflow-wrap:anywhere}</style>")
 
 
 class Table:
@@ -269,16 +369,19 @@ class Table:
         if frame is not None:
             self.show(frame)
 
-    def show(self, frame: pd.DataFrame, *, note: str = "", empty: str | None = None) -> None:
+    def show(self, frame: pd.DataFrame, *, note: str = "", empty: str | None = None,
+             currency: pd.Series | None = None, text: pd.DataFrame | None = None) -> None:
         """Show ``frame`` (replacing what was shown); ``note`` is a line of text above it.
 
         With no rows, the table is hidden and ``empty`` (default: the table's ``empty`` sentence) is
-        shown instead, after ``note``.
+        shown instead, after ``note``. ``currency`` (one per row) shows amounts in their currency's units
+        (see :func:`display_frame`); ``text``: ``frame`` as already formatted for display (same rows and
+        columns). :attr:`frame` keeps the exact values.
         """
         if is_problems_frame(frame):
             frame = problems_for_display(frame)
         self.frame = frame
-        shown = display_frame(frame)
+        shown = display_frame(frame if text is None else text, currency=currency)
         notes = [note] if note else []
         if not len(frame):
             notes.append(empty if empty is not None else self.empty_text)

@@ -31,9 +31,9 @@ class StepMessages(Messages):
         super().__init__(keep)
         self._parent = parent
 
-    def _add(self, kind: str, text: str, extra: str = "") -> None:
-        super()._add(kind, text, extra)
-        self._parent._add(kind, text, extra)
+    def _add(self, kind: str, text: str, extra: str = "", code: str | None = None) -> None:
+        super()._add(kind, text, extra, code)
+        self._parent._add(kind, text, extra, code)
 
 
 _WORDS: dict[tuple[ReasonCode, Action | None], str] = {
@@ -45,6 +45,7 @@ _WORDS: dict[tuple[ReasonCode, Action | None], str] = {
     (ReasonCode.RUN_IN_PROGRESS, None): "a run is in progress",
     (ReasonCode.NOT_PLANNED, None): "plan first",
     (ReasonCode.ERRORS_REMAIN, None): "the plan has errors",
+    (ReasonCode.NOTHING_TO_PLAN, None): "nothing to do: the files name no session",
     (ReasonCode.NOTHING_TO_SEND, None): "the plan has nothing to send",
     (ReasonCode.PLAN_STALE, None): "this plan was applied already: plan again or resume its run",
     (ReasonCode.DESTRUCTIVE_NEEDS_CONSENT, None): "tick the consent box next to Run",
@@ -177,6 +178,8 @@ class PlanActions:
                 finally:
                     self.plan_cancel_button.disabled = True
                     self.plan_cancel_button.layout.display = "none"
+                    if self._plan_error is None and self.plan_progress.bar_style != "danger":
+                        self.plan_progress.layout.display = "none"  # the fetch is over: the counters say how
                     self._planning = False
                     self._refresh()
 

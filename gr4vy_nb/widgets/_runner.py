@@ -22,15 +22,19 @@ from typing import Any
 import ipywidgets as w
 
 from ..errors import Gr4vyError, InputError, Refused
-from ..updates.reasons import Action
+from ..updates.reasons import Action, ReasonCode, reason
 from ..updates.states import RESULT_STATUSES, RunState
 from ._common import Messages, busy
-from ._planning import words
+from ._planning import duration, words
 
 __all__ = ["REFRESH_SECONDS", "RollbackPrompt", "RunActions", "RunPanel"]
 
 REFRESH_SECONDS = 0.15
 """Shortest interval between two progress redraws (a run may report thousands of events)."""
+
+_DOING = {"apply": "applying", "resume": "resuming", "rollback": "rolling back"}
+"""What the panel says a run of each kind is doing (the label :meth:`RunPanel.start` is given)."""
+CANCELLING = "cancelling: requests in flight will finish, nothing new is sent"
 
 
 class RunPanel:
@@ -51,6 +55,9 @@ class RunPanel:
         self.bar.add_class("gr4vy-run-progress")
         self.counters = w.HTML(value="")
         self.counters.add_class("gr4vy-run-counters")
+        self.note = w.HTML(value="")  # "cancelling ..." while a cancelled run winds down; cleared when it ends
+        self.note.add_class("gr4vy-run-note")
+        self.label = ""
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning", disabled=True,
                                       tooltip="stop sending: requests in flight finish, the rest stay unprocessed")
         self.cancel_button.add_class("gr4vy-cancel")
@@ -58,7 +65,7 @@ class RunPanel:
         # Shown from the first run on; Cancel only while a run is under way (an idle, disabled
         # Cancel looked as live as an enabled one).
         self.cancel_button.layout.display = "none"
-        self.widget = w.VBox([w.HBox([self.bar, self.cancel_button]), self.counters])
+        self.widget = w.VBox([w.HBox([self.bar, self.cancel_button]), self.counters, self.note])
         self.widget.layout.display = "none"
         self.cancel_event = threading.Event()
         self.error: BaseException | None = None
@@ -82,12 +89,15 @@ class RunPanel:
         """
         if self.running:
             raise RuntimeError("a run is already in progress")
+        self.label = label
+        self.note.value = ""
         self.cancel_event = threading.Event()
         self.error = None
         self.result = None
         self.last_progress = None
         self.bar.value, self.bar.max, self.bar.bar_style = 0, 1, "info"
-        self.counters.value = f"<span>{html.escape(label)}: starting ...</span>"
+        self.counters.value = (f"<span class='gr4vy-run-kind'>{html.escape(_DOING.get(label, label))}</span>: "
+                               "starting ...")
         self.cancel_button.disabled = False
         self.cancel_button.layout.display = None
         self.widget.layout.display = None
@@ -113,6 +123,7 @@ class RunPanel:
         finally:
             self.cancel_button.disabled = True
             self.cancel_button.layout.display = "none"
+            self.note.value = ""  # the run has ended: "cancelling" no longer holds
             self._active = False
             self._on_state()
 
@@ -136,7 +147,8 @@ class RunPanel:
         if self.running:
             self.cancel_event.set()
             self.cancel_button.disabled = True
-            self.messages.warn("cancelling: requests in flight will finish, nothing new is sent")
+            # Under the bar, not in the message log: it describes the run winding down and goes when it ends.
+            self.note.value = f"<span style='color:#b45309'>{html.escape(CANCELLING)}</span>"
 
     def _on_progress(self, p: Any) -> None:
         self.last_progress = p
@@ -158,11 +170,15 @@ class RunPanel:
             ("retrying", str(p.retrying)),
             ("in-flight", str(p.in_flight)),
         ]
-        rate = f" · {p.per_second:.1f}/s" if p.elapsed > 0 else ""
+        rate = p.per_second
+        speed = f" · {rate:.1f}/s" if p.elapsed > 0 else ""
+        eta = (f" · <span data-counter='eta'>about {duration((p.total - p.done) / rate)} left</span>"
+               if rate > 0 and p.done < p.total else "")
+        doing = _DOING.get(self.label) or _DOING.get(str(p.kind), str(p.kind))
         self.counters.value = (
-            f"<span class='gr4vy-run-kind'>{html.escape(p.kind)}</span>: "
+            f"<span class='gr4vy-run-kind'>{html.escape(doing)}</span>: "
             + " · ".join(f"<span data-counter='{k}'>{k} <b>{html.escape(v)}</b></span>" for k, v in parts)
-            + rate
+            + speed + eta
         )
 
     def draw_final(self, run: Any) -> None:
@@ -174,8 +190,9 @@ class RunPanel:
         self.bar.bar_style = "success" if run.ok else ("danger" if run.state == RunState.STOPPED else "warning")
         parts = " · ".join(f"{k} <b>{c[k]}</b>" for k in RESULT_STATUSES)
         sent = run.requests_text
+        kind = "resume" if self.label == "resume" else str(run.kind)
         self.counters.value = (
-            f"<span class='gr4vy-run-kind'>{html.escape(run.kind)}</span> {html.escape(run.state)}: {parts} "
+            f"<span class='gr4vy-run-kind'>{html.escape(kind)}</span> {html.escape(run.state)}: {parts} "
             f"(total {c['total']}, {run.elapsed:.1f} s)"
             + (f"<br><span class='gr4vy-run-requests' style='color:#6b7280'>requests: {html.escape(sent)}</span>"
                if sent else "")
@@ -304,18 +321,21 @@ class RunActions:
         return self.runner.wait(timeout)
 
     def _current_run(self) -> Any:
-        if self.runner.running:
-            raise InputError("a run is already in progress")
+        if self.runner.running:  # a refusal with its code: it is dropped from the messages once the run ends
+            raise Refused(words(reason(ReasonCode.RUN_IN_PROGRESS), clicked=True))
         if self.results.run is None:
             raise InputError(self._NO_RUN)
         return self.results.run
 
-    def _show_finished(self, run: Any, text: str) -> None:
-        """Show a run that ended in the results view, and ``text`` (its outcome) in the message area."""
+    def _show_finished(self, run: Any, text: str, messages: Messages | None = None) -> None:
+        """Show a run that ended in the results view, and ``text`` (its outcome) in ``messages`` (the app's)."""
+        messages = messages or self.messages
         self.results.show(run)
-        if run.stop_reason:
-            self.messages.error(f"{text}. Stopped: {run.stop_reason}")
+        if run.state == RunState.STOPPED and run.stop_reason:
+            messages.error(f"{text}. Stopped: {run.stop_reason}")
         elif run.ok:
-            self.messages.ok(text)
+            messages.ok(text)
         else:
-            self.messages.warn(text)
+            unsent = run.counts.get("unprocessed", 0)
+            messages.warn(text + (" (Resume run sends the rest)" if unsent and run.state in (
+                RunState.CANCELLED, RunState.PAUSED) else ""))

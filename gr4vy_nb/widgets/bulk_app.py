@@ -21,6 +21,7 @@ from ..errors import InputError, Refused
 from ..notebook_support import Connection, connect, target_style
 from ..problems import Severity
 from ..updates.reasons import Action, Reason, ReasonCode, reason
+from ..updates.results import retryable
 from ..updates.workflow import BulkUpdate
 from ._common import (
     MAX_UPLOAD_BYTES,
@@ -32,6 +33,7 @@ from ._common import (
     problems_csv,
     uploaded_files,
 )
+from ._plan_view import destructive_html, diff_html, diff_text, expiry_html, summary_html
 from ._planning import PlanActions, StepMessages, reason_html, words
 from ._runner import RollbackPrompt, RunActions, RunPanel
 from .results import ResultsView
@@ -96,6 +98,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.runs_dir = Path(runs_dir)
         self.workflow = BulkUpdate(self.client, runs_dir=self.runs_dir)  # the state; the app only shows it
         self.sources: list[Path] = []
+        self._retrying = False  # Retry failed is choosing the files (no "the files changed" note)
+        self._named: tuple[Any, bool] = (None, False)  # (upload, whether it names any session)
         self.messages = Messages()
         self.show_raw = w.Checkbox(value=False, indent=False, description="show personal data",
                                    style={"description_width": "initial"}, layout=w.Layout(width="auto"))
@@ -169,6 +173,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         self._plan_cancel = threading.Event()
         self._plan_error: BaseException | None = None
         self._planning = False
+        self.plan_status = w.HTML(value="")  # what the plan allows now (ready to run, or what Run waits for)
+        self.plan_status.add_class("gr4vy-plan-status")
         self.plan_summary = w.HTML(value="")
         self.plan_summary.add_class("gr4vy-plan-summary")
         self.diff_session = w.Dropdown(options=[], description="session", layout=w.Layout(width="520px",
@@ -234,7 +240,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             _step(3, "Plan", "reads the current state of each session (GET only) and shows what would change"),
             self.lists_mode, self.ignore_stale, w.HBox([self.expires_in, self.plan_button, self.plan_reason]),
             w.HBox([self.plan_progress, self.plan_cancel_button]), self.plan_counters, self.plan_messages.widget,
-            self.plan_summary, self.diff_session, self.diff_view, self.diff_table.widget,
+            self.plan_status, self.plan_summary, self.diff_session, self.diff_view, self.diff_table.widget,
             _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
             w.HBox([self.workers, self.rate, self.canary]), *self.confirmation.widgets,
             w.HBox([self.apply_button, self.apply_reason, self.destructive_note]), self.expiry_note, self.consent_box,
@@ -268,6 +274,10 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _buttons(self) -> list[w.Button]:
         return [self.validate_button, self.plan_button, self.apply_button, *self.results.buttons]
 
+    def _retryable(self) -> int | None:
+        run = self.results.run
+        return retryable(run) if run is not None and getattr(run, "results", None) is not None else None
+
     def _confirmed(self) -> bool:
         return self.confirmation.ok
 
@@ -289,15 +299,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             self.consent_box.description = ""
             self.consent_box.layout.display = "none"
             return
-        sessions = [i for i in self.plan.changes if i.destructive]
-        shown = "".join(
-            f"<li><code>{html.escape(i.session_id)}</code>: "
-            + html.escape("; ".join(dict.fromkeys(d["message"] for d in i.destructive))) + "</li>"
-            for i in sessions[:10])
-        more = f"<li>... and {len(sessions) - 10} more session(s)</li>" if len(sessions) > 10 else ""
-        self.destructive_note.value = (
-            f"<div style='color:#b91c1c'><b>destructive: this plan would {html.escape(consent)}</b>"
-            f"<ul style='margin:2px 0'>{shown}{more}</ul></div>")
+        self.destructive_note.value = destructive_html(self.plan)
         self.consent_box.description = f"I mean to {consent}"
         self.consent_box.layout.display = ""
 
@@ -312,12 +314,32 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.apply_button.disabled = apply_why is not None
         self.apply_reason.value = reason_html(apply_why.text if apply_why else "")
         self.consent_box.disabled = running
-        self.results.refresh_buttons(busy=running)
+        self._show_status()
+        self.results.refresh_buttons(busy=running, retryable=self._retryable())
         self.rollback_prompt.confirm_button.disabled = (running or self.rollback_prompt.preview is None
                                                         or not self._confirmed())
         for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode, self.ignore_stale,
                         self.upload, self.paths_box):
             control.disabled = running
+        # A refusal shown earlier goes once its reason no longer holds (the run it waited for has ended, ...).
+        holding = {why.code for a in Action if (why := self.why_not(a)) is not None}
+        for messages in (self.messages, self.validation_messages, self.plan_messages, self.apply_messages):
+            messages.prune(lambda code: code in holding)
+
+    def _show_status(self) -> None:
+        """Under the plan: what it allows now (ready: review, then Run; or what Run still waits for)."""
+        plan = self.plan
+        if plan is None or self._planning or not plan.ok or not plan.changes:
+            self.plan_status.value = ""
+            return
+        why = self.why_not(Action.APPLY)
+        n = f"{len(plan.changes):,} session(s) to update"
+        if why is None:
+            self.plan_status.value = (f"<span class='gr4vy-ready' style='color:#15803d'>plan ready: {n}; review the "
+                                      "diff, then Run</span>")
+        else:
+            self.plan_status.value = (f"<span class='gr4vy-waiting' style='color:#374151'>planned: {n}; before Run: "
+                                      f"{html.escape(why.text)}</span>")
 
     @property
     def planning(self) -> bool:
@@ -336,9 +358,18 @@ class BulkUpdateApp(PlanActions, RunActions):
         why = self.workflow.why_not(action)
         if why is None and action == Action.PLAN and not self.upload_obj.ok:
             why = reason(ReasonCode.INPUT_ERRORS)
+        if why is None and action == Action.PLAN and not self._names_sessions():
+            why = reason(ReasonCode.NOTHING_TO_PLAN)
         if why is None and action == Action.APPLY and not self.plan.changes:
             why = reason(ReasonCode.NOTHING_TO_SEND)
         return words(why, action) if why is not None else None
+
+    def _names_sessions(self) -> bool:
+        """Whether the loaded upload names any session (asked on every refresh: kept per upload)."""
+        upload = self.upload_obj
+        if self._named[0] is not upload:
+            self._named = (upload, bool(upload.session_ids()))
+        return self._named[1]
 
     def _refuse(self, action: Action) -> None:
         why = self.why_not(action)
@@ -349,7 +380,8 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     def _on_files_changed(self, _change: Any = None) -> None:
         # New input invalidates what was checked and planned from the old one: clear it from the screen too.
-        had = self.upload_obj is not None or self.plan is not None or bool(self.validation_summary.value)
+        had = (self.upload_obj is not None or self.plan is not None or bool(self.validation_summary.value)) and (
+            not self._retrying)  # Retry failed chose these files itself: nothing the user did to undo
         if not self.workflow.busy:
             self.workflow.clear()
         self._clear_validation_view()
@@ -409,7 +441,10 @@ class BulkUpdateApp(PlanActions, RunActions):
             self.sources = sources
             upload = self.workflow.load(sources if len(sources) > 1 else sources[0])
             self._show_problems(upload.problems, upload.tables)
-            if upload.ok:
+            if upload.ok and not self._names_sessions():
+                self.validation_messages.info("nothing to do: the files name no session (only a header); add rows "
+                                              "and validate again")
+            elif upload.ok:
                 self.validation_messages.ok("validation passed: choose the expiry and press Plan")
             else:
                 errors = self._count(upload.problems, Severity.ERROR)
@@ -460,19 +495,9 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _show_plan(self) -> None:
         plan = self.plan
         s = plan.summary
-        lines = [
-            f"<b data-count='changed'>{s['changed']}</b> session(s) to update, "
-            f"<b data-count='unchanged'>{s['unchanged']}</b> unchanged, "
-            f"<b data-count='not_found'>{s['not_found']}</b> not found or expired "
-            f"(of {s['sessions_named']} named); {s['values_changed']} value(s) change",
-        ]
-        if s["fields_changed"]:
-            lines.append("fields: " + ", ".join(f"{html.escape(k)} ({v})" for k, v in s["fields_changed"].items()))
-        for note in plan.notes:
-            lines.append(f"<span style='color:#b45309'>note: {html.escape(note)}</span>")
-        self.plan_summary.value = "<br>".join(lines)
+        self.plan_summary.value = summary_html(plan)
         self._show_consent()
-        self._show_expiry(plan)
+        self.expiry_note.value = expiry_html(plan)
         if not plan.ok:
             self._show_problems(plan.problems)
             self.plan_messages.error(f"the plan found {s['errors']} error(s) (see the problems table): nothing can be "
@@ -485,8 +510,7 @@ class BulkUpdateApp(PlanActions, RunActions):
             if s["unchanged"]:
                 parts.append(f"{s['unchanged']} already hold these values")
             self.plan_messages.info("nothing to send: " + ("; ".join(parts) or "the files name no session"))
-        else:
-            self.plan_messages.ok(f"plan ready: {s['changed']} session(s) to update; review the diff, then Run")
+        # else: the plan's status line says whether it is ready to run, or what Run waits for (see _show_status)
         options = [(f"{i.session_id} · {', '.join(i.fields)}", i.session_id) for i in plan.changes]
         self.diff_session.options = options
         self.diff_session.layout.display = None if options else "none"
@@ -502,7 +526,7 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     def _show_diff(self) -> None:
         diff = self._diff_frame()
-        self.diff_table.show(diff, note=f"{len(diff):,} changed value(s)" + (
+        self.diff_table.show(diff, text=diff_text(self.plan, diff), note=f"{len(diff):,} changed value(s)" + (
             "" if self.show_raw.value else " · personal data masked"))
         self._on_diff_session()
 
@@ -512,30 +536,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         if sid is None or not len(diff):
             self.diff_view.value = ""
             return
-        rows = diff[diff["checkout_session_id"] == sid]
-        item = self.plan.item(sid)
-        # A field of a list element the plan removes reads "(removed)", not "(empty)".
-        removed = tuple(str(d["path"]) for d in item.destructive if d.get("kind") == "remove")
-        cell = "padding:3px 10px;border-bottom:1px solid #e5e7eb;vertical-align:top;text-align:left"
-
-        def after(r: Any) -> str:
-            gone = r.after is None and any(str(r.path) == p or str(r.path).startswith((p + ".", p + "["))
-                                           for p in removed)
-            return "<b style='color:#b91c1c'>(removed)</b>" if gone else html.escape(_show(r.after))
-
-        body = "".join(
-            f"<tr><td style='{cell}'><code>{html.escape(str(r.path))}</code></td>"
-            f"<td class='gr4vy-diff-before' style='{cell};color:#b91c1c;background:#fef2f2'>"
-            f"<del>{html.escape(_show(r.before))}</del></td>"
-            f"<td class='gr4vy-diff-after' style='{cell};color:#15803d;background:#f0fdf4'>"
-            f"{after(r)}</td></tr>" for r in rows.itertuples(index=False))
-        head = "padding:3px 10px;border-bottom:2px solid #9ca3af;text-align:left"
-        self.diff_view.value = (
-            f"<div style='margin:4px 0'>{html.escape(item.message or '')}</div>"
-            "<table class='gr4vy-diff' style='border-collapse:collapse;margin:4px 0'><thead><tr>"
-            f"<th style='{head}'>field</th><th style='{head};color:#b91c1c'>before</th>"
-            f"<th style='{head};color:#15803d'>after</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+        self.diff_view.value = diff_html(self.plan.item(sid), diff[diff["checkout_session_id"] == sid])
 
     def _on_show_raw(self, _change: Any = None) -> None:
         with busy([], self.messages):
@@ -570,29 +571,15 @@ class BulkUpdateApp(PlanActions, RunActions):
         rate = float(self.rate.value)
         return {"workers": int(self.workers.value), "rate": rate if rate > 0 else None}
 
-    def _show_expiry(self, plan: Any) -> None:
-        """Next to Run, in words: what an update does to each session's expiry."""
-        from ..updates.states import parse_instant
-
-        changes = plan.changes
-        if not changes:
-            self.expiry_note.value = ""
-            return
-        horizon = time.time() + plan.expires_in
-        sooner = sum(1 for i in changes if (t := parse_instant((i.before or {}).get("expires_at"))) and t > horizon)
-        text = (f"Each updated session will expire {plan.expires_in / 3600:g} h after its update; "
-                f"{sooner:,} of {len(changes):,} expire sooner than they do now.")
-        if sooner:
-            text += " A rollback puts the fields back, not the expiry."
-        colour = "#b45309" if sooner else "#374151"
-        self.expiry_note.value = f"<b style='color:{colour}' data-count='expire_sooner'>{html.escape(text)}</b>"
-
     def _finished(self, run: Any) -> None:
         self.confirmation.reset()  # every action asks again (the workflow re-armed itself)
         c = run.counts
-        text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
+        kind = "resume" if self.runner.label == "resume" else run.kind
+        text = (f"{kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
                 f"conflict, {c['unprocessed']} unprocessed")
-        self._show_finished(run, text)
+        # The apply step shows this run's outcome only: what it said while the run went on no longer holds.
+        self.apply_messages.clear()
+        self._show_finished(run, text, self.apply_messages)
         self._refresh()
 
     # ------------------------------------------------------------------ 5: results
@@ -601,17 +588,20 @@ class BulkUpdateApp(PlanActions, RunActions):
         """Start again from the run's ``errors.csv`` files: validate and plan the rows that did not go through."""
         files: list[Path] = []
         with busy(self._buttons(), self.messages, on_done=self._refresh):
-            run = self.run
             self._refuse(Action.RETRY_FAILED)
-            files = [Path(p) for k, p in run.files.items() if k == "errors" or k.startswith("errors_")]
-            files = [p for p in files if p.is_file()]
+            # Sessions that can never succeed (404: not found or expired) are left out of the new input.
+            files = self.workflow.retry_files()
             if not files:
                 raise InputError("the run has no errors.csv")
         if not files:
             return
-        self.upload.value = ()
-        self.paths_box.value = "\n".join(str(p) for p in files)
-        self.messages.info(f"retrying from {', '.join(p.name for p in files)}")
+        self._retrying = True
+        try:
+            self.upload.value = ()
+            self.paths_box.value = "\n".join(str(p) for p in files)
+        finally:
+            self._retrying = False
+        self.messages.info(f"retrying {retryable(self.run):,} session(s) from {', '.join(p.name for p in files)}")
         self.on_validate()
         if self.upload_obj is not None and self.upload_obj.ok:
             self.on_plan(wait=_button is None)
@@ -661,9 +651,3 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
-
-def _show(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "(empty)"
-    text = str(value)
-    return text if len(text) <= 200 else text[:199] + "…"

@@ -31,12 +31,13 @@ class ConnectionPanel:
         self.connection = connection if connection is not None else connect(announce=False)
         self.banner = w.HTML(value=self.connection.banner_html())
         self.banner.add_class("gr4vy-connection-banner")
-        self.test_button = w.Button(description="Test connection", icon="plug", tooltip="read one session")
+        self.test_button = w.Button(description="Test connection", icon="plug", tooltip="read one session",
+                                    layout=w.Layout(width="auto"))
         self.test_button.add_class("gr4vy-test-connection")
         self.messages = Messages(keep=3)
         self.last_check: ConnectionCheck | None = None
         self.test_button.on_click(self.on_test)
-        self.probe_button = w.Button(description="Check API behaviour", icon="search",
+        self.probe_button = w.Button(description="Check API behaviour", icon="search", layout=w.Layout(width="auto"),
                                      tooltip="gr4vy-nb probe: create, update and delete one throwaway session")
         self.probe_button.add_class("gr4vy-check-api-behaviour")
         self.probe_confirm = w.Checkbox(value=False, description="allow on PRODUCTION (one session created and "

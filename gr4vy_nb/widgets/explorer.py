@@ -41,11 +41,13 @@ class SessionExplorer:
         self.ids_box = w.Textarea(placeholder="paste checkout session ids: one per line, or separated by commas",
                                   layout=w.Layout(width="100%", height="90px"))
         self.upload = w.FileUpload(accept=".txt,.csv,.xlsx,.jsonl,.json", multiple=False,
-                                   description="Upload ids or JSONL")
+                                   description="Upload ids or JSONL", layout=w.Layout(width="auto"))
         self.path_box = w.Text(placeholder="or a path: a JSONL export, or a .txt/.csv/.xlsx list of ids",
                                layout=w.Layout(width="60%"))
-        self.fetch_button = w.Button(description="Fetch sessions", button_style="primary", icon="download")
-        self.load_button = w.Button(description="Load path", icon="folder-open")
+        # Each button as wide as its label: the default width cut "Upload ids or JSONL" to "Upload ids or J…".
+        self.fetch_button = w.Button(description="Fetch sessions", button_style="primary", icon="download",
+                                     layout=w.Layout(width="auto"))
+        self.load_button = w.Button(description="Load path", icon="folder-open", layout=w.Layout(width="auto"))
         self.show_raw = w.Checkbox(value=False, description="show personal data", indent=False)
         self.progress = w.IntProgress(value=0, min=0, max=1, description="fetched", layout=w.Layout(width="50%"))
         self.status = w.Label(value="")
@@ -150,9 +152,15 @@ class SessionExplorer:
         if self.frames is None:
             return
         shown = self.frames if self.show_raw.value else self.frames.masked()
+        # Amounts are shown in their session's currency (12.99 EUR, not 1299); the frames keep the minor units.
+        sessions = self.frames.sessions
+        currency_of = dict(zip(sessions["checkout_session_id"].astype(str), sessions["currency"], strict=True)) \
+            if "currency" in sessions.columns else {}
         for name in _TABLES:
             frame = getattr(shown, name)
-            self.tables[name].show(frame, note=f"{len(frame):,} row(s)" + (
+            currency = frame["checkout_session_id"].astype(str).map(currency_of) if (
+                currency_of and name != "sessions" and "checkout_session_id" in frame.columns) else None
+            self.tables[name].show(frame, currency=currency, note=f"{len(frame):,} row(s)" + (
                 "" if self.show_raw.value else " · personal data masked"),
                 empty=f"None of these sessions has {name.replace('_', ' ')}." if name != "sessions" else
                 "No session fetched.")

@@ -78,7 +78,15 @@ class ResultsView:
         self.run = run
         self.actions.layout.display = self.status_filter.layout.display = None
         c = run.counts
-        reason = f" — {html.escape(run.stop_reason)}" if run.stop_reason else ""
+        # Open on what needs attention: the sessions that did not go through, when there are any. (First, so
+        # that the counts below never show before the table they belong to.)
+        attention = c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT] + c[SessionStatus.UNPROCESSED]
+        wanted = _NOT_SUCCEEDED if attention else _ALL
+        if self.status_filter.value != wanted:
+            self.status_filter.value = wanted  # redraws the table
+        else:
+            self._refresh_table()
+        reason = f" — {html.escape(_outcome(run))}" if _outcome(run) else ""
         name = Path(str(run.journal)).stem
         other_id = f" · run id {html.escape(run.run_id)}" if run.run_id != name else ""
         rolled = (f" · <span class='gr4vy-rolled-back' style='color:#b45309'><b>rolled back by "
@@ -96,19 +104,26 @@ class ResultsView:
             "with differences: the server did not keep every value as sent (see the differences column)</span>"
             if c["applied_with_differences"] else "")
         self.downloads.value = self._downloads_html(run)
-        self._refresh_table()
         self.refresh_buttons(busy=False)
 
-    def refresh_buttons(self, *, busy: bool) -> None:
-        """Enable the buttons the shown run allows (all disabled while ``busy``)."""
+    def refresh_buttons(self, *, busy: bool, retryable: int | None = None) -> None:
+        """Enable the buttons the shown run allows (all disabled while ``busy``).
+
+        ``retryable``: how many failed sessions a new plan could get through (default: every failed or
+        conflict session); sessions that can never succeed (not found or expired) are not offered again.
+        """
         run = self.run
         if run is None or busy:
             for b in self.buttons:
                 b.disabled = True
             return
         c = run.counts
-        not_through = c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT]
+        not_through = c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT] if retryable is None else retryable
         self.retry_button.disabled = not not_through or run.kind != RunKind.APPLY
+        self.retry_button.tooltip = (
+            "plan again from errors.csv (the rows that did not go through)" if not_through or not (
+                c[SessionStatus.FAILED] + c[SessionStatus.CONFLICT])
+            else "the failed sessions were not found or have expired: no new plan can update them")
         self.resume_button.disabled = c[SessionStatus.UNPROCESSED] == 0 or run.state == RunState.FINISHED
         self.rollback_button.disabled = c[SessionStatus.SUCCEEDED] == 0
 
@@ -129,8 +144,9 @@ class ResultsView:
 
     def _refresh_table(self) -> None:
         rows = self.filtered()
-        columns = [c for c in ("checkout_session_id", "status", "message", "fields", "attempts", "http_status",
-                               "error_code", "file", "line", "expires_at", "differences") if c in rows.columns]
+        # Short columns first, sentences last: nothing one looks for is off to the side.
+        columns = [c for c in ("checkout_session_id", "status", "attempts", "http_status", "error_code", "file",
+                               "line", "message", "fields", "expires_at", "differences") if c in rows.columns]
         choice = self.status_filter.value
         empty = ("The run names no session." if choice == _ALL else
                  f"No session is {choice}." if choice != _NOT_SUCCEEDED else "Every session succeeded.")
@@ -140,9 +156,9 @@ class ResultsView:
     @staticmethod
     def _downloads_html(run: Any) -> str:
         c = run.counts
-        # errors*.csv hold the sessions that did not go through: after a clean run they are a bare header.
-        offer_errors = any(c.get(s, 0) for s in (SessionStatus.FAILED, SessionStatus.CONFLICT,
-                                                  SessionStatus.UNPROCESSED))
+        # errors*.csv are for fixing rows that failed: a cancelled or paused run's unsent rows are resumed instead.
+        offer_errors = any(c.get(s, 0) for s in (SessionStatus.FAILED, SessionStatus.CONFLICT))
+        unsent = c.get(SessionStatus.UNPROCESSED, 0)
         lines = []
         for name in ("errors", "succeeded", "results", *sorted(k for k in run.files if k.startswith("errors_"))):
             path = run.files.get(name)
@@ -156,7 +172,19 @@ class ResultsView:
             link = download_link(path.read_bytes(), path.name) if path.stat().st_size <= _MAX_LINK_BYTES else (
                 f"{html.escape(path.name)} (too big to download from the page: open it from disk)")
             lines.append(f"<div>{link} <span style='color:#6b7280'>{html.escape(str(path))}</span></div>")
-        if not offer_errors and c.get("total", 0):
+        if not offer_errors and unsent:
+            lines.insert(0, f"<div class='gr4vy-no-errors' style='color:#1d4ed8'>no session failed: {unsent:,} not "
+                            "sent yet (Resume run sends them)</div>")
+        elif not offer_errors and c.get("total", 0):
             lines.insert(0, "<div class='gr4vy-no-errors' style='color:#15803d'>no errors.csv to download: every "
                             "session went through</div>")
         return "".join(lines)
+
+
+def _outcome(run: Any) -> str:
+    """How the run ended, in words: why it stopped; what a cancelled or paused run has not sent yet."""
+    unsent = run.counts.get(SessionStatus.UNPROCESSED, 0)
+    if run.state in (RunState.CANCELLED, RunState.PAUSED):
+        canary = "the canary's first sessions sent; " if run.state == RunState.PAUSED else ""
+        return f"{canary}{unsent:,} session(s) not sent yet: Resume run sends them" if unsent else ""
+    return str(run.stop_reason or "")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..notebook_support import Connection, connect, example_run, open_run
+from ..updates.reasons import Action, ReasonCode
 from ..updates.workflow import BulkUpdate
 from ._common import Confirmation, Messages, Table, busy
 from ._runner import RollbackPrompt, RunActions, RunPanel
@@ -24,10 +25,10 @@ from .results import ResultsView
 
 __all__ = ["RunsBrowser"]
 
-# The runs table: state and totals first (what one looks for, visible without scrolling sideways),
-# the long ids and paths last; a rolled-back run says so in its state too.
-_FIRST = ("state", "total", "succeeded", "failed", "conflict", "unprocessed", "skipped", "kind", "created_at",
-          "rolled_back_by", "run_id")
+# The runs table: the run's id, state and totals first (what one looks for, visible without scrolling
+# sideways), the long paths last; a rolled-back run says so in its state too.
+_FIRST = ("run_id", "state", "total", "succeeded", "failed", "conflict", "unprocessed", "skipped", "kind",
+          "created_at", "rolled_back_by")
 _HIDDEN = ("message", "parent_run_id")
 
 
@@ -115,6 +116,11 @@ class RunsBrowser(RunActions):
         self.confirm_rollback_button.disabled = running or self.preview is None or not self.confirmation.ok
         if not self.confirmation.ok:
             self.results.resume_button.disabled = True
+        # A refusal shown earlier goes once its reason no longer holds (the run it waited for has ended, ...).
+        wf = self.workflow
+        holding = {str(ReasonCode.RUN_IN_PROGRESS)} if running else {
+            str(why.code) for a in (Action.RESUME, Action.ROLLBACK) if (why := wf.why_not(a)) is not None}
+        self.messages.prune(lambda code: code in holding)
 
     def on_refresh(self, _button: Any = None) -> None:
         """List the journals under the runs folder (newest first)."""
@@ -216,7 +222,8 @@ class RunsBrowser(RunActions):
 
     def _finished(self, run: Any) -> None:
         c = run.counts
-        text = (f"{run.kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
+        kind = "resume" if self.runner.label == "resume" else run.kind
+        text = (f"{kind} {run.state}: {c['succeeded']} succeeded, {c['failed']} failed, {c['conflict']} "
                 f"conflict" + (f", {c['unprocessed']} unprocessed" if c["unprocessed"] else ""))
         notes = getattr(run, "notes", [])
         if notes:

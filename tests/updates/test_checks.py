@@ -139,3 +139,14 @@ def test_spreadsheet_damage_found_column_wise_exactly_as_trimming_every_cell(row
                 if value is not None and not cleared and re.match(pattern.pattern, value, re.ASCII):
                     expected.add((t.file, int(line), column, rule))
     assert found == expected
+
+
+def test_a_problem_quotes_the_id_as_the_user_wrote_it(tmp_path):
+    # Ids compare in lower case, but a problem names the user's cell: `ORD-000042`, not `ord-000042`.
+    from gr4vy_nb.updates.checks import check_upload
+
+    (tmp_path / "sessions.csv").write_text(f"checkout_session_id,metadata.x\nORD-000042,a\n{S0.upper()},b\n")
+    upload = check_upload(read_upload(tmp_path / "sessions.csv"))
+    problems = upload.problems
+    assert problems["checkout_session_id"].tolist() == ["ORD-000042"] and problems["value"].tolist() == ["ORD-000042"]
+    assert upload.session_ids() == [S0.lower()]  # the comparison itself stays in lower case

@@ -75,7 +75,8 @@ def test_plan_in_the_background_shows_done_total_rate_and_eta(conn: Connection, 
     assert plan is not None and len(plan.changes) == 40 and app.plan is plan
     assert any("/ 40" in t and "/s" in t and "left" in t for t in seen), seen
     assert "fetched 40 session(s)" in plain(app.plan_counters.value)
-    assert "plan ready" in app.plan_messages.text and not app.apply_button.disabled
+    assert "plan ready" in plain(app.plan_status.value) and not app.apply_button.disabled
+    assert app.plan_progress.layout.display == "none"  # the fetch is over: no full "fetching" bar left behind
     assert writes(sandbox_clean) == {}
 
 

@@ -57,7 +57,8 @@ def test_canary_then_runs_browser_resumes_and_rolls_back(conn: Connection, sandb
     assert f"rolled back by {rb['run_id']}" in plain(browser.results.title.value)
     assert any(f"rolled back by {rb['run_id']}" in label for label, _ in browser.choice.options)
     table = browser.table.frame
-    assert list(table.columns[:3]) == ["state", "total", "succeeded"]  # no sideways scroll to the totals
+    # no sideways scroll to the run's id or its totals
+    assert list(table.columns[:4]) == ["run", "state", "total", "succeeded"]
     marked = table[table["rolled back by"] == rb["run_id"]]
     assert marked["state"].tolist() == ["finished · rolled back"]
     assert (table["state"] == "finished · rolled back").sum() == 1
