@@ -35,7 +35,7 @@ import pyarrow.json as pj
 
 from . import spec as F
 from .cells import parse_dates, parse_datetimes
-from .columns import empty_frame
+from .columns import empty_frame, pandas_arrays
 
 __all__ = [
     "CHUNK_BYTES",
@@ -551,7 +551,7 @@ def _assemble(chunks: Iterable[dict[str, pa.Table]]) -> dict[str, pd.DataFrame]:
         for column in F.columns(table, keys):
             f = F.field_for(table, column)
             assert f is not None
-            data[column] = F.to_pandas_array(arrow.column(column), f.kind)
+            data[column] = (arrow.column(column), f)
         del arrow
-        frames[table] = pd.DataFrame(data, copy=False)
+        frames[table] = pd.DataFrame(pandas_arrays(data), copy=False)
     return frames

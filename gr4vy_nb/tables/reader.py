@@ -38,6 +38,8 @@ from ..problems import Problems, Rule, concat, has_errors, refuse
 from ..problems import frame as problems_frame
 from . import spec as F
 from .cells import format_column, typed_array
+from .columns import pandas_arrays
+from .fastcsv import read_regular
 from .files import CLEAR_TOKEN, DEFAULT_LIMITS, Limits, file_digest, read_table
 from .masking import mask_value
 from .workbooks import is_workbook, read_workbook
@@ -279,7 +281,8 @@ def _read_entry(name: str | None, item: Any, found: Problems, encoding: str | No
         else:
             label = name if name and name.lower().endswith(".csv") else f"{name}.csv" if name else "<upload>"
         try:
-            read = read_table(item, name=label, encoding=encoding, limits=limits)
+            read = (read_regular(item, name=label, limits=limits, encoding=encoding)
+                    or read_table(item, name=label, encoding=encoding, limits=limits))
         except InputError as exc:
             header = _header_cells(item, encoding)
             problems = exc.problems
@@ -291,7 +294,8 @@ def _read_entry(name: str | None, item: Any, found: Problems, encoding: str | No
             else:
                 found.add(Rule.UNREADABLE, str(exc), file=label)
             return None
-        found.extend(read.warnings)
+        if len(read.warnings):
+            found.extend(read.warnings)
         text, cleared, label = read.frame, read.cleared, read.file
     columns = [str(c) for c in text.columns]
     if name not in F.TABLES and not known_table(label, columns):
@@ -372,8 +376,8 @@ def parse_cells(table: str, frame: pd.DataFrame, *, file: str | None = None, cle
             for position in np.flatnonzero(pc.is_null(text).to_numpy(zero_copy_only=False)).tolist():
                 found.add(Rule.REQUIRED, "every row needs a checkout_session_id", file=file,
                           line=line_of(position, name), column=name)
-        columns[name] = pd.Series(F.to_pandas_array(typed, f.kind), index=frame.index, name=name)
-    typed_frame = pd.DataFrame(columns, index=frame.index)
+        columns[name] = (typed, f)
+    typed_frame = pd.DataFrame(pandas_arrays(columns), index=frame.index)
     _check_keys(table, typed_frame, found, file)
     return ParsedCells(typed_frame, found.frame())
 
