@@ -59,6 +59,8 @@ __all__ = [
 
 DATETIME_RE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+# The date-times DATETIME_RE accepts that need no normalising: upper-case T and Z, at most six fractional digits.
+_CANONICAL_DATETIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 _INT_RE = r"^[+-]?\d+$"
 _SCIENTIFIC_RE = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
 _DECIMAL_RE = r"^[+-]?\d*[.,]\d+$"
@@ -84,7 +86,7 @@ def parse_datetimes(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     More than six fractional digits are truncated (as pydantic does); lower-case ``t``/``z``
     and a space instead of ``T`` are accepted.
     """
-    return _parse_temporal(text, DATETIME_RE, pa.timestamp("us", tz="UTC"))
+    return _parse_temporal(text, DATETIME_RE, pa.timestamp("us", tz="UTC"), _CANONICAL_DATETIME_RE)
 
 
 def parse_dates(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -92,10 +94,17 @@ def parse_dates(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return _parse_temporal(text, DATE_RE, pa.date32())
 
 
-def _parse_temporal(text: pa.Array, pattern: str, target: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+def _parse_temporal(text: pa.Array, pattern: str, target: pa.DataType,
+                    canonical: str | None = None) -> tuple[pa.Array, np.ndarray]:
     n = len(text)
     if pa.types.is_null(text.type) or text.null_count == n:
         return pa.nulls(n, target), np.zeros(n, bool)
+    if canonical is not None and pc.all(pc.match_substring_regex(text, canonical)).as_py():
+        # Every value is already as Arrow reads it (what the normalising below would leave as it is).
+        try:
+            return text.cast(target), np.zeros(n, bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # an impossible date: found below
     ok = pc.fill_null(pc.match_substring_regex(text, pattern), True)
     bad = ~ok.to_numpy(zero_copy_only=False).astype(bool)
     if bad.any():

@@ -60,7 +60,7 @@ def read_regular(source: Any, *, name: str | None, limits: Limits, encoding: str
             if os.stat(source).st_size > limits.max_bytes:
                 return None
             with open(source, "rb") as fh:
-                data = fh.read(limits.max_bytes + 1)
+                data = fh.read()  # within the cap, as its size says (checked again below)
         except OSError:
             return None
     elif isinstance(source, bytes | bytearray | memoryview):

@@ -114,6 +114,8 @@ def test_limits_and_encodings_are_left_to_read_table(tmp_path):
     assert fast is not None and fast.file == "t.csv"
     _same(fast, read_table(path))
     assert read_regular(tmp_path / "missing.csv", name=None, limits=DEFAULT_LIMITS) is None
+    huge = Limits(max_bytes=64 << 30, max_rows=100_000_000)  # a cap far beyond memory is not allocated
+    assert read_regular(path, name=None, limits=huge) is not None
 
 
 def test_an_export_is_read_the_fast_way(sample_frames, tmp_path):
