@@ -308,9 +308,8 @@ def _parse_list(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
 
 def _parse_json(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     out = []
-    for i, v in enumerate(text.to_pylist()):
-        if v is None:
-            continue
+    present = np.flatnonzero(pc.is_valid(text).to_numpy(zero_copy_only=False))
+    for i, v in zip(present.tolist(), text.take(pa.array(present)).to_pylist() if len(present) else [], strict=True):
         try:
             ok = isinstance(orjson.loads(v), dict)
         except orjson.JSONDecodeError:

@@ -403,7 +403,12 @@ def _first_rows(codes: np.ndarray) -> np.ndarray:
 
 
 def _codes(values: pd.Series) -> np.ndarray:
-    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64) if len(values) else np.array([], np.int64)
+    """An integer per distinct value (``-1`` where missing); equal values, equal codes."""
+    if not len(values):
+        return np.array([], np.int64)
+    arr = pa.array(values.array)
+    encoded = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+    return np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
 
 
 def _check_keys(table: str, frame: pd.DataFrame, found: Problems, file: str) -> None:
