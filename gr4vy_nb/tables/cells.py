@@ -66,6 +66,7 @@ _SCIENTIFIC_RE = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
 _DECIMAL_RE = r"^[+-]?\d*[.,]\d+$"
 
 _TEXT_KINDS = frozenset({"str", "enum", "json"})
+_NULL_TYPES = {"list": pa.list_(pa.string())}  # the type a parser gives when it is not the field's Arrow type
 # What Python's str.strip() removes from ASCII text (decode_list strips items with it).
 _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
@@ -133,6 +134,8 @@ def typed_array(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
     # Text kinds come back as they went in: keeping a large_string column spares two copies of it.
     if not pa.types.is_string(text.type) and not (pa.types.is_large_string(text.type) and f.kind in _TEXT_KINDS):
         text = text.cast(pa.string())
+    if text.null_count == len(text):  # no cell to check (a column nobody filled in)
+        return text if f.kind in _TEXT_KINDS else pa.nulls(len(text), _NULL_TYPES.get(f.kind) or f.arrow_type), []
     parser = _PARSERS[f.kind]
     typed, problems = parser(f, text)
     if f.kind in ("str", "enum"):

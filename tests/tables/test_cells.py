@@ -251,3 +251,21 @@ def test_canonical_date_times_take_the_short_way():
     assert typed.to_pylist() == [dt.datetime(2024, 7, 16, 19, 23, tzinfo=dt.UTC),
                                  dt.datetime(2024, 7, 16, 19, 23, 0, 500000, tzinfo=dt.UTC), None]
     assert not bad.any()
+
+
+@pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string()])
+def test_an_empty_column_is_typed_as_its_parser_would(arrow_type):
+    from gr4vy_nb.tables import spec as F
+    from gr4vy_nb.tables.cells import _PARSERS, _check_text, typed_array
+
+    kinds = {f.kind: f for t in F.TABLES for f in F.table_fields(t) if f.role != "metadata"}
+    assert {"str", "enum", "int", "bool", "datetime", "date", "list", "json"} <= set(kinds)
+    for kind, f in kinds.items():
+        text = pa.array([None, None, None], arrow_type)
+        typed, problems = typed_array(f, text)
+        cast = text if arrow_type == pa.string() or kind in ("str", "enum", "json") else text.cast(pa.string())
+        expected, expected_problems = _PARSERS[kind](f, cast)
+        if kind in ("str", "enum"):
+            expected_problems += _check_text(f, cast)
+        assert typed.type == expected.type and typed.equals(expected), kind
+        assert problems == expected_problems == [], kind
