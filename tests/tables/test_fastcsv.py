@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -146,3 +148,13 @@ _PIECES = ["a", "b", "1", ",", ",", '"', '""', "\n", "\n", "\r\n", "\r", "'", "'
 @given(st.lists(st.sampled_from(_PIECES), max_size=30))
 def test_any_bytes_read_the_same_both_ways_or_are_declined(pieces):
     _compare(("h1,h2\n" + "".join(pieces)).encode())
+
+
+_CORPUS = Path(__file__).resolve().parents[1] / "reliability" / "bad_inputs"
+
+
+def test_the_bad_input_corpus_reads_the_same_both_ways():
+    files = sorted(_CORPUS.rglob("*.csv"))
+    assert len(files) > 50
+    taken = [path for path in files if _compare(path.read_bytes()) is not None]
+    assert 0 < len(taken) < len(files)  # both ways are exercised
