@@ -81,20 +81,19 @@ def _parse(data: bytes, label: str, limits: Limits) -> CsvTable | None:
     start = len(_BOM) if bom else 0
     if b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8, offset=start) == 10)
-    head = data[start:] if not len(ends) else data[start:start + int(ends[0])]
+    first_end = data.find(b"\n", start)
+    head = data[start:] if first_end < 0 else data[start:first_end]
     names = _header(head.decode("utf-8"), limits)
     if names is None:
         return None
-    lines = len(ends) + (0 if data.endswith(b"\n") else 1)
-    longest = int(np.diff(np.concatenate(([-1], ends, [len(data) - start]))).max())
+    lines, longest = _lines(data, start)
     if lines - 1 > limits.max_rows or longest > min(limits.max_cell_chars, csv.field_size_limit()):
         return None
     body = pa.py_buffer(data).slice(start)
     whole = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(body)], np.int64)), body)
     with ThreadPoolExecutor(1) as pool:  # the check runs while Arrow parses (both release the GIL)
         regular = pool.submit(lambda: pc.all(pc.match_substring_regex(whole, _REGULAR)).as_py())
-        table = _read_rows(body.slice(len(head) + 1) if len(ends) else body.slice(len(body)), len(names))
+        table = _read_rows(body.slice(len(head) + 1) if first_end >= 0 else body.slice(len(body)), len(names))
         if not regular.result():  # also refuses text that is not UTF-8
             return None
     if table.num_rows != lines - 1:
@@ -148,3 +147,20 @@ def _header(text: str, limits: Limits) -> list[str] | None:
     if any(not n.strip() or n.startswith(("'", "\ufeff")) for n in names):
         return None
     return names
+
+
+def _lines(data: bytes, start: int, window: int = 16 << 20) -> tuple[int, int]:
+    """How many lines the text from ``start`` has, and the length of the longest (its line end included)."""
+    view = np.frombuffer(data, np.uint8, offset=start)
+    lines = longest = 0
+    previous = -1  # position of the last line end seen
+    for at in range(0, len(view), window):
+        ends = np.flatnonzero(view[at:at + window] == 10) + at
+        if len(ends):
+            longest = max(longest, int(ends[0] - previous), int(np.diff(ends).max(initial=0)))
+            previous = int(ends[-1])
+            lines += len(ends)
+    if previous < len(view) - 1:  # a last line without a line end
+        lines += 1
+        longest = max(longest, len(view) - previous)
+    return lines, longest

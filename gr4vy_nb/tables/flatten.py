@@ -57,6 +57,7 @@ CHUNK_SESSIONS = 20_000
 CHUNK_BYTES = 48 << 20
 _BLOCK_BYTES = 4 << 20  # Arrow parses blocks in parallel; 4 MiB measured fastest here
 _WORKERS = 2  # chunks flattened at once
+_MIN_PIECE = 1 << 20
 
 _STRING = pa.large_string()  # text as pandas stores it, so columns pass to pandas without a copy
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -477,6 +478,9 @@ def chunks_from_jsonl(path: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[dic
     once (Arrow releases the GIL, so one's parsing runs while the other's columns are built),
     so memory holds a few chunks of text at a time whatever the size of the file.
     """
+    # A file smaller than two chunks is cut in two halves (a little more, for the line cut at the
+    # end of the first), so that both workers have a share.
+    chunk_bytes = min(chunk_bytes, max(_MIN_PIECE, -(-os.path.getsize(path) // _WORKERS) + (256 << 10)))
     with ThreadPoolExecutor(_WORKERS) as pool:
         pending: deque[Future[dict[str, pa.Table]]] = deque()
         for offset, data in _jsonl_blocks(path, chunk_bytes):
