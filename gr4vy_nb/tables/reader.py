@@ -22,11 +22,13 @@ lossless); an upload compares them in lower case. Problems quote personal values
 
 from __future__ import annotations
 
+import contextvars
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -58,6 +60,7 @@ __all__ = [
 
 _CANONICAL_NAMES = {f"{t}.csv": t for t in F.TABLES}
 Errors = Literal["raise", "collect"]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -321,17 +324,34 @@ def read_tables(source: Any, *, encoding: str | None = None,
     Raises:
         InputError: a folder holds none of the tables.
     """
+    def read(name: str | None, item: Any) -> tuple[Problems, UploadTable | list[UploadTable] | None]:
+        own = Problems()
+        return own, _read_entry(name, item, own, encoding, limits)
+
     found = Problems()
     tables: dict[str, UploadTable] = {}
-    for name, item in _entries(source):
-        read = _read_entry(name, item, found, encoding, limits)
-        for t in read if isinstance(read, list) else [read] if read is not None else []:
+    for own, read_ in _in_parallel(read, _entries(source)):
+        found.extend(own)
+        for t in read_ if isinstance(read_, list) else [read_] if read_ is not None else []:
             if t.table in tables:
                 found.add(Rule.DUPLICATE_FILE, f"two files hold {t.table}: {tables[t.table].file} and {t.file}; "
                           "upload one file per table", file=t.file)
                 continue
             tables[t.table] = t
     return tables, found.frame()
+
+
+def _in_parallel(fn: Callable[..., _T], items: Sequence[tuple[Any, ...]]) -> list[_T]:
+    """``fn(*item)`` of each item, two at a time (Arrow's work releases the GIL), the answers in order.
+
+    Each call runs in a copy of the caller's context, so :func:`~gr4vy_nb.tables.files.default_encoding`
+    still applies; an exception is raised as the item's answer is reached.
+    """
+    if len(items) < 2:
+        return [fn(*item) for item in items]
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, *item) for item in items]
+        return [f.result() for f in futures]
 
 
 # --------------------------------------------------------------------------- typing the cells
@@ -478,8 +498,8 @@ def read_frames(source: Any, *, encoding: str | None = None, limits: Limits = DE
     unreadable = has_errors(problems)
     parts = [problems]
     frames: dict[str, pd.DataFrame] = {}
-    for table, t in tables.items():
-        parsed = parse_cells(table, t.text, file=t.file)
+    typed = _in_parallel(lambda table, t: parse_cells(table, t.text, file=t.file), list(tables.items()))
+    for table, parsed in zip(tables, typed, strict=True):
         parts.append(parsed.problems)
         frames[table] = parsed.frame.reset_index(drop=True)
     found = concat(parts)
