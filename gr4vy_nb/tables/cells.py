@@ -59,11 +59,14 @@ __all__ = [
 
 DATETIME_RE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+# The date-times DATETIME_RE accepts that need no normalising: upper-case T and Z, at most six fractional digits.
+_CANONICAL_DATETIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 _INT_RE = r"^[+-]?\d+$"
 _SCIENTIFIC_RE = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
 _DECIMAL_RE = r"^[+-]?\d*[.,]\d+$"
 
 _TEXT_KINDS = frozenset({"str", "enum", "json"})
+_NULL_TYPES = {"list": pa.list_(pa.string())}  # the type a parser gives when it is not the field's Arrow type
 # What Python's str.strip() removes from ASCII text (decode_list strips items with it).
 _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
@@ -84,7 +87,7 @@ def parse_datetimes(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     More than six fractional digits are truncated (as pydantic does); lower-case ``t``/``z``
     and a space instead of ``T`` are accepted.
     """
-    return _parse_temporal(text, DATETIME_RE, pa.timestamp("us", tz="UTC"))
+    return _parse_temporal(text, DATETIME_RE, pa.timestamp("us", tz="UTC"), _CANONICAL_DATETIME_RE)
 
 
 def parse_dates(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -92,10 +95,17 @@ def parse_dates(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return _parse_temporal(text, DATE_RE, pa.date32())
 
 
-def _parse_temporal(text: pa.Array, pattern: str, target: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+def _parse_temporal(text: pa.Array, pattern: str, target: pa.DataType,
+                    canonical: str | None = None) -> tuple[pa.Array, np.ndarray]:
     n = len(text)
     if pa.types.is_null(text.type) or text.null_count == n:
         return pa.nulls(n, target), np.zeros(n, bool)
+    if canonical is not None and pc.all(pc.match_substring_regex(text, canonical)).as_py():
+        # Every value is already as Arrow reads it (what the normalising below would leave as it is).
+        try:
+            return text.cast(target), np.zeros(n, bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # an impossible date: found below
     ok = pc.fill_null(pc.match_substring_regex(text, pattern), True)
     bad = ~ok.to_numpy(zero_copy_only=False).astype(bool)
     if bad.any():
@@ -124,6 +134,8 @@ def typed_array(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
     # Text kinds come back as they went in: keeping a large_string column spares two copies of it.
     if not pa.types.is_string(text.type) and not (pa.types.is_large_string(text.type) and f.kind in _TEXT_KINDS):
         text = text.cast(pa.string())
+    if text.null_count == len(text):  # no cell to check (a column nobody filled in)
+        return text if f.kind in _TEXT_KINDS else pa.nulls(len(text), _NULL_TYPES.get(f.kind) or f.arrow_type), []
     parser = _PARSERS[f.kind]
     typed, problems = parser(f, text)
     if f.kind in ("str", "enum"):
@@ -299,9 +311,8 @@ def _parse_list(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, s
 
 def _parse_json(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     out = []
-    for i, v in enumerate(text.to_pylist()):
-        if v is None:
-            continue
+    present = np.flatnonzero(pc.is_valid(text).to_numpy(zero_copy_only=False))
+    for i, v in zip(present.tolist(), text.take(pa.array(present)).to_pylist() if len(present) else [], strict=True):
         try:
             ok = isinstance(orjson.loads(v), dict)
         except orjson.JSONDecodeError:

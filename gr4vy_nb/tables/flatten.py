@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -35,7 +37,7 @@ import pyarrow.json as pj
 
 from . import spec as F
 from .cells import parse_dates, parse_datetimes
-from .columns import empty_frame
+from .columns import empty_frame, pandas_arrays
 
 __all__ = [
     "CHUNK_BYTES",
@@ -54,6 +56,8 @@ __all__ = [
 CHUNK_SESSIONS = 20_000
 CHUNK_BYTES = 48 << 20
 _BLOCK_BYTES = 4 << 20  # Arrow parses blocks in parallel; 4 MiB measured fastest here
+_WORKERS = 2  # chunks flattened at once
+_MIN_PIECE = 1 << 20
 
 _STRING = pa.large_string()  # text as pandas stores it, so columns pass to pandas without a copy
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -470,42 +474,74 @@ def _objects_chunk(batch: list[Any]) -> dict[str, pa.Table]:
 def chunks_from_jsonl(path: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[dict[str, pa.Table]]:
     """Typed tables for each chunk of a JSONL file of sessions (one JSON object per line).
 
-    The file is read ``chunk_bytes`` at a time, cut at line ends, so memory holds one chunk
-    of text at a time whatever the size of the file.
+    The file is read ``chunk_bytes`` at a time, cut at line ends; two chunks are flattened at
+    once (Arrow releases the GIL, so one's parsing runs while the other's columns are built),
+    so memory holds a few chunks of text at a time whatever the size of the file.
     """
-    first_line = 1
-    buf = bytearray()
+    # A file smaller than two chunks is cut in two halves (a little more, for the line cut at the
+    # end of the first), so that both workers have a share.
+    chunk_bytes = min(chunk_bytes, max(_MIN_PIECE, -(-os.path.getsize(path) // _WORKERS) + (256 << 10)))
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        pending: deque[Future[dict[str, pa.Table]]] = deque()
+        for offset, data in _jsonl_blocks(path, chunk_bytes):
+            pending.append(pool.submit(_jsonl_chunk, data, path, offset))
+            if len(pending) > _WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _jsonl_blocks(path: Any, chunk_bytes: int) -> Iterator[tuple[int, memoryview]]:
+    """``(offset, text)`` of consecutive pieces of the file, each ending at a line end (or the file's end)."""
+    size = chunk_bytes
+    offset = 0
     with open(path, "rb") as fh:
         while True:
-            block = fh.read(chunk_bytes)
-            buf += block
-            cut = buf.rfind(b"\n") if block else len(buf) - 1
-            if block and cut < 0:
-                continue  # a line longer than a chunk: read on
-            if cut >= 0:
-                with memoryview(buf)[: cut + 1] as view:  # parsed in place: no copy of the chunk
-                    yield _jsonl_chunk(view, path, first_line)
-            first_line += buf.count(b"\n", 0, cut + 1)
-            del buf[: cut + 1]
+            fh.seek(offset)
+            block = fh.read(size)
             if not block:
                 return
+            cut = len(block) if len(block) < size else block.rfind(b"\n") + 1
+            if not cut:  # a line longer than a chunk: read more at once
+                size *= 2
+                continue
+            yield offset, memoryview(block)[:cut]  # the partial last line is read again with the next piece
+            offset += cut
+            size = chunk_bytes
 
 
-def _jsonl_chunk(data: Any, path: Any, first_line: int) -> dict[str, pa.Table]:
+def _line_at(path: Any, offset: int) -> int:
+    """The line number at byte ``offset`` of a file (counted only when a line's error must be reported)."""
+    line = 1
+    with open(path, "rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 16 << 20))
+            if not block:
+                break
+            line += block.count(b"\n")
+            offset -= len(block)
+    return line
+
+
+def _jsonl_chunk(data: Any, path: Any, offset: int) -> dict[str, pa.Table]:
     extras = _Extras()
     try:
         arr = _fast_chunk(data)
     except _Fallback:
         objs = []
-        for offset, line in enumerate(bytes(data).split(b"\n")):
+        first_line = None
+        for position, line in enumerate(bytes(data).split(b"\n")):
             if not line.strip():
                 continue
             try:
                 obj = loads_json(line)
-            except ValueError as exc:  # orjson's and json's decode errors are both ValueErrors
-                raise ValueError(f"{path}: line {first_line + offset}: not valid JSON ({exc})") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{path}: line {first_line + offset}: a session must be a JSON object") from None
+                if not isinstance(obj, dict):
+                    raise TypeError("not an object")
+            except (ValueError, TypeError) as exc:  # orjson's and json's decode errors are both ValueErrors
+                first_line = _line_at(path, offset) if first_line is None else first_line
+                what = (f"not valid JSON ({exc})" if isinstance(exc, ValueError)
+                        else "a session must be a JSON object")
+                raise ValueError(f"{path}: line {first_line + position}: {what}") from None
             objs.append(obj)
         arr, metadata = _reference_chunk(objs, extras)
         return _build_tables(arr, extras, metadata)
@@ -551,7 +587,7 @@ def _assemble(chunks: Iterable[dict[str, pa.Table]]) -> dict[str, pd.DataFrame]:
         for column in F.columns(table, keys):
             f = F.field_for(table, column)
             assert f is not None
-            data[column] = F.to_pandas_array(arrow.column(column), f.kind)
+            data[column] = (arrow.column(column), f)
         del arrow
-        frames[table] = pd.DataFrame(data, copy=False)
+        frames[table] = pd.DataFrame(pandas_arrays(data), copy=False)
     return frames

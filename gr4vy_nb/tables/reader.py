@@ -22,11 +22,13 @@ lossless); an upload compares them in lower case. Problems quote personal values
 
 from __future__ import annotations
 
+import contextvars
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,8 @@ from ..problems import Problems, Rule, concat, has_errors, refuse
 from ..problems import frame as problems_frame
 from . import spec as F
 from .cells import format_column, typed_array
+from .columns import pandas_arrays
+from .fastcsv import read_regular
 from .files import CLEAR_TOKEN, DEFAULT_LIMITS, Limits, file_digest, read_table
 from .masking import mask_value
 from .versions import VERSION_COLUMN
@@ -57,6 +61,7 @@ __all__ = [
 
 _CANONICAL_NAMES = {f"{t}.csv": t for t in F.TABLES}
 Errors = Literal["raise", "collect"]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -280,7 +285,8 @@ def _read_entry(name: str | None, item: Any, found: Problems, encoding: str | No
         else:
             label = name if name and name.lower().endswith(".csv") else f"{name}.csv" if name else "<upload>"
         try:
-            read = read_table(item, name=label, encoding=encoding, limits=limits)
+            read = (read_regular(item, name=label, limits=limits, encoding=encoding)
+                    or read_table(item, name=label, encoding=encoding, limits=limits))
         except InputError as exc:
             header = _header_cells(item, encoding)
             problems = exc.problems
@@ -292,7 +298,8 @@ def _read_entry(name: str | None, item: Any, found: Problems, encoding: str | No
             else:
                 found.add(Rule.UNREADABLE, str(exc), file=label)
             return None
-        found.extend(read.warnings)
+        if len(read.warnings):
+            found.extend(read.warnings)
         text, cleared, label = read.frame, read.cleared, read.file
     columns = [str(c) for c in text.columns]
     if name not in F.TABLES and not known_table(label, columns):
@@ -318,17 +325,34 @@ def read_tables(source: Any, *, encoding: str | None = None,
     Raises:
         InputError: a folder holds none of the tables.
     """
+    def read(name: str | None, item: Any) -> tuple[Problems, UploadTable | list[UploadTable] | None]:
+        own = Problems()
+        return own, _read_entry(name, item, own, encoding, limits)
+
     found = Problems()
     tables: dict[str, UploadTable] = {}
-    for name, item in _entries(source):
-        read = _read_entry(name, item, found, encoding, limits)
-        for t in read if isinstance(read, list) else [read] if read is not None else []:
+    for own, read_ in _in_parallel(read, _entries(source)):
+        found.extend(own)
+        for t in read_ if isinstance(read_, list) else [read_] if read_ is not None else []:
             if t.table in tables:
                 found.add(Rule.DUPLICATE_FILE, f"two files hold {t.table}: {tables[t.table].file} and {t.file}; "
                           "upload one file per table", file=t.file)
                 continue
             tables[t.table] = t
     return tables, found.frame()
+
+
+def _in_parallel(fn: Callable[..., _T], items: Sequence[tuple[Any, ...]]) -> list[_T]:
+    """``fn(*item)`` of each item, two at a time (Arrow's work releases the GIL), the answers in order.
+
+    Each call runs in a copy of the caller's context, so :func:`~gr4vy_nb.tables.files.default_encoding`
+    still applies; an exception is raised as the item's answer is reached.
+    """
+    if len(items) < 2:
+        return [fn(*item) for item in items]
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, *item) for item in items]
+        return [f.result() for f in futures]
 
 
 # --------------------------------------------------------------------------- typing the cells
@@ -375,8 +399,8 @@ def parse_cells(table: str, frame: pd.DataFrame, *, file: str | None = None, cle
             for position in np.flatnonzero(pc.is_null(text).to_numpy(zero_copy_only=False)).tolist():
                 found.add(Rule.REQUIRED, "every row needs a checkout_session_id", file=file,
                           line=line_of(position, name), column=name)
-        columns[name] = pd.Series(F.to_pandas_array(typed, f.kind), index=frame.index, name=name)
-    typed_frame = pd.DataFrame(columns, index=frame.index)
+        columns[name] = (typed, f)
+    typed_frame = pd.DataFrame(pandas_arrays(columns), index=frame.index)
     _check_keys(table, typed_frame, found, file)
     return ParsedCells(typed_frame, found.frame())
 
@@ -402,7 +426,12 @@ def _first_rows(codes: np.ndarray) -> np.ndarray:
 
 
 def _codes(values: pd.Series) -> np.ndarray:
-    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64) if len(values) else np.array([], np.int64)
+    """An integer per distinct value (``-1`` where missing); equal values, equal codes."""
+    if not len(values):
+        return np.array([], np.int64)
+    arr = pa.array(values.array)
+    encoded = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+    return np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
 
 
 def _check_keys(table: str, frame: pd.DataFrame, found: Problems, file: str) -> None:
@@ -472,8 +501,8 @@ def read_frames(source: Any, *, encoding: str | None = None, limits: Limits = DE
     unreadable = has_errors(problems)
     parts = [problems]
     frames: dict[str, pd.DataFrame] = {}
-    for table, t in tables.items():
-        parsed = parse_cells(table, t.text, file=t.file)
+    typed = _in_parallel(lambda table, t: parse_cells(table, t.text, file=t.file), list(tables.items()))
+    for table, parsed in zip(tables, typed, strict=True):
         parts.append(parsed.problems)
         frames[table] = parsed.frame.reset_index(drop=True)
     found = concat(parts)

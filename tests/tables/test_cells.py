@@ -222,3 +222,50 @@ def test_hand_typed_lists():
         decode_list("[oops")
     with pytest.raises(ValueError, match="array of strings"):
         decode_list("[1, 2]")
+
+
+_DATE_TIME_PIECES = ["2024", "-07", "-16", "-02-30", "T", "t", " ", "19:23", ":00", ".5", ".1234567", "Z", "z",
+                     "+02:00", "-05:30", "x", "2013-02-30T00:00:00Z", "9999-12-31T23:59:59.999999Z"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.sampled_from(_DATE_TIME_PIECES), max_size=8).map("".join)),
+                max_size=8))
+def test_date_times_already_canonical_skip_the_normalising_with_the_same_result(cells):
+    from gr4vy_nb.tables.cells import DATETIME_RE, _parse_temporal, parse_datetimes
+
+    text = pa.array(cells, pa.string())
+    typed, bad = parse_datetimes(text)
+    slow_typed, slow_bad = _parse_temporal(text, DATETIME_RE, pa.timestamp("us", tz="UTC"))
+    assert typed.equals(slow_typed) and bad.tolist() == slow_bad.tolist()
+
+
+def test_canonical_date_times_take_the_short_way():
+    import pyarrow.compute as pc
+
+    from gr4vy_nb.tables.cells import _CANONICAL_DATETIME_RE, parse_datetimes
+
+    text = pa.array(["2024-07-16T19:23:00Z", "2024-07-16T21:23:00.5+02:00", None])
+    assert pc.all(pc.match_substring_regex(text, _CANONICAL_DATETIME_RE)).as_py()
+    typed, bad = parse_datetimes(text)
+    assert typed.to_pylist() == [dt.datetime(2024, 7, 16, 19, 23, tzinfo=dt.UTC),
+                                 dt.datetime(2024, 7, 16, 19, 23, 0, 500000, tzinfo=dt.UTC), None]
+    assert not bad.any()
+
+
+@pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string()])
+def test_an_empty_column_is_typed_as_its_parser_would(arrow_type):
+    from gr4vy_nb.tables import spec as F
+    from gr4vy_nb.tables.cells import _PARSERS, _check_text, typed_array
+
+    kinds = {f.kind: f for t in F.TABLES for f in F.table_fields(t) if f.role != "metadata"}
+    assert {"str", "enum", "int", "bool", "datetime", "date", "list", "json"} <= set(kinds)
+    for kind, f in kinds.items():
+        text = pa.array([None, None, None], arrow_type)
+        typed, problems = typed_array(f, text)
+        cast = text if arrow_type == pa.string() or kind in ("str", "enum", "json") else text.cast(pa.string())
+        expected, expected_problems = _PARSERS[kind](f, cast)
+        if kind in ("str", "enum"):
+            expected_problems += _check_text(f, cast)
+        assert typed.type == expected.type and typed.equals(expected), kind
+        assert problems == expected_problems == [], kind

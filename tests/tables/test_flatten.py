@@ -137,3 +137,21 @@ def test_big_jsonl_is_read_in_chunks(tmp_path, sample):
     chunks = list(_flatten.chunks_from_jsonl(path, chunk_bytes=20_000))
     assert len(chunks) > 5
     assert flatten_sessions(path).equals(flatten_sessions(sample))
+    assert sum(len(c["sessions"]) for c in chunks) == len(sample)
+
+
+def test_a_bad_line_in_a_later_chunk_is_named_by_its_line(tmp_path, sample):
+    lines = [orjson.dumps(s) for s in sample]
+    lines[len(lines) - 3] = b'{"id": "broken'
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(ValueError, match=f"line {len(lines) - 2}: not valid JSON"):
+        list(_flatten.chunks_from_jsonl(path, chunk_bytes=20_000))
+
+
+def test_a_line_longer_than_a_chunk_is_read_whole(tmp_path, sample):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in sample[:5]))
+    chunks = list(_flatten.chunks_from_jsonl(path, chunk_bytes=100))
+    assert sum(len(c["sessions"]) for c in chunks) == 5
+    assert flatten_sessions(path).equals(flatten_sessions(sample[:5]))

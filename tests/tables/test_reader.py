@@ -119,3 +119,28 @@ def test_masked_problems_do_not_quote_personal_values_in_their_message() -> None
     assert len(masked) == 1 and "CANARY" not in masked.to_string()
     raw = parse_cells("passengers", frame, mask=False).problems
     assert "0044-CANARY-PHONE" in raw["message"].iloc[0]
+
+
+def test_tables_read_two_at_a_time_keep_the_callers_encoding(tmp_path):
+    from gr4vy_nb.tables.files import default_encoding
+
+    (tmp_path / "sessions.csv").write_bytes(f"checkout_session_id,buyer.display_name\n{SID},Zoë\n".encode("cp1252"))
+    (tmp_path / "passengers.csv").write_bytes(
+        f"checkout_session_id,passenger_index,first_name\n{SID},0,René\n".encode("cp1252"))
+    with default_encoding("cp1252"):
+        frames = SessionFrames.read_csv(tmp_path)
+    assert frames.sessions["buyer.display_name"].tolist() == ["Zoë"]
+    assert frames.passengers["first_name"].tolist() == ["René"]
+
+
+def test_tables_read_two_at_a_time_report_as_one_at_a_time(tmp_path, monkeypatch):
+    from gr4vy_nb.tables import reader
+
+    (tmp_path / "sessions.csv").write_text(f"checkout_session_id,amount,currency\n{SID},12.5,gbp\nbad,1,EUR\n")
+    (tmp_path / "legs.csv").write_text(f"checkout_session_id,leg_index,stop_over\n{SID},0,yes\n{SID},0,no\n")
+    (tmp_path / "cart_items.csv").write_text(f"checkout_session_id,item_index,quantity\n{SID},0,x\n")
+    (tmp_path / "passengers.csv").write_text("checkout_session_id,passenger_index,age\nnope,0,1\n")
+    _frames, together = reader.read_frames(tmp_path, errors="collect")
+    monkeypatch.setattr(reader, "_in_parallel", lambda fn, items: [fn(*item) for item in items])
+    _frames, alone = reader.read_frames(tmp_path, errors="collect")
+    assert len(together) >= 6 and together.equals(alone)
