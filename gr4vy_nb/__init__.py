@@ -6,6 +6,8 @@ The public surface, by task:
   :func:`start_sandbox` (the local emulator, the default target), :func:`probe_target` (what the
   target's PUT really does: ``gr4vy-nb probe``);
 * tables: :class:`SessionFrames`, :func:`flatten_sessions`, :func:`unflatten_sessions`;
+* archives larger than memory: :func:`flatten_to_parquet` (JSON Lines -> Parquet, on this machine
+  or a Dask cluster), read back with ``SessionFrames.read_parquet``;
 * bulk updates: :func:`plan_updates` -> :class:`Plan`, :func:`apply_plan` -> :class:`Run`,
   :func:`resume_run`, :func:`rollback_run`;
 * reports: :func:`build_report`;
@@ -33,6 +35,7 @@ _LAZY: dict[str, str] = {
     "SessionFrames": "tables.frames",
     "flatten_sessions": "tables.frames",
     "unflatten_sessions": "tables.frames",
+    "flatten_to_parquet": "cluster",
     "Plan": "updates.plan",
     "plan_updates": "updates.plan",
     "Run": "updates.runs",
