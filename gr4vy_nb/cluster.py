@@ -70,6 +70,7 @@ def open_cluster(cluster: Any, memory_limit: int | str = DEFAULT_MEMORY_LIMIT) -
 
     What this opens it closes; a Client or cluster passed in is left open.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if isinstance(cluster, Client):
@@ -81,8 +82,13 @@ def open_cluster(cluster: Any, memory_limit: int | str = DEFAULT_MEMORY_LIMIT) -
             raise ValueError(f"--cluster {cluster}: expected local:N with N a number of workers (e.g. local:2)")
         n = int(count)
         per_worker = parse_memory(memory_limit) // n
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=per_worker,
-                          dashboard_address=None) as local, Client(local) as client:
+        # The tasks keep nothing in Dask's memory: spilling cannot help and pausing a worker would stall it on
+        # memory its own flatten holds; only the nanny's terminate threshold (95% of the limit) stays.
+        quiet = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+                 "distributed.worker.memory.pause": False}
+        with dask.config.set(quiet), LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                  memory_limit=per_worker, dashboard_address=None) as local, \
+                Client(local) as client:
             yield client, n
         return
     if isinstance(cluster, str):
