@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["client_throughput.py", "flatten.py", "bulk.py", "report.py", "plan_progress.py"]
+SCRIPTS = ["client_throughput.py", "flatten.py", "bulk.py", "report.py", "plan_progress.py", "archive.py"]
 
 
 def main() -> int:
