@@ -40,7 +40,7 @@ from .carts import (
     seller_countries,
     top_skus,
 )
-from .common import ID
+from .common import ID, isin
 from .document import Section, figure_html, grid_html, iframe_html, note_html, render_document, table_html
 from .quality import (
     duplicate_skus,
@@ -202,10 +202,12 @@ def _sections_for_sessions(frames: Any, now: pd.Timestamp, raw: bool) -> list[Se
 
 
 def _sample_html(frames: Any, raw: bool) -> str:
-    ids = frames.sessions[ID].head(SAMPLE_ROWS).tolist()
-    if not ids:
+    ids = frames.sessions[ID].head(SAMPLE_ROWS)
+    if not len(ids):
         return note_html("No sessions.")
-    part = frames.select(ids)
+    # frames.select(ids), with the membership test done by Arrow (pandas' isin walks Arrow text in Python).
+    part = type(frames)(**{t: df[isin(df[ID], ids)].reset_index(drop=True) for t, df in frames.tables().items()},
+                        conform=False)
     if not raw:
         part = part.masked()
     s = part.sessions
