@@ -435,29 +435,16 @@ def _cmd_flatten(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.bad_count else EXIT_OK
 
 
-def _memory(text: str) -> str:
-    from .tables.archive import parse_memory
-
-    try:
-        parse_memory(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
 def _add_flatten(sub: Any) -> None:
     fl = sub.add_parser("flatten", help="flatten JSON Lines archives of any size into the four tables (Parquet)",
-                        description="Flatten JSON Lines archives (files, .gz, folders, globs) into the four tables, "
-                                    "with the columns and types of the CSV export and every metadata key, as one "
-                                    "Parquet dataset per table in DIR (DIR/sessions/ ...), or the four CSV files "
-                                    "with --format csv. Memory stays under --memory-limit whatever the size. Lines "
-                                    "that are not sessions are listed (file and line) in DIR/_bad_lines.csv and "
-                                    "counted; exit 1 when there are any. gr4vy-nb report DIR reports on the result.")
+                        description="Flatten JSON Lines (files, .gz, folders, globs) into the four tables, every "
+                        "metadata key included: a Parquet dataset per table in DIR (or the CSV files), memory under "
+                        "--memory-limit. Bad lines are listed in DIR/_bad_lines.csv (exit 1).")
     fl.add_argument("sources", nargs="+", metavar="SOURCE")
     fl.add_argument("--out", required=True, metavar="DIR")
     fl.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                     help="parquet: a dataset per table (default); csv: sessions.csv ... (the export format)")
-    fl.add_argument("--memory-limit", type=_memory, default="1GiB", metavar="SIZE",
+    fl.add_argument("--memory-limit", default="1GiB", metavar="SIZE",
                     help="memory budget, e.g. 1GB or 512MiB (default 1GiB; for local:N, all workers together)")
     fl.add_argument("--cluster", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address "
                     "(tcp://host:8786) or local:N for a local cluster of N worker processes")

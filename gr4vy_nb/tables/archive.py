@@ -371,6 +371,7 @@ def write_archive(sources: Any, out: str | os.PathLike[str], *, memory_limit: in
     """
     if format not in ("parquet", "csv"):
         raise ValueError("format must be 'parquet' or 'csv'")
+    chunk = chunk_bytes or _chunk_bytes(parse_memory(memory_limit), workers)
     files = expand_sources(sources)
     parts = plan_parts(files, part_bytes)
     total = sum(p.size for p in parts)
@@ -387,7 +388,6 @@ def write_archive(sources: Any, out: str | os.PathLike[str], *, memory_limit: in
         if progress is not None:
             progress(done, total)
 
-    chunk = chunk_bytes or _chunk_bytes(parse_memory(memory_limit), workers)
     try:
         if progress is not None:
             progress(0, total)
