@@ -127,7 +127,9 @@ class ArchiveSummaries:
         if f is not None and f.kind == "list":
             return f"({c} IS NOT NULL AND len({c}) > 0)"
         if f is None or f.kind in ("str", "enum", "json"):
-            return f"({c} IS NOT NULL AND NOT regexp_full_match({c}, {_lit(_SPACE)}))"
+            # A visible ASCII first character settles it without the regular expression (nearly every cell).
+            return (f"({c} IS NOT NULL AND (coalesce(ascii({c}) BETWEEN 33 AND 126, FALSE) OR "
+                    f"NOT regexp_full_match({c}, {_lit(_SPACE)})))")
         return f"({c} IS NOT NULL)"
 
     def _label(self, table: str, column: str) -> str:
