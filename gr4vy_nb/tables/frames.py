@@ -30,7 +30,6 @@ import pandas as pd
 
 from ..problems import frame as problems_frame
 from . import spec as F
-from .archive import read_tables, write_frames
 from .columns import conform_frame, empty_frame
 from .files import DEFAULT_LIMITS, Limits, write_table
 from .flatten import CHUNK_SESSIONS, flatten_tables
@@ -191,10 +190,14 @@ class SessionFrames:
         (:func:`gr4vy_nb.tables.archive.read_tables`), so a subset of a large archive costs the
         subset. With a column subset the tables keep only those columns.
         """
+        from .archive import read_tables  # Parquet datasets: loaded when an archive is read, not with every frame
+
         return cls(**read_tables(directory, ids=ids, columns=columns), conform=False)
 
     def to_parquet(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
         """Write the four tables as an archive folder (``DIR/sessions/`` ...) that :meth:`read_parquet` reads back."""
+        from .archive import write_frames
+
         return write_frames(self.tables(), directory)
 
     def to_excel(self, path: str | os.PathLike[str]) -> None:
