@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200_000, help="sessions in the file (default 200,000)")
     parser.add_argument("--quick", action="store_true", help="N = 50,000 and no json_normalize")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask measurement")
+    parser.add_argument("--no-report", action="store_true", help="skip the report measurement")
     parser.add_argument("--dir", type=Path, default=None, help="where to write the generated data (deleted after)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -254,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         if "figures" in r["check"]:
             print(f"  check: {'all equal' if r['check']['equal'] else 'DIFFERENT'} {r['check']['figures']}",
                   flush=True)
-        r["report"] = measure("report", big, tmp / "flat")
+        if not args.no_report:
+            r["report"] = measure("report", big, tmp / "flat")
         shutil.rmtree(tmp / "flat")
         r["duckdb"] = measure("duckdb", big, tmp / "duckdb")
         shutil.rmtree(tmp / "duckdb")
@@ -284,10 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         "flatten_peak_rss_gib": r["flatten"]["peak_rss_bytes"] / GIB,
         "duckdb_peak_rss_gib": r["duckdb"]["peak_rss_bytes"] / GIB,
         "counts_equal": 1.0 if r["check"].get("equal") else 0.0,
-        "report_seconds": r["report"]["seconds"],
-        "report_peak_rss_gib": r["report"]["peak_rss_bytes"] / GIB,
-        "report_figures": r["report"].get("figures", 0),
     }
+    if "report" in r:
+        summary["report_seconds"] = r["report"]["seconds"]
+        summary["report_peak_rss_gib"] = r["report"]["peak_rss_bytes"] / GIB
+        summary["report_figures"] = r["report"].get("figures", 0)
     if "dask" in r:
         summary["dask_sessions_per_s"] = rate["dask"]
         summary["dask_client_peak_rss_gib"] = r["dask"]["peak_rss_bytes"] / GIB

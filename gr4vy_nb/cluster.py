@@ -24,12 +24,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .tables.archive import DEFAULT_MEMORY_LIMIT, ArchiveResult, Mapper, parse_memory, write_archive
+from .tables.archive import (
+    DEFAULT_MEMORY_LIMIT,
+    ArchiveResult,
+    Mapper,
+    parse_memory,
+    thread_mapper,
+    write_archive,
+)
 
 __all__ = ["DEFAULT_PART_BYTES", "dask_mapper", "flatten_to_parquet", "open_cluster"]
 
 DEFAULT_PART_BYTES = 256 << 20
 """Byte range of an uncompressed file that one task flattens (about 90,000 sessions)."""
+LOCAL_THREADS = 2
+"""Parts flattened at once in this process when no cluster is given (two keep both cores of a laptop busy)."""
+LOCAL_PART_BYTES = 128 << 20
+"""Byte range a thread flattens at a time in this process."""
 
 
 def flatten_to_parquet(sources: Any, out: str | os.PathLike[str], *, memory_limit: int | str = DEFAULT_MEMORY_LIMIT,
@@ -54,9 +65,10 @@ def flatten_to_parquet(sources: Any, out: str | os.PathLike[str], *, memory_limi
     Returns an :class:`~gr4vy_nb.tables.archive.ArchiveResult` (rows per table, metadata keys,
     bad lines with file and line). Raises :class:`FileNotFoundError` for a source with no file.
     """
-    if cluster is None:
+    if cluster is None:  # parts of LOCAL_PART_BYTES, LOCAL_THREADS at a time, sharing the memory limit
         return write_archive(sources, out, memory_limit=memory_limit, format=format, progress=progress,
-                             part_bytes=part_bytes)
+                             mapper=thread_mapper(LOCAL_THREADS), part_bytes=part_bytes or LOCAL_PART_BYTES,
+                             workers=LOCAL_THREADS)
     with open_cluster(cluster, memory_limit) as (client, workers):
         return write_archive(sources, out, memory_limit=memory_limit, format=format, progress=progress,
                              mapper=dask_mapper(client), part_bytes=part_bytes or DEFAULT_PART_BYTES,

@@ -42,6 +42,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ __all__ = [
     "plan_parts",
     "read_tables",
     "table_paths",
+    "thread_mapper",
     "write_archive",
     "write_frames",
 ]
@@ -356,6 +358,17 @@ def _local_map(fn: Callable[..., Any], items: list[Any], progress: Callable[[int
     return [fn(item, progress=progress) for item in items]
 
 
+def thread_mapper(threads: int) -> Mapper:
+    """Parts run ``threads`` at a time in this process (Arrow parses and writes without holding the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(fn: Callable[..., Any], items: list[Any], progress: Callable[[int], None]) -> list[Any]:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="flatten") as pool:
+            return list(pool.map(lambda item: fn(item, progress=progress), items))
+
+    return run
+
+
 def write_archive(sources: Any, out: str | os.PathLike[str], *, memory_limit: int | str = DEFAULT_MEMORY_LIMIT,
                   format: str = "parquet", progress: Callable[[int, int], None] | None = None,
                   mapper: Mapper | None = None, part_bytes: int | None = None, workers: int = 1,
@@ -384,11 +397,14 @@ def write_archive(sources: Any, out: str | os.PathLike[str], *, memory_limit: in
         (tmp / sub).mkdir(parents=True)
     done = 0
 
+    lock = threading.Lock()
+
     def step(n: int) -> None:
         nonlocal done
-        done += n
-        if progress is not None:
-            progress(done, total)
+        with lock:  # parts may run in threads
+            done += n
+            if progress is not None:  # byte ranges overlap by the line each finishes past its end
+                progress(min(done, total), total)
 
     try:
         if progress is not None:

@@ -16,7 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from gr4vy_nb.tables import archive
-from gr4vy_nb.tables.archive import expand_sources, parse_memory, plan_parts, read_tables, write_archive
+from gr4vy_nb.tables.archive import (
+    expand_sources,
+    parse_memory,
+    plan_parts,
+    read_tables,
+    thread_mapper,
+    write_archive,
+)
 from gr4vy_nb.tables.frames import SessionFrames, flatten_sessions
 
 
@@ -75,6 +82,12 @@ def test_parquet_equals_flatten_sessions_chunked_and_in_byte_ranges(tmp_path, ar
     assert len(parts) > 5 and all(p.end is None or p.end - p.start == 100_003 for p in parts)
     write_archive(src, tmp_path / "ranges", chunk_bytes=1 << 15, part_bytes=100_003)
     assert_same(SessionFrames.read_parquet(tmp_path / "ranges"), expected)
+    # The same parts two at a time in threads (what flatten_to_parquet does without a cluster).
+    seen = []
+    threaded = write_archive(src, tmp_path / "threads", chunk_bytes=1 << 15, part_bytes=100_003,
+                             mapper=thread_mapper(2), workers=2, progress=lambda d, t: seen.append((d, t)))
+    assert threaded.rows == whole.rows and seen[-1] == (src.stat().st_size, src.stat().st_size)
+    assert_same(SessionFrames.read_parquet(tmp_path / "threads"), expected)
     # Every file of a table has every metadata key (a reader without schema merging sees them all).
     for f in (tmp_path / "ranges" / "sessions").iterdir():
         assert "metadata.only_on_the_last_line" in pq.read_schema(f).names
