@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["client_throughput.py", "flatten.py", "bulk.py", "report.py", "plan_progress.py", "merge_gc.py"]
+SCRIPTS = ["client_throughput.py", "flatten.py", "bulk.py", "report.py", "plan_progress.py", "merge_gc.py",
+           "archive.py"]
 
 
 def main() -> int:

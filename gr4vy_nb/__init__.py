@@ -6,6 +6,8 @@ The public surface, by task:
   :func:`start_sandbox` (the local emulator, the default target), :func:`probe_target` (what the
   target's PUT really does: ``gr4vy-nb probe``);
 * tables: :class:`SessionFrames`, :func:`flatten_sessions`, :func:`unflatten_sessions`;
+* archives larger than memory: :func:`flatten_to_parquet` (JSON Lines -> Parquet, on this machine
+  or a Dask cluster), read back with ``SessionFrames.read_parquet``;
 * bulk updates: :class:`BulkUpdate` (the workflow every shell drives: load, plan, consent,
   confirm, apply, resume, rollback, and ``why_not``), with :class:`PlanOptions` and
   :class:`RunOptions`; or the thin functions :func:`plan_updates` -> :class:`Plan`,
@@ -38,6 +40,7 @@ _LAZY: dict[str, str] = {
     "BulkUpdate": "updates.workflow",
     "PlanOptions": "updates.options",
     "RunOptions": "updates.options",
+    "flatten_to_parquet": "cluster",
     "Plan": "updates.plan",
     "plan_updates": "updates.plan",
     "Run": "updates.runs",

@@ -10,6 +10,7 @@
     gr4vy-nb rollback runs/<run>.sqlite   # put back what a run changed
     gr4vy-nb runs                         # the journals under runs/ with their totals
     gr4vy-nb report export/ --out report.html
+    gr4vy-nb flatten archive/ --out flat/ # JSON Lines of any size -> the four tables as Parquet
 
 The target comes from ``GR4VY_ID``, ``GR4VY_ENVIRONMENT``, ``GR4VY_PRIVATE_KEY_FILE``,
 ``GR4VY_MERCHANT_ACCOUNT_ID`` and ``GR4VY_BASE_URL`` (or a ``.env`` file). For the local
@@ -35,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._version import __version__
+from .cli_args import parser as _parser
 from .errors import (
     ApiError,
     AuthError,
@@ -46,7 +47,6 @@ from .errors import (
     RunError,
     TransportError,
 )
-from .schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
 from .updates.states import NOT_THROUGH, RESULT_STATUSES, RunState, SessionStatus
 
 __all__ = ["main"]
@@ -507,193 +507,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --------------------------------------------------------------------------- parser
+def _cmd_flatten(args: argparse.Namespace) -> int:
+    from .cluster import flatten_to_parquet
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a positive number of requests per second")
-    return value
-
-
-def _encoding(text: str) -> str:
-    import codecs
-
+    bar = _Bar("flatten", unit="B")
+    bar._bar.unit_scale, bar._bar.unit_divisor = True, 1024  # bytes read: 1.2GB, 85.3MB/s, and the time left
     try:
-        codecs.lookup(text)
-    except LookupError:
-        raise argparse.ArgumentTypeError(f"unknown encoding {text!r}") from None
-    return text
-
-
-def _expires_in(text: str) -> int:
-    value = int(text)
-    if not EXPIRES_IN_MIN <= value <= EXPIRES_IN_MAX:
-        raise argparse.ArgumentTypeError(f"must be between {EXPIRES_IN_MIN} and {EXPIRES_IN_MAX} seconds")
-    return value
-
-
-def _add_export(sub: Any) -> None:
-    e = sub.add_parser("export", help="fetch sessions by id and write the four CSV files",
-                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV or "
-                                   "XLSX with a checkout_session_id column) and write sessions.csv, cart_items.csv, "
-                                   "legs.csv, passengers.csv and not_found.csv into DIR.")
-    e.add_argument("ids", metavar="IDS")
-    e.add_argument("--out", required=True, metavar="DIR")
-    e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")
-    e.add_argument("--format", choices=("csv", "xlsx"), default="csv",
-                   help="csv: the four CSV files (default); xlsx: one workbook, export.xlsx, a sheet per table, "
-                        "every text field a text cell (leading zeros and long numbers survive Excel)")
-
-
-def _add_planning(sp: argparse.ArgumentParser) -> None:
-    """The arguments ``plan`` and ``apply`` share."""
-    sp.add_argument("source", metavar="DIR", help="a folder with any of sessions.csv, cart_items.csv, legs.csv, "
-                    "passengers.csv (or one CSV file, or a plan saved with plan --save)")
-    sp.add_argument("--expires-in", type=_expires_in, default=EXPIRES_IN_DEFAULT, metavar="S",
-                    help=f"seconds ({EXPIRES_IN_MIN}-{EXPIRES_IN_MAX}) sent with each update: the API resets each "
-                         f"updated session's expiry to that long after its update (default {EXPIRES_IN_DEFAULT})")
-    sp.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent requests (default 8)")
-    sp.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second, all workers together (the "
-                    "plan uses it to say how many sessions will likely expire before the run reaches them)")
-    sp.add_argument("--raw", action="store_true", help="show personal data unmasked: in the diff, the problems, "
-                    "the notes and the warnings")
-    sp.add_argument("--encoding", metavar="NAME", type=_encoding,
-                    help="the files' encoding when not UTF-8 or UTF-16 with a BOM (e.g. cp1252, utf-16-le)")
-    sp.add_argument("--allow-spreadsheet-rewrites", action="store_true",
-                    help="send cells that are what a spreadsheet makes of the current value (1E06 for 1000000, "
-                         "TRUE for true, 0.5 for 0.50, ...) as written, instead of refusing them")
-    sp.add_argument("--lists", choices=("replace", "patch"), default="replace",
-                    help="how the rows of cart_items.csv, legs.csv and passengers.csv change a session's list: "
-                         "replace (default: the rows are the complete new list; elements not listed are removed, "
-                         "which apply refuses without --allow-destructive) or patch (a row with an index patches "
-                         "that element, the others are kept, rows without an index are appended)")
-    sp.add_argument("--ignore-stale", action="store_true",
-                    help="merge rows whose session or element has changed since they were exported (their "
-                         "row_version differs) with a warning each, instead of refusing them; this overwrites "
-                         "the other writer's change")
-    sp.add_argument("--limit", type=_non_negative_int, default=20, metavar="N",
-                    help="changed values to print (default 20)")
-
-
-def _add_plan(sub: Any) -> None:
-    pl = sub.add_parser("plan", help="check the CSVs, fetch, merge and print the diff; sends no write",
-                        description="Validate the CSV files in DIR, fetch the current state of every session named, "
-                                    "merge the edits onto it and print the problems, the summary and the diff. "
-                                    "Sends no write. Exit 0 when the plan can be applied, 2 when it has errors.")
-    _add_planning(pl)
-    pl.add_argument("--save", metavar="PLAN.json", help="save the plan, to apply it later with apply PLAN.json")
-    pl.add_argument("--problems", metavar="FILE.csv", help="write the problems table to this CSV file")
-
-
-def _add_apply(sub: Any) -> None:
-    ap = sub.add_parser("apply", help="plan, then apply with a journal; prints where the results are",
-                        description="Plan DIR as `plan` does, then send the updates with a journal (resumable) and "
-                                    "write results.csv, succeeded.csv and errors.csv next to it. Against a "
-                                    "PRODUCTION target, --yes is required.")
-    _add_planning(ap)
-    ap.add_argument("--journal", metavar="FILE", help="the journal to create (default runs/<run id>.sqlite)")
-    ap.add_argument("--runs-dir", default="runs", metavar="DIR", help="where journals go by default (default runs)")
-    ap.add_argument("--first", type=_non_negative_int, metavar="N",
-                    help="canary: send only the first N sessions, then stop (resume sends the rest)")
-    ap.add_argument("--no-conflict-check", action="store_true",
-                    help="do not re-read each session before writing it (faster; a session changed by someone else "
-                         "since planning is then overwritten)")
-    ap.add_argument("--yes", action="store_true", help="confirm writing to a production target")
-    ap.add_argument("--allow-destructive", action="store_true",
-                    help="consent to the plan's destructive changes (list elements removed, fields, keys, objects "
-                         "or lists cleared with #N/A); without it such a plan is refused (exit 2) and nothing is sent")
-
-
-def _add_running(sp: argparse.ArgumentParser) -> None:
-    """The arguments ``resume`` and ``rollback`` share."""
-    sp.add_argument("journal", metavar="JOURNAL", help="a run journal (runs/<run id>.sqlite)")
-    sp.add_argument("--workers", type=_positive_int, metavar="N", help="concurrent requests (default: the run's)")
-    sp.add_argument("--rate", type=_rate, metavar="RPS", help="most requests per second (default: the run's)")
-
-
-def _add_resume_and_rollback(sub: Any) -> None:
-    rs = sub.add_parser("resume", help="continue a cancelled, stopped, paused or killed run",
-                        description="Continue a run from its journal: every session not known to have succeeded is "
-                                    "re-read and sent again if needed. A finished run sends nothing.")
-    _add_running(rs)
-    rs.add_argument("--ignore-changed-inputs", action="store_true",
-                    help="resume even though the input files changed since the run started")
-    rb = sub.add_parser("rollback", help="put back the before-state of what a run changed",
-                        description="For every session the run changed, re-read it and, if it still holds what the "
-                                    "run wrote, put back the values it had before (only the fields the run changed). "
-                                    "Sessions changed since are reported as conflicts and left alone unless --force. "
-                                    "The rollback is itself a journaled run.")
-    _add_running(rb)
-    rb.add_argument("--force", action="store_true", help="overwrite sessions changed since the run")
-    rb.add_argument("--yes", action="store_true", help="confirm writing to a production target")
-
-
-def _add_runs_and_report(sub: Any) -> None:
-    ru = sub.add_parser("runs", help="list run journals with their totals",
-                        description="List the run journals under DIR (default runs) with their state and totals.")
-    ru.add_argument("dir", nargs="?", default="runs", metavar="DIR")
-    rp = sub.add_parser("report", help="write the exploratory HTML report",
-                        description="Write a self-contained HTML report of SOURCE: a folder of the four CSVs, a "
-                                    "JSONL export, or a file of session ids to fetch.")
-    rp.add_argument("source", metavar="SOURCE")
-    rp.add_argument("--out", required=True, metavar="report.html")
-    rp.add_argument("--run", metavar="JOURNAL", help="add the section of this run")
-    rp.add_argument("--raw", action="store_true", help="show personal data unmasked")
-    rp.add_argument("--encoding", metavar="NAME", type=_encoding,
-                    help="the CSV files' encoding when not UTF-8 or UTF-16 with a BOM (e.g. cp1252)")
-
-
-def _add_probe(sub: Any) -> None:
-    pr = sub.add_parser("probe", help="check what the target's PUT really does (merge or replace, expiry, ...)",
-                        description="Create one throwaway checkout session on the target (marked as a probe in its "
-                                    "metadata), check the API behaviours the toolkit relies on (PUT merges or "
-                                    "replaces, null clears, lists replaced whole, expiry reset, documented fields, "
-                                    "400 and 404 answers, headers), delete it and print what was found. The result "
-                                    "is saved per target in the config folder (~/.gr4vy-nb, or GR4VY_NB_CONFIG_DIR): "
-                                    "only on a target found to merge do updates send just the changed fields. "
-                                    "Exit 0 when every assumption holds, 1 when one does not, 3 when the target "
-                                    "cannot be reached or refuses the key. Against PRODUCTION, --yes is required.")
-    pr.add_argument("--yes", action="store_true", help="confirm probing a production target (one session is "
-                    "created and deleted)")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="gr4vy-nb",
-        description="Read, report on and safely bulk-update Gr4vy checkout sessions from CSV files.",
-        epilog="Target and credentials come from GR4VY_ID, GR4VY_ENVIRONMENT, GR4VY_PRIVATE_KEY_FILE, "
-               "GR4VY_MERCHANT_ACCOUNT_ID and GR4VY_BASE_URL (or a .env file). Exit codes: 0 all done, "
-               "1 some sessions failed, 2 bad input or usage (nothing sent), 3 configuration or credentials.",
-    )
-    p.add_argument("--version", action="version", version=f"gr4vy-nb {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("sandbox", add_help=False, help="run the local checkout-sessions emulator in the foreground "
-                   "(see gr4vy-nb sandbox --help)")
-    for add in (_add_export, _add_plan, _add_apply, _add_resume_and_rollback, _add_runs_and_report, _add_probe):
-        add(sub)
-    return p
+        result = flatten_to_parquet(args.sources, args.out, memory_limit=args.memory_limit, cluster=args.cluster,
+                                    format=args.format, progress=bar.fetch)
+    except (FileNotFoundError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        bar.close()
+    for bad in result.bad_lines[:_PROBLEMS_SHOWN]:
+        _err(f"{bad.file}: line {bad.line}: {bad.reason}")
+    if result.bad_count > _PROBLEMS_SHOWN:
+        _err(f"... and {result.bad_count - _PROBLEMS_SHOWN:,} more bad line(s)")
+    _out(result.summary())
+    return EXIT_FAILED if result.bad_count else EXIT_OK
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _cmd_export, "plan": _cmd_plan, "apply": _cmd_apply, "resume": _cmd_resume,
     "rollback": _cmd_rollback, "runs": _cmd_runs, "report": _cmd_report, "probe": _cmd_probe,
 }
+_COMMANDS["flatten"] = _cmd_flatten
 
 
 def _fail(code: int, message: str) -> int:

@@ -1,7 +1,7 @@
 """The layers of the package: every import, at module level or inside a function, points to an earlier layer.
 
 The order (README, "How the code is organised"): the foundations, the models, talking to the
-API, the tables, the export, the update pipeline, the reports, the sandbox, and the shells.
+API, the tables, the export, the update pipeline, the reports, the sandbox, the cluster runner, and the shells.
 Within one layer, modules may import each other.
 """
 
@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("updates",),
     ("report",),
     ("sandbox",),
-    ("notebook_support", "widgets", "cli", "demo", ""),
+    ("cluster",),  # the archive flatten of tables.archive, mapped over a Dask cluster
+    ("notebook_support", "widgets", "cli", "cli_args", "demo", ""),
 ]
 
 
@@ -98,7 +99,7 @@ def test_the_check_itself_sees_a_wrong_import() -> None:
     cells = PACKAGE / "tables" / "cells.py"
     source = ("def f():\n    from ..updates.merge import build_changes\n    from .. import errors\n"
               "    import gr4vy_nb.cli\n")
-    assert _wrong_imports(cells, source) == ["line 2: updates.merge (layer 8)", "line 4: cli (layer 11)"]
+    assert _wrong_imports(cells, source) == ["line 2: updates.merge (layer 8)", "line 4: cli (layer 12)"]
     assert _layer("errors") < _layer("api.client") < _layer("tables.cells") < _layer("updates.merge")
     assert _layer("") == len(LAYERS) - 1
 
@@ -106,7 +107,7 @@ def test_the_check_itself_sees_a_wrong_import() -> None:
 # --------------------------------------------------------------------------- the shape of the update pipeline
 
 UPDATES = sorted(p for p in (PACKAGE / "updates").glob("*.py"))
-SHELLS = ("notebook_support", "widgets", "cli", "demo")
+SHELLS = ("notebook_support", "widgets", "cli", "cli_args", "demo")
 MAX_NAMED = 6
 
 

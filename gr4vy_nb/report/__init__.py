@@ -4,12 +4,14 @@ Every summary is a pure function of a :class:`~gr4vy_nb.tables.frames.SessionFra
 runs, of a journal or results DataFrame) returning a DataFrame; every ``plot_*`` returns a
 matplotlib :class:`~matplotlib.figure.Figure` and never calls ``plt.show()``. They live in
 one module a theme (``sessions``, ``carts``, ``airline``, ``quality``, ``runs``, ``sources``;
-the whole report in ``build``) and are all importable from here::
+the whole report in ``build``; the same summaries of an archive folder, computed by DuckDB out of
+core, in ``archive``) and are all importable from here::
 
     from gr4vy_nb import report
     report.expiry_timeline(frames, now=datetime.now(UTC))
     report.plot_routes(frames)                      # a Figure: shown inline under %matplotlib inline
     report.build_report(frames, run="runs/x.sqlite", path="report.html")
+    report.build_report("flat/", path="report.html")   # an archive folder (gr4vy-nb flatten): out of core
     display(HTML(report.inline_html(frames)))       # the whole report in a notebook cell
 
 Counts are computed on the raw data; what the report *shows* of personal data (failure
@@ -26,6 +28,8 @@ report in about the time they take to flatten (``bench/report.py``).
 # The package's surface is exactly what each theme module lists in its own __all__.
 from .airline import *  # noqa: F403
 from .airline import __all__ as _airline
+from .archive import *  # noqa: F403
+from .archive import __all__ as _archive
 from .build import *  # noqa: F403
 from .build import __all__ as _build
 from .carts import *  # noqa: F403
@@ -39,4 +43,4 @@ from .sessions import __all__ as _sessions
 from .sources import *  # noqa: F403
 from .sources import __all__ as _sources
 
-__all__ = sorted({*_airline, *_build, *_carts, *_quality, *_runs, *_sessions, *_sources})
+__all__ = sorted({*_airline, *_archive, *_build, *_carts, *_quality, *_runs, *_sessions, *_sources})

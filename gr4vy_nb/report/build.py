@@ -19,10 +19,12 @@ from .airline import (
     legs_out_of_order,
     legs_per_booking,
     passengers_per_booking,
+    plot_legs_per_booking,
     plot_routes,
     route_types,
     routes,
 )
+from .archive import ArchiveSummaries, is_archive
 from .carts import (
     by_brand,
     by_category,
@@ -38,7 +40,7 @@ from .carts import (
     seller_countries,
     top_skus,
 )
-from .common import ID
+from .common import ID, isin
 from .document import Section, figure_html, grid_html, iframe_html, note_html, render_document, table_html
 from .quality import (
     duplicate_skus,
@@ -73,6 +75,7 @@ from .sessions import (
     expiry_note,
     expiry_timeline,
     metadata_keys,
+    plot_card_schemes,
     plot_expiry,
     sessions_overview,
 )
@@ -199,10 +202,12 @@ def _sections_for_sessions(frames: Any, now: pd.Timestamp, raw: bool) -> list[Se
 
 
 def _sample_html(frames: Any, raw: bool) -> str:
-    ids = frames.sessions[ID].head(SAMPLE_ROWS).tolist()
-    if not ids:
+    ids = frames.sessions[ID].head(SAMPLE_ROWS)
+    if not len(ids):
         return note_html("No sessions.")
-    part = frames.select(ids)
+    # frames.select(ids), with the membership test done by Arrow (pandas' isin walks Arrow text in Python).
+    part = type(frames)(**{t: df[isin(df[ID], ids)].reset_index(drop=True) for t, df in frames.tables().items()},
+                        conform=False)
     if not raw:
         part = part.masked()
     s = part.sessions
@@ -230,6 +235,105 @@ def _sections_for_run(run: Any) -> list[Section]:
     return [section]
 
 
+# --------------------------------------------------------------------------- an archive folder, out of core
+
+ARCHIVE_EXPIRY_POINTS = 1_000_000
+"""Expiry times drawn in an archive's histogram at most (a uniform sample beyond: the shape is the same)."""
+
+
+class _Expiries:
+    """Just what :func:`plot_expiry` reads of frames: ``sessions["expires_at"]``."""
+
+    def __init__(self, values: pd.Series) -> None:
+        self.sessions = pd.DataFrame({"expires_at": values})
+
+
+def _sections_for_archive(a: ArchiveSummaries, now: pd.Timestamp, raw: bool) -> list[Section]:
+    """The report of an archive folder: every summary DuckDB computes over its Parquet files (out of core)."""
+    overview = Section("Sessions")
+    timeline = a.expiry_timeline(now=now)
+    overview.add(grid_html([table_html(a.sessions_overview(), caption="What the sessions carry"),
+                            table_html(timeline, caption=f"Expiry (as of {human_time(now)}; 'within' rows are "
+                                                         "cumulative)")]))
+    known = int(timeline["sessions"].sum() - timeline.loc["unknown", "sessions"])
+    soon = int(timeline.loc["within 1 h", "sessions"])
+    if known and soon >= max(1, int(0.5 * known)):
+        overview.add(note_html(f"{soon:,} of {known:,} sessions ({soon / known:.0%}) expire within 1 h: every update "
+                               "of a checkout session resets its expiry."))
+    expiries = a.expires_at(limit=ARCHIVE_EXPIRY_POINTS)
+    sampled = ""
+    if known > ARCHIVE_EXPIRY_POINTS:
+        sampled = f" (a uniform sample of {ARCHIVE_EXPIRY_POINTS:,} of {known:,})"
+    overview.add(figure_html(plot_expiry(_Expiries(expiries), now=now), alt="Histogram of time until expiry"
+                             + sampled))
+    if sampled:
+        overview.add(note_html("The expiry histogram draws" + sampled + "."))
+    overview.add(grid_html([table_html(a.currencies(), caption="Currencies (amounts in minor units)"),
+                            table_html(a.metadata_keys(), caption="Metadata keys", empty="no metadata")]))
+
+    carts = Section("Carts")
+    if a.count("cart_items") == 0:
+        carts.add(note_html("No session has cart items."))
+    else:
+        product, category = a.by_product_type(), a.by_category()
+        carts.add(grid_html([table_html(a.items_per_session(), caption="Cart items per session"),
+                             table_html(a.cart_value_by_currency(),
+                                        caption="Cart value per session, by currency (minor units)")]))
+        carts.add(table_html(a.discount_tax_totals(), caption="Gross, discount, tax and net totals (minor units)"))
+        carts.add(table_html(product, caption="By product type (value in minor units)"))
+        carts.add(figure_html(plot_product_types(None, table=product), alt="Cart items by product type"))
+        carts.add(table_html(category, caption="By category (an item counts in each of its categories)",
+                             max_rows=30))
+        carts.add(figure_html(plot_categories(None, table=category), alt="Cart items by category"))
+        carts.add(table_html(a.by_brand(), caption="By brand (value in minor units)", max_rows=30))
+        carts.add(grid_html([table_html(a.top_skus(), caption="Top SKUs"),
+                             table_html(a.seller_countries(), caption="Seller countries")]))
+
+    airline = Section("Airline")
+    legs, passengers = a.legs_per_booking(), a.passengers_per_booking()
+    if legs.empty:
+        airline.add(note_html("No session has an airline addendum."))
+    else:
+        route_table = a.routes()
+        airline.add(table_html(route_table, caption="Routes", max_rows=25))
+        airline.add(figure_html(plot_routes(None, table=route_table), alt="Most flown routes"))
+        airline.add(figure_html(plot_legs_per_booking(None, legs=legs, passengers=passengers),
+                                alt="Legs and passengers per booking"))
+        airline.add(grid_html([table_html(legs, caption="Legs per booking"),
+                               table_html(passengers, caption="Passengers per booking"),
+                               table_html(a.carriers(), caption="Carriers"),
+                               table_html(a.age_groups(), caption="Passenger age groups"),
+                               table_html(a.route_types(), caption="Route types (legs)")]))
+        airline.add(table_html(a.airline_totals(), caption="Leg amounts by currency (minor units)"))
+
+    payment = Section("Payment methods")
+    schemes = a.card_schemes()
+    if schemes.empty:
+        payment.add(note_html("No session has a payment method."))
+    else:
+        payment.add(figure_html(plot_card_schemes(None, table=schemes), alt="Card schemes"))
+        payment.add(grid_html([table_html(schemes, caption="Card schemes"),
+                               table_html(a.card_types(), caption="Card types"),
+                               table_html(a.card_countries(), caption="Card countries"),
+                               table_html(a.card_issuers(), caption="Card issuers")]))
+
+    quality = Section("Data quality")
+    empties = a.empty_fields()
+    quality.add(note_html("Computed over the whole archive out of core. Schema rule failures, duplicate SKUs and legs "
+                          "out of time order need the sessions in memory: report on a subset "
+                          "(SessionFrames.read_parquet(DIR, ids=...)) to see them."))
+    quality.add(table_html(empties[empties["filled"] > 0].head(25), index=False,
+                           caption="Fields most often empty (among fields used at least once)"))
+    never = int((empties["filled"] == 0).sum())
+    quality.add(note_html(f"{never:,} schema fields are empty in every row (not listed)."))
+    quality.add(figure_html(plot_empty_fields(None, table=empties), alt="Fields most often empty"))
+    quality.add(grid_html([table_html(a.zero_amounts(), caption="Amounts of zero", index=False),
+                           table_html(a.personal_data(), caption="Personal and card data present (counts only)",
+                                      index=False)]))
+    sample = Section("Sample of sessions").add(_sample_html(a.sample(SAMPLE_ROWS), raw))
+    return [overview, carts, airline, payment, quality, sample]
+
+
 def render_report(frames: Any = None, run: Any = None, *, raw: bool = False, now: datetime | None = None,
                   title: str = "Checkout sessions report", notes: Sequence[str] = ()) -> str:
     """The report as an HTML string (see :func:`build_report`)."""
@@ -241,11 +345,17 @@ def render_report(frames: Any = None, run: Any = None, *, raw: bool = False, now
     sections: list[Section] = []
     if notes:
         sections.append(Section("Notes").add(*(note_html(n) for n in notes)))
-    if frames is not None:
+    n = 0
+    if isinstance(frames, str | os.PathLike):  # an archive folder: summaries out of core
+        with ArchiveSummaries(frames) as summaries:
+            sections += _sections_for_archive(summaries, at.tz_convert("UTC"), raw)
+            n = summaries.count("sessions")
+    elif frames is not None:
         sections += _sections_for_sessions(frames, at.tz_convert("UTC"), raw)
+        n = len(frames.sessions)
     if run is not None:
         sections += _sections_for_run(run)
-    n = len(frames.sessions) if frames is not None else len(run_frame(run))
+    n = n if frames is not None else len(run_frame(run))
     what = f"{n:,} sessions" if frames is not None else f"a run of {n:,} sessions"
     subtitle = f"{what} · generated {at.tz_convert('UTC'):%Y-%m-%d %H:%M} UTC by gr4vy-nb {__version__} ·"
     return render_document(title, sections, subtitle=subtitle, masked=not raw)
@@ -257,7 +367,9 @@ def build_report(frames: Any = None, run: Any = None, path: str | os.PathLike[st
     """Write one self-contained HTML report of ``frames`` (and of ``run``, if given) to ``path``.
 
     Args:
-        frames: a :class:`~gr4vy_nb.tables.frames.SessionFrames` (``None`` for a run-only report).
+        frames: a :class:`~gr4vy_nb.tables.frames.SessionFrames`, or the path of an archive folder
+            (``gr4vy-nb flatten``, ``SessionFrames.to_parquet``) whose summaries DuckDB computes out
+            of core (:class:`~gr4vy_nb.report.archive.ArchiveSummaries`), or ``None`` for a run-only report.
         run: a journal path, a :class:`~gr4vy_nb.updates.journal.Journal`, a ``Run``, or a DataFrame
             following :data:`RUN_COLUMNS`; adds the run section.
         path: where to write; parent folders are created. Returns the resolved path.
@@ -292,10 +404,12 @@ def report_command(source: str, out: str, raw: bool = False, client: Any = None,
                    now: datetime | None = None) -> Path:
     """``gr4vy-nb report SOURCE --out FILE [--raw] [--run JOURNAL]``: load, build, return the file's path.
 
-    SOURCE is a folder of the four CSVs, a JSONL export or a file of ids to fetch (see
-    :func:`load_frames`). Raises :class:`~gr4vy_nb.errors.InputError` for a bad source
-    (exit 2) and :class:`~gr4vy_nb.errors.ConfigError` when ids must be fetched and no target
-    is configured (exit 3).
+    SOURCE is a folder of the four CSVs, an archive folder of Parquet datasets (summarised out of
+    core), a JSONL export or a file of ids to fetch (see :func:`load_frames`). Raises
+    :class:`~gr4vy_nb.errors.InputError` for a bad source (exit 2) and
+    :class:`~gr4vy_nb.errors.ConfigError` when ids must be fetched and no target is configured (exit 3).
     """
+    if is_archive(source):
+        return build_report(source, run=run, path=out, raw=raw, now=now)
     frames, notes = load_frames(source, client=client)
     return build_report(frames, run=run, path=out, raw=raw, now=now, notes=notes)

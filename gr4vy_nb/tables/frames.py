@@ -188,6 +188,27 @@ class SessionFrames:
             for session in unflatten_sessions(self):
                 fh.write(orjson.dumps(session) + b"\n")
 
+    @classmethod
+    def read_parquet(cls, directory: str | os.PathLike[str], ids: Iterable[str] | None = None,
+                     columns: Any = None) -> SessionFrames:
+        """Read an archive folder (``gr4vy-nb flatten``, :meth:`to_parquet`): all of it, or a subset.
+
+        ``ids``: only these sessions (and their rows in the other tables); ``columns``: only these
+        columns (a list kept in every table that has them, or ``{table: [...]}``), key and index
+        columns always. Both are pushed down to the Parquet reader
+        (:func:`gr4vy_nb.tables.archive.read_tables`), so a subset of a large archive costs the
+        subset. With a column subset the tables keep only those columns.
+        """
+        from .archive import read_tables  # Parquet datasets: loaded when an archive is read, not with every frame
+
+        return cls(**read_tables(directory, ids=ids, columns=columns), conform=False)
+
+    def to_parquet(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
+        """Write the four tables as an archive folder (``DIR/sessions/`` ...) that :meth:`read_parquet` reads back."""
+        from .archive import write_frames
+
+        return write_frames(self.tables(), directory)
+
     def to_excel(self, path: str | os.PathLike[str]) -> None:
         """Write an Excel workbook with one sheet per table (:func:`gr4vy_nb.tables.workbooks.write_workbook`)."""
         write_workbook(self.tables(), path)
