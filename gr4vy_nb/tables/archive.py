@@ -363,8 +363,11 @@ def thread_mapper(threads: int) -> Mapper:
     from concurrent.futures import ThreadPoolExecutor
 
     def run(fn: Callable[..., Any], items: list[Any], progress: Callable[[int], None]) -> list[Any]:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="flatten") as pool:
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="flatten")
+        try:
             return list(pool.map(lambda item: fn(item, progress=progress), items))
+        finally:  # on an error or Ctrl-C the parts not started are dropped, not run to the end
+            pool.shutdown(wait=True, cancel_futures=True)
 
     return run
 
