@@ -19,8 +19,8 @@ back equals :func:`~gr4vy_nb.tables.frames.flatten_sessions` of the same session
 sized from the memory limit. Metadata keys differ from chunk to chunk, so a part's sessions are
 staged and rewritten once the keys of the whole archive are known (:func:`finish_part`).
 DuckDB's ``read_ndjson`` + one ``COPY`` per table (``metadata`` declared ``MAP(VARCHAR,
-VARCHAR)``) is measured against this on the same file (``bench/archive.py``): it is faster (its
-JSON parser beats Arrow's even reading the file four times), but it drops every field the
+VARCHAR)``) is measured against this on the same file (``bench/archive.py``): about as fast (this
+path, two parts at a time in threads, ran at 0.95x on 4M sessions), but it drops every field the
 declared schema does not name (no ``extra``: a field this version does not know would be lost),
 nulls or refuses values of the wrong type and parses date-times its own way, so its tables
 cannot equal ``flatten_sessions``'; exactness decided. DuckDB does the out-of-core reporting.
@@ -363,8 +363,11 @@ def thread_mapper(threads: int) -> Mapper:
     from concurrent.futures import ThreadPoolExecutor
 
     def run(fn: Callable[..., Any], items: list[Any], progress: Callable[[int], None]) -> list[Any]:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="flatten") as pool:
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="flatten")
+        try:
             return list(pool.map(lambda item: fn(item, progress=progress), items))
+        finally:  # on an error or Ctrl-C the parts not started are dropped, not run to the end
+            pool.shutdown(wait=True, cancel_futures=True)
 
     return run
 

@@ -146,6 +146,11 @@ def test_an_interrupted_run_leaves_no_table_that_looks_complete(tmp_path, sample
     monkeypatch.setattr(archive, "flatten_part", dies_on_the_second_part)
     with pytest.raises(KeyboardInterrupt):
         write_archive([src, more], tmp_path / "out")
+    # In threads too, and the parts not started are not run after the interruption.
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        write_archive([src, more, src, more, src], tmp_path / "out", mapper=thread_mapper(1))
+    assert len(calls) < 5
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [archive.MANIFEST, "cart_items", "legs",
                                                                   "passengers", "sessions"]
     assert_same(SessionFrames.read_parquet(tmp_path / "out"), before)  # the previous run's tables, untouched
