@@ -176,13 +176,16 @@ def test_errors_remain_paused_cancelled_stopped_and_failed(tmp_path, client, san
     bulk.load(tmp_path / "bad")
     assert not bulk.upload.ok and bulk.why_not(Action.PLAN) is None  # planned anyway: every problem at once
     bulk.plan()
-    assert codes(bulk)[Action.APPLY] == R.ERRORS_REMAIN
+    assert bulk.state == State.PLANNED
+    assert codes(bulk) == table(consent=R.NO_DESTRUCTIVE_CHANGE, apply=R.ERRORS_REMAIN, **NO_RUN)
 
     bulk.load(tag_upload(tmp_path / "up", IDS[:6]))
     bulk.plan()
     paused = bulk.apply(RunOptions(first=2))
     assert bulk.state == State.PAUSED and paused.counts["unprocessed"] == 4
-    assert bulk.why_not(Action.RESUME) is None
+    after_run = table(consent=R.NO_DESTRUCTIVE_CHANGE, apply=R.PLAN_STALE, cancel=R.NOTHING_RUNNING,
+                      retry_failed=R.NOTHING_TO_RETRY)
+    assert codes(bulk) == after_run
     assert bulk.resume().counts["succeeded"] == 6 and bulk.state == State.FINISHED
 
     bulk.load(tag_upload(tmp_path / "up2", IDS[6:12], tag="q5"))
@@ -190,6 +193,7 @@ def test_errors_remain_paused_cancelled_stopped_and_failed(tmp_path, client, san
     stop = threading.Event()
     cancelled = bulk.apply(RunOptions(workers=1), cancel=stop, progress=lambda p: stop.set())
     assert bulk.state == State.CANCELLED and cancelled.counts["unprocessed"] >= 1
+    assert codes(bulk) == after_run
 
     bulk.load(tag_upload(tmp_path / "up3", IDS[12:14], tag="q6"))
     bulk.plan()
@@ -197,6 +201,7 @@ def test_errors_remain_paused_cancelled_stopped_and_failed(tmp_path, client, san
     stopped = bulk.apply()
     sandbox_clean.clear_faults()
     assert bulk.state == State.STOPPED and stopped.state == "stopped"
+    assert codes(bulk) == after_run
 
     bulk.load(tag_upload(tmp_path / "up4", IDS[14:16], tag="q7"))
     bulk.plan()
@@ -205,7 +210,9 @@ def test_errors_remain_paused_cancelled_stopped_and_failed(tmp_path, client, san
     with pytest.raises(RunError):
         bulk.apply(RunOptions(journal=taken))
     assert bulk.state == State.FAILED and isinstance(bulk.error, RunError)
-    assert bulk.why_not(Action.APPLY) is None  # nothing was sent: the plan may be applied elsewhere
+    # Nothing was sent: the plan may be applied elsewhere; the last run (the 401-stopped one) is still at hand.
+    assert codes(bulk) == table(consent=R.NO_DESTRUCTIVE_CHANGE, cancel=R.NOTHING_RUNNING,
+                                retry_failed=R.NOTHING_TO_RETRY)
     assert bulk.apply().counts["succeeded"] == 2
 
 
