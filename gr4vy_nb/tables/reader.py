@@ -11,6 +11,10 @@ the bulk engine's uploads (:mod:`gr4vy_nb.updates.upload`) and the reports all r
 * :func:`read_frames`: both, with ``errors="raise"`` (refuse the input at the first error)
   or ``errors="collect"`` (bad cells left empty, every problem listed).
 
+A CSV file is read by :func:`gr4vy_nb.tables.fastcsv.read_regular` when it is regular (Arrow's
+CSV reader, the same table), else by :func:`gr4vy_nb.tables.files.read_table`; several tables
+are read and typed two at a time.
+
 Table checks done here, beyond each cell's own: a missing ``checkout_session_id``
 (``required``), a session twice in ``sessions`` or an index twice for a session
 (``duplicate_key``), more legs or passengers than ``maxItems`` (``max_items``), and columns

@@ -138,6 +138,10 @@ def test_big_jsonl_is_read_in_chunks(tmp_path, sample):
     assert len(chunks) > 5
     assert flatten_sessions(path).equals(flatten_sessions(sample))
     assert sum(len(c["sessions"]) for c in chunks) == len(sample)
+    # The pieces' text buffers are reused: no table may still point into one.
+    pieces = _flatten._assemble(_flatten.chunks_from_jsonl(path, chunk_bytes=20_000))
+    expected = flatten_sessions(sample)
+    assert all(pieces[t].equals(expected[t]) for t in pieces)
 
 
 def test_a_bad_line_in_a_later_chunk_is_named_by_its_line(tmp_path, sample):
