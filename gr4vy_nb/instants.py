@@ -10,16 +10,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["parse_instant", "utc_text"]
+__all__ = ["parse_datetime", "parse_instant", "utc_text"]
 
 
-def parse_instant(value: Any) -> float | None:
-    """An ``expires_at`` (ISO 8601 text, any offset) as Unix time; ``None`` when absent or unreadable."""
+def parse_datetime(value: Any) -> datetime | None:
+    """ISO 8601 text (``Z`` or any offset; none: naive) as a ``datetime``; ``None`` when absent or unreadable."""
     if not value or not isinstance(value, str):
         return None
     try:
-        stamp = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+        return datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
+        return None
+
+
+def parse_instant(value: Any) -> float | None:
+    """An ``expires_at`` (ISO 8601 text, any offset; none: UTC) as Unix time; ``None`` when absent or unreadable."""
+    stamp = parse_datetime(value)
+    if stamp is None:
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)

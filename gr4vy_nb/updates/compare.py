@@ -17,7 +17,7 @@ import types
 import typing
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import cache
 from typing import Annotated, Any
 
@@ -25,6 +25,7 @@ import pydantic
 from pydantic import TypeAdapter
 
 from .. import schema
+from ..instants import parse_datetime
 from ..pointers import path_text
 from ..schema import CheckoutSessionUpdate
 from ..tables import spec as F
@@ -76,13 +77,8 @@ def _datetime_paths() -> dict[str, tuple[tuple[str, ...], ...]]:
 
 
 def _utc_text(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        when = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if when.tzinfo is None:
+    when = parse_datetime(value)
+    if when is None or when.tzinfo is None:  # not a date-time with an offset: compared as it is
         return value
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

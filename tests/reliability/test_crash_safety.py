@@ -117,24 +117,28 @@ def _state(sandbox: Sandbox, ids: list[str]) -> dict[str, dict[str, Any]]:
     return found  # type: ignore[return-value]
 
 
-def crash_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Random) -> dict[str, Any]:
-    """One kill -9 + resume cycle; returns its figures (assertions inside)."""
-    sessions = generated_sessions(SESSIONS, seed=9000 + run)
+def _seeded(sandbox: Sandbox, sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sandbox emptied, faults off, and seeded with ``sessions`` (returned)."""
     sandbox.reset(reseed=False)
     sandbox.configure(fail_rate=0.0, latency_ms=0, random_seed=None)
     sandbox.seed(sessions)
-    ids = [s["id"] for s in sessions]
-    desired = _upload(workdir / "upload", sessions, run)
+    return sessions
+
+
+def _apply_killed(sandbox: Sandbox, workdir: Path, total: int, share: float,
+                  fault_seed: int) -> tuple[Path, dict[str, str], dict[str, Any]]:
+    """``gr4vy-nb apply workdir/upload`` with faults on, SIGKILLed once ``share`` moved past planned.
+
+    Returns the journal, the CLI's environment and what :func:`_kill_at` saw; the process printed no traceback.
+    """
     journal = workdir / "run.sqlite"
     env = cli_env(sandbox)
-    sandbox.configure(fail_rate=FAIL_RATE, latency_ms=LATENCY_MS, random_seed=run)
-
-    share = rng.uniform(0.02, 0.98)
+    sandbox.configure(fail_rate=FAIL_RATE, latency_ms=LATENCY_MS, random_seed=fault_seed)
     proc = subprocess.Popen(cli_command("apply", str(workdir / "upload"), "--journal", str(journal),
                                         "--workers", str(WORKERS), "--yes"),
                             env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        kill = _kill_at(proc, journal, len(ids), share)
+        kill = _kill_at(proc, journal, total, share)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -142,6 +146,16 @@ def crash_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Random) -> 
         if proc.stdout:
             proc.stdout.close()
     assert TRACEBACK not in output, output[-3000:]
+    return journal, env, kill
+
+
+def crash_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Random) -> dict[str, Any]:
+    """One kill -9 + resume cycle; returns its figures (assertions inside)."""
+    sessions = _seeded(sandbox, generated_sessions(SESSIONS, seed=9000 + run))
+    ids = [s["id"] for s in sessions]
+    desired = _upload(workdir / "upload", sessions, run)
+    share = rng.uniform(0.02, 0.98)
+    journal, env, kill = _apply_killed(sandbox, workdir, len(ids), share, fault_seed=run)
     # Requests the dead process had in flight still reach the server: let them land.
     time.sleep(max(0.3, 4 * LATENCY_MS / 1000))
 
@@ -226,26 +240,12 @@ def _quiet(sandbox: Sandbox, still: float = 0.5, timeout: float = 30.0) -> None:
 
 def crash_rollback_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Random) -> dict[str, Any]:
     """One kill -9 mid-write, then a rollback without resuming; returns its figures (assertions inside)."""
-    sessions = generated_sessions(SESSIONS, seed=7000 + run)
-    sandbox.reset(reseed=False)
-    sandbox.configure(fail_rate=0.0, latency_ms=0, random_seed=None)
-    sandbox.seed(sessions)
+    sessions = _seeded(sandbox, generated_sessions(SESSIONS, seed=7000 + run))
     ids = [s["id"] for s in sessions]
     before = _state(sandbox, ids)
     _upload(workdir / "upload", sessions, run)
-    journal = workdir / "run.sqlite"
-    env = cli_env(sandbox)
-    sandbox.configure(fail_rate=FAIL_RATE, latency_ms=LATENCY_MS, random_seed=1000 + run)
-
     share = rng.uniform(0.02, 0.9)
-    proc = subprocess.Popen(cli_command("apply", str(workdir / "upload"), "--journal", str(journal),
-                                        "--workers", str(WORKERS), "--yes"),
-                            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    try:
-        kill = _kill_at(proc, journal, len(ids), share)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    journal, env, kill = _apply_killed(sandbox, workdir, len(ids), share, fault_seed=1000 + run)
     _quiet(sandbox)
     with Journal.open(journal, readonly=True) as j:
         at_kill = Counter(str(r["status"]) for r in j.rows(columns="status"))
