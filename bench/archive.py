@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _baseline import json_normalize_tables  # noqa: E402
 from _sessions_file import write_sessions  # noqa: E402
 from _targets import check_targets  # noqa: E402
 
@@ -114,20 +115,11 @@ def _flatten(path: Path, out: Path, cluster: str | None = None) -> dict[str, Any
 
 def _normalize(path: Path) -> dict[str, Any]:
     import orjson
-    import pandas as pd
 
     with open(path, "rb") as fh:
         sessions = [orjson.loads(line) for line in fh]
     start = time.perf_counter()
-    airline = [s for s in sessions if s.get("airline")]
-    tables = (
-        pd.json_normalize(sessions),
-        pd.json_normalize([s for s in sessions if s.get("cart_items")], record_path="cart_items", meta=["id"]),
-        pd.json_normalize([s for s in airline if s["airline"].get("legs")], record_path=["airline", "legs"],
-                          meta=["id"]),
-        pd.json_normalize([s for s in airline if s["airline"].get("passengers")],
-                          record_path=["airline", "passengers"], meta=["id"]),
-    )
+    tables = json_normalize_tables(sessions)
     return {"seconds": time.perf_counter() - start, "sessions": len(tables[0])}
 
 

@@ -52,6 +52,9 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _baseline import json_normalize_tables  # noqa: E402
 
 GIB = 1 << 30
 
@@ -85,20 +88,6 @@ def _dicts(path: Path) -> list[dict[str, Any]]:
         return [orjson.loads(line) for line in fh]
 
 
-def _normalize(sessions: list[dict[str, Any]]) -> tuple[Any, ...]:
-    import pandas as pd
-
-    airline = [s for s in sessions if s.get("airline")]
-    return (
-        pd.json_normalize(sessions),
-        pd.json_normalize([s for s in sessions if s.get("cart_items")], record_path="cart_items", meta=["id"]),
-        pd.json_normalize([s for s in airline if s["airline"].get("legs")], record_path=["airline", "legs"],
-                          meta=["id"]),
-        pd.json_normalize([s for s in airline if s["airline"].get("passengers")],
-                          record_path=["airline", "passengers"], meta=["id"]),
-    )
-
-
 def _phase(name: str, path: Path, tmp: Path) -> tuple[Callable[[], Any], Callable[[Path], Callable[[], Any]]]:
     """(setup, make_run): ``make_run(file)`` returns the timed call for a JSONL file (full or warm-up slice)."""
     import pyarrow.json as pj
@@ -112,7 +101,7 @@ def _phase(name: str, path: Path, tmp: Path) -> tuple[Callable[[], Any], Callabl
     if name == "parse_arrow":
         return lambda: None, lambda f: lambda: pj.read_json(f)
     if name == "normalize":
-        return lambda: None, lambda f: (lambda d: lambda: _normalize(d))(_dicts(f))
+        return lambda: None, lambda f: (lambda d: lambda: json_normalize_tables(d))(_dicts(f))
     if name == "flatten_dicts":
         return lambda: None, lambda f: (lambda d: lambda: flatten_sessions(d))(_dicts(f))
     if name == "flatten_jsonl":

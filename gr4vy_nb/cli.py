@@ -284,11 +284,13 @@ def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-_RULE_HINTS = {
-    "spreadsheet_rewrite": "spreadsheet rewrites: the XLSX export (export --format xlsx) keeps every value as text; "
-                           "--allow-spreadsheet-rewrites sends them as written",
-    "destructive": "destructive changes: --allow-destructive applies them; --lists patch keeps the list elements "
-                   "your files do not list",
+_RULE_HINTS = {  # (rule, severity) -> the way out, in this command's flags
+    ("spreadsheet_rewrite", "error"): "spreadsheet rewrites: the XLSX export (export --format xlsx) keeps every value "
+                                      "as text; --allow-spreadsheet-rewrites sends them as written",
+    ("destructive", "warning"): "destructive changes: --allow-destructive applies them; --lists patch keeps the list "
+                                "elements your files do not list",
+    ("stale", "error"): "stale rows changed since their export: export those sessions again and redo the edits "
+                        "there, or add --ignore-stale to overwrite the changes",
 }
 
 
@@ -296,12 +298,10 @@ def _show_plan(plan: Any, args: argparse.Namespace) -> None:
     if len(plan.problems):
         _out("Problems:")
         _print_problems(plan.problems)
-        for rule in dict.fromkeys(str(r) for r in plan.problems["rule"]):
-            if rule in _RULE_HINTS:
-                _out(f"hint: {_RULE_HINTS[rule]}")
-        if (plan.errors["rule"] == "stale").any():
-            _out("Stale rows changed since their export: export those sessions again and redo the edits there, "
-                 "or add --ignore-stale to overwrite the changes.")
+        for kind in dict.fromkeys(zip(plan.problems["rule"].astype(str), plan.problems["severity"].astype(str),
+                                      strict=True)):
+            if kind in _RULE_HINTS:
+                _out(f"hint: {_RULE_HINTS[kind]}")
         _out()
     _out(plan.describe(raw=args.raw, max_rows=args.limit))
 

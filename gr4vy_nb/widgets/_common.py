@@ -474,6 +474,11 @@ class Confirmation:
             return True
         return bool(self.box.value) and self.text.value.strip() == self.settings.merchant_account_id
 
+    @property
+    def confirmed_id(self) -> str | None:
+        """What to hand ``BulkUpdate.confirm``: the merchant account id once confirmed, else ``None``."""
+        return self.settings.merchant_account_id if self.ok else None
+
     def reset(self) -> None:
         """Re-arm: untick the box and clear the typed id (after every action, so the next one asks again)."""
         if self.required:

@@ -81,6 +81,7 @@ class PlanActions:
     plan: Any
     upload_obj: Any
     workflow: Any
+    connection: Any
     client: Any
     runner: Any
     confirmation: Any
@@ -119,7 +120,6 @@ class PlanActions:
         click on *Plan* returns at once, while a call from code (``app.on_plan()``) waits, so the next line
         of a script or cell sees :attr:`plan`.
         """
-        from ..api.probe import saved_probe
         from ..updates.options import PlanOptions
         from ..updates.plan import PlanCancelled
 
@@ -134,7 +134,7 @@ class PlanActions:
             self._clear_plan_view()
             options = PlanOptions(expires_in=int(self.expires_in.value), lists=str(self.lists_mode.value),
                                   ignore_stale=bool(self.ignore_stale.value))
-            self.workflow.probe = saved_probe(self.client.settings)  # looked up once per plan, here in the shell
+            self.workflow.probe = self.connection.probe  # looked up once per plan, here in the shell
             cancel = threading.Event()
             self._plan_cancel = cancel
             self._plan_error = None

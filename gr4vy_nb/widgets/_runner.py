@@ -279,7 +279,7 @@ class RunActions:
         wf = self.workflow
         if wf.run is None or Path(str(wf.run.journal)) != Path(str(run.journal)):
             wf.attach(run.journal)
-        wf.confirm(self.confirmation.settings.merchant_account_id if self.confirmation.ok else None)
+        wf.confirm(self.confirmation.confirmed_id)
         why = wf.why_not(action)
         if why is not None:
             raise Refused(words(why, action, clicked=True))

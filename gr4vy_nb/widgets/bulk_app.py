@@ -285,7 +285,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         """Hand the consent box and the PRODUCTION confirmation to the workflow (it re-arms them per step)."""
         wf = self.workflow
         if not wf.busy:
-            wf.confirm(self.settings.merchant_account_id if self.confirmation.ok else None)
+            wf.confirm(self.confirmation.confirmed_id)
             if wf.why_not(Action.CONSENT) is None:
                 wf.consent(bool(self.consent_box.value))
         self._refresh()
