@@ -263,7 +263,7 @@ def test_killed_apply_resumes_to_the_desired_state_with_nothing_lost(tmp_path, p
     assert proc.wait(30) == -signal.SIGKILL
     with Journal.open(journal, readonly=True) as j:
         assert j.integrity_check() == "ok"
-        at_kill = {r["session_id"]: r["status"] for r in j.rows(columns="session_id, status")}
+        at_kill = {r.session_id: r.status for r in j.rows(fields=("status",))}
     caught_sending = {s for s, status in at_kill.items() if status == "sending"}
     with Gr4vyClient(settings, workers=8) as client:
         run = resume_run(journal, client=client)

@@ -102,8 +102,8 @@ def run_frames(run: Any) -> Any:
     if getattr(run, "journal", None) is None:
         return SessionFrames()
     with Journal.open(run.journal, readonly=True) as j:
-        rows = j.rows(columns="session_id, before, response")
-    return flatten_sessions([r["response"] or r["before"] for r in rows if r["response"] or r["before"]])
+        rows = j.rows(fields=("before", "response"))
+    return flatten_sessions([r.response or r.before for r in rows if r.response or r.before])
 
 
 class NoRun:

@@ -33,13 +33,13 @@ from ..errors import ApiError, AuthError, NotFound, OutcomeUnknown, PermissionDe
 from ..pointers import field_of_path
 from ..tables.masking import mask_value
 from .compare import canonical, leaf_diff, same_fields
-from .journal import Journal
+from .journal import Journal, JournalRow
 from .states import OUTCOME_UNKNOWN, RunKind, SessionStatus, parse_instant, utc_text
 from .upload import locate
 
 __all__ = ["Engine", "EngineOptions", "RunProgress", "difference_text", "not_found_message"]
 
-Row = dict[str, Any]
+Row = JournalRow
 
 
 @dataclass(frozen=True)
@@ -309,13 +309,13 @@ class Engine:
         The second value is the write attempts so far (always 0: a re-read is not a write, so it is
         not counted in ``attempts``; its outcome is told in the message instead).
         """
-        sid = row["session_id"]
-        desired: dict[str, Any] = row.get("desired") or {}
+        sid = row.session_id
+        desired: dict[str, Any] = row.desired or {}
         fields = list(desired)
         try:
             current = self.client.get_checkout_session(sid)
         except ApiError as exc:
-            return self._failed(sid, exc, writing=False, before=row.get("before"), attempts=0), 0
+            return self._failed(sid, exc, writing=False, before=row.before, attempts=0), 0
         attempts = 0
         if not same_fields(current, desired, fields):
             self._mark(sid, SessionStatus.SUCCEEDED, attempts=attempts, http_status=200, response=current,
@@ -323,8 +323,8 @@ class Engine:
             return SessionStatus.SUCCEEDED, attempts
         # Every field the body carries must still hold its planned before-value: a full-state body
         # (a target not probed for merge) sends unchanged fields too, and would undo another writer.
-        carried = [f for f in (row.get("body") or {}) if f != "expires_in" and f not in desired]
-        moved = same_fields(current, row.get("before") or {}, fields + carried)
+        carried = [f for f in (row.body or {}) if f != "expires_in" and f not in desired]
+        moved = same_fields(current, row.before or {}, fields + carried)
         if moved and self.options.conflict_check:
             self._mark(sid, SessionStatus.CONFLICT, attempts=attempts, http_status=200,
                        message=f"re-read before writing: changed since it was planned ({', '.join(moved)}); "
@@ -334,18 +334,18 @@ class Engine:
 
     def _write(self, row: Row, attempts: int) -> str:
         """Commit ``sending``, PUT the body, commit the outcome."""
-        sid = row["session_id"]
-        desired: dict[str, Any] = row.get("desired") or {}
+        sid = row.session_id
+        desired: dict[str, Any] = row.desired or {}
         client = self.client
         self.journal.mark(sid, SessionStatus.SENDING, attempts=attempts, started=True)
         try:
-            response = client.update_checkout_session(sid, row["body"])
+            response = client.update_checkout_session(sid, row.body)
             attempts = client.last_call.attempts if client.last_call else 1
         except OutcomeUnknown as exc:
             return self._settle_unknown(sid, desired, exc)
         except ApiError as exc:
-            return self._failed(sid, exc, writing=True, where=(row.get("source") or {}).get("where"),
-                                before=row.get("before"))
+            return self._failed(sid, exc, writing=True, where=(row.source or {}).get("where"),
+                                before=row.before)
         diffs = _differences(desired, response)
         message = None
         if diffs:
@@ -373,7 +373,7 @@ class Engine:
 
     def _leave(self, row: Row, attempts: int) -> None:
         """A session re-read (so known not to hold the new values) but not written: unprocessed."""
-        self.journal.mark(row["session_id"], SessionStatus.UNPROCESSED, attempts=attempts,
+        self.journal.mark(row.session_id, SessionStatus.UNPROCESSED, attempts=attempts,
                           message="re-read but not sent before the run stopped")
 
     # -- the pool
@@ -465,7 +465,7 @@ class _Pool:
                     result.append(engine._check(row))
                     return result[-1][0]
 
-                if not engine._guarded(step, row["session_id"]):
+                if not engine._guarded(step, row.session_id):
                     return
                 outcome, attempts = result[0]
                 if outcome is None:
@@ -504,7 +504,7 @@ class _Pool:
                     return
                 row, attempts = next_row, 0
             if not engine._guarded(lambda row=row, attempts=attempts: engine._write(row, attempts),
-                                   row["session_id"]):
+                                   row.session_id):
                 return
 
     def start(self) -> None:

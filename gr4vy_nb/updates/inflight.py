@@ -27,16 +27,15 @@ from typing import Any
 
 from ..errors import ApiError, AuthError, PermissionDenied
 from .compare import same_fields
-from .journal import Journal
-from .states import SessionStatus, transient_failure
+from .journal import Journal, JournalRow
+from .states import SessionStatus
 
 __all__ = ["InFlight", "in_flight_rows", "settle_in_flight"]
 
-def in_flight_rows(journal: Journal) -> list[dict[str, Any]]:
+def in_flight_rows(journal: Journal) -> list[JournalRow]:
     """The journal's sessions whose write may or may not have reached the server: ``sending``, or failed unknowingly."""
     return [r for r in journal.rows((SessionStatus.SENDING, SessionStatus.FAILED))
-            if r["desired"] and r["body"] is not None
-            and (r["status"] == SessionStatus.SENDING or transient_failure(r))]
+            if r.desired and r.body is not None and (r.status == SessionStatus.SENDING or r.transient)]
 
 
 @dataclass
@@ -73,23 +72,23 @@ def settle_in_flight(journal: Journal, client: Any, *, workers: int | None = Non
     found = InFlight()
     if not rows:
         return found
-    current = client.get_checkout_sessions([r["session_id"] for r in rows], workers=workers)
+    current = client.get_checkout_sessions([r.session_id for r in rows], workers=workers)
     for outcome in current.values():
         if isinstance(outcome, AuthError | PermissionDenied):
             raise outcome
     for r in rows:
-        sid = r["session_id"]
+        sid = r.session_id
         now = current.get(sid)
         if isinstance(now, ApiError) or not isinstance(now, dict):
             found.unreadable[sid] = str(now) if now is not None else "not read"
             continue
-        desired = r["desired"] or {}
+        desired = r.desired or {}
         if not same_fields(now, desired, list(desired)):
             journal.mark(sid, SessionStatus.SUCCEEDED, http_status=200, response=now,
                          message="re-read when rolling back: the write had reached the server")
             found.written.append(sid)
         else:
-            if r["status"] == SessionStatus.SENDING:
+            if r.status == SessionStatus.SENDING:
                 journal.mark(sid, SessionStatus.UNPROCESSED,
                              message="re-read when rolling back: the write had not reached the server")
             found.not_written.append(sid)

@@ -48,9 +48,9 @@ import orjson
 import pandas as pd
 
 from ..errors import ApiError, RunError
-from .states import FINAL_STATUSES, STATUSES, RunState, SessionStatus
+from .states import FINAL_STATUSES, STATUSES, RunState, SessionStatus, transient_failure
 
-__all__ = ["Journal", "Step", "journal_held"]
+__all__ = ["Journal", "JournalRow", "Step", "journal_held"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +72,64 @@ class Step:
     error: ApiError | Mapping[str, Any] | None = None
     response: Any = None
     differences: Any = None
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JournalRow:
+    """One session of a journal as :meth:`Journal.rows` reads it: its state and its plan, JSON decoded.
+
+    A read that names only some fields (``fields=``) leaves the others ``None``.
+
+    Attributes:
+        session_id: the checkout session.
+        status: its :class:`~gr4vy_nb.updates.states.SessionStatus` now.
+        message: the outcome in words.
+        attempts: write attempts so far.
+        http_status: the API's last answer.
+        error_code: the error's code (:data:`~gr4vy_nb.updates.states.OUTCOME_UNKNOWN` for a lost answer).
+        error_message: the error's message.
+        error_details: the error's details (pointer and message per field).
+        response: the session as the API last answered it.
+        differences: fields the server did not keep as sent.
+        started_at: when its first request left (epoch seconds).
+        finished_at: when it reached its outcome.
+        before: the session as the plan read it.
+        body: what is PUT.
+        desired: the value of every top-level field the body changes.
+        source: the upload rows it came from (``rows``: ``[table, line]``; ``where``: per pointer).
+    """
+
+    session_id: str
+    status: SessionStatus | None = None
+    message: str | None = None
+    attempts: int | None = None
+    http_status: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_details: Any = None
+    response: Any = None
+    differences: Any = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    before: Any = None
+    body: Any = None
+    desired: Any = None
+    source: Any = None
+
+    @property
+    def transient(self) -> bool:
+        """Whether a failure may pass if sent again (:func:`~gr4vy_nb.updates.states.transient_failure`)."""
+        return transient_failure(self.http_status, self.error_code)
+
+
+_ROW_FIELDS = tuple(f.name for f in dataclasses.fields(JournalRow))
+
+
+def _row(names: list[str], values: tuple[Any, ...]) -> JournalRow:
+    kw = {n: (_loads(v) if n in _JSON_COLUMNS else v) for n, v in zip(names, values, strict=True) if n in _ROW_FIELDS}
+    if kw.get("status") is not None:
+        kw["status"] = SessionStatus(kw["status"])
+    return JournalRow(**kw)
+
 
 _SCHEMA_VERSION = 2
 # The plan of each session (large, written once) is kept apart from its state (small, updated
@@ -549,38 +607,53 @@ class Journal:
 
     # ------------------------------------------------------------------ reading
 
-    def rows(self, statuses: Iterable[str] | None = None, *, columns: str = "*") -> list[dict[str, Any]]:
-        """Session rows in plan order (JSON columns decoded), optionally only those in ``statuses``."""
+    def rows(self, statuses: Iterable[str] | None = None, *,
+             fields: Iterable[str] | None = None) -> list[JournalRow]:
+        """Session rows in plan order, optionally only those in ``statuses`` and only ``fields`` read.
+
+        ``fields`` names :class:`JournalRow` attributes (``session_id`` is always read); reading
+        fewer keeps large JSON (``before``, ``response``) in the file.
+        """
+        wanted_fields = _ROW_FIELDS if fields is None else ("session_id", *(f for f in fields if f != "session_id"))
+        unknown = [f for f in wanted_fields if f not in _ROW_FIELDS]
+        if unknown:
+            raise ValueError(f"no such journal field: {', '.join(unknown)}")
+        names, values = self._query(", ".join(wanted_fields), statuses)
+        return [_row(names, v) for v in values]
+
+    def _query(self, columns: str, statuses: Iterable[str] | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         sql = f"SELECT {columns} FROM session_rows"
         params: tuple[Any, ...] = ()
         if statuses is not None:
-            wanted = tuple(statuses)
-            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
-            params = wanted
-        sql += " ORDER BY seq"
+            params = tuple(statuses)
+            sql += f" WHERE status IN ({','.join('?' * len(params))})"
         with self._mutex:
-            cur = self._conn.execute(sql, params)
-            names = [d[0] for d in cur.description]
-            out = []
-            for values in cur.fetchall():
-                row = dict(zip(names, values, strict=True))
-                for key in _JSON_COLUMNS:
-                    if key in row:
-                        row[key] = _loads(row[key])
-                out.append(row)
-        return out
+            cur = self._conn.execute(sql + " ORDER BY seq", params)
+            return [d[0] for d in cur.description], cur.fetchall()
 
-    def row(self, session_id: str) -> dict[str, Any] | None:
-        """One session's row (JSON decoded), or ``None``."""
+    def row(self, session_id: str) -> JournalRow | None:
+        """One session's row, or ``None``."""
         with self._mutex:
-            cur = self._conn.execute("SELECT * FROM session_rows WHERE session_id = ?", (session_id,))
-            values = cur.fetchone()
-            if values is None:
-                return None
-            row = dict(zip([d[0] for d in cur.description], values, strict=True))
-        for key in _JSON_COLUMNS:
-            row[key] = _loads(row[key])
-        return row
+            values = self._conn.execute(f"SELECT {', '.join(_ROW_FIELDS)} FROM session_rows WHERE session_id = ?",
+                                        (session_id,)).fetchone()
+        return None if values is None else _row(list(_ROW_FIELDS), values)
+
+    def select(self, columns: str, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """An SQL projection of the session rows in plan order, for reports that need only parts of them.
+
+        ``columns`` is SQLite's select list over the ``session_rows`` view, so a report can extract
+        from the large JSON in the file (``json_extract(response, '$.expires_at') AS expires_at``)
+        rather than decode it; the JSON columns it names whole are decoded. Records are :meth:`rows`.
+        """
+        names, values = self._query(columns, statuses)
+        json_at = [i for i, n in enumerate(names) if n in _JSON_COLUMNS]
+        out = []
+        for v in values:
+            row = dict(zip(names, v, strict=True))
+            for i in json_at:
+                row[names[i]] = _loads(v[i])
+            out.append(row)
+        return out
 
     def counts(self) -> dict[str, int]:
         """Sessions per status (every status present, zeros included) and ``total``."""
@@ -600,9 +673,9 @@ class Journal:
 
     def iter_bodies(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(session_id, body)`` for every session that has a body, in plan order."""
-        for row in self.rows(columns="session_id, body"):
-            if row["body"] is not None:
-                yield row["session_id"], row["body"]
+        for row in self.rows(fields=("body",)):
+            if row.body is not None:
+                yield row.session_id, row.body
 
     def uploads(self) -> list[dict[str, Any]]:
         """The uploaded tables stored with the run (see :meth:`create`)."""

@@ -101,11 +101,11 @@ def _result_row(r: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
 def results_frame(journal: Journal) -> pd.DataFrame:
     """The results of a journal (:data:`RESULT_COLUMNS`); unfinished rows count as ``unprocessed``."""
     # Only the parts needed, extracted by SQLite: full states and bodies stay in the journal.
-    rows = journal.rows(columns=(
+    rows = journal.select(
         "session_id, status, message, error_message, error_details, differences, attempts, http_status, error_code, "
         "started_at, finished_at, (SELECT group_concat(key, ', ') FROM json_each(desired)) AS fields, "
         "json_extract(response, '$.expires_at') AS expires_at, json_extract(source, '$.rows[0][0]') AS src_table, "
-        "json_extract(source, '$.rows[0][1]') AS src_line"))
+        "json_extract(source, '$.rows[0][1]') AS src_line")
     tables: dict[str, Any] = journal.meta.get("tables") or {}
     records = [_result_row(r, tables) for r in rows]
     df = pd.DataFrame({c: pd.Series([r[c] for r in records], dtype=object) for c in RESULT_COLUMNS})
@@ -151,11 +151,11 @@ def _error_lines(journal: Journal, why: dict[str, str], order: list[str]) -> dic
     """For each uploaded table: the lines of the sessions that did not go through, and why."""
     wanted: dict[str, dict[int, str]] = {t: {} for t in order}
     if why:
-        for r in journal.rows(columns="session_id, source"):
-            if r["session_id"] in why:
-                for table, line in (r["source"] or {}).get("rows") or []:
+        for r in journal.rows(fields=("source",)):
+            if r.session_id in why:
+                for table, line in (r.source or {}).get("rows") or []:
                     if table in wanted:
-                        wanted[table][int(line)] = why[r["session_id"]]
+                        wanted[table][int(line)] = why[r.session_id]
     return wanted
 
 
@@ -350,8 +350,8 @@ def not_found_notes(journal: Journal, *, rollback: bool = False, named: int = 20
     """
     seen: list[str] = []
     unseen: list[str] = []
-    for r in journal.rows([SessionStatus.FAILED], columns="session_id, http_status, "
-                          "json_extract(before, '$.expires_at') AS due"):
+    for r in journal.select("session_id, http_status, json_extract(before, '$.expires_at') AS due",
+                            [SessionStatus.FAILED]):
         if r["http_status"] == 404:
             (seen if r["due"] else unseen).append(str(r["session_id"]))
 

@@ -36,7 +36,7 @@ from ..schema import EXPIRES_IN_DEFAULT, CheckoutSessionUpdate
 from .compare import known_body
 from .engine import Engine, EngineOptions, RunProgress
 from .inflight import InFlight, in_flight_rows, settle_in_flight
-from .journal import Journal
+from .journal import Journal, JournalRow
 from .options import RunOptions, with_keywords
 from .plan import Plan, target_of
 from .reasons import Reason, ReasonCode, reason
@@ -49,7 +49,6 @@ from .states import (
     RunState,
     SessionStatus,
     parse_instant,
-    transient_failure,
     utc_text,
 )
 from .upload import changed_inputs, locate, table_records
@@ -266,13 +265,13 @@ def _default_client(client: Any, workers: int) -> tuple[Any, bool]:
     return Gr4vyClient(Settings.from_env(required=True), workers=workers), True
 
 
-def _settle(journal: Journal, engine: Engine, todo: list[dict[str, Any]], held_back: list[dict[str, Any]],
+def _settle(journal: Journal, engine: Engine, todo: list[JournalRow], held_back: list[JournalRow],
             first: int | None) -> None:
     """After the engine: what was not reached is ``unprocessed``; the run's state and stop reason recorded."""
-    in_todo = {r["session_id"] for r in todo}
-    held = {r["session_id"] for r in held_back}
-    waiting = [r["session_id"] for r in journal.rows((SessionStatus.PLANNED, SessionStatus.UNPROCESSED),
-                                                     columns="session_id, status")]
+    in_todo = {r.session_id for r in todo}
+    held = {r.session_id for r in held_back}
+    waiting = [r.session_id for r in journal.rows((SessionStatus.PLANNED, SessionStatus.UNPROCESSED),
+                                                     fields=("status",))]
     not_reached = [s for s in waiting if s in in_todo]
     held_left = [s for s in waiting if s in held]
     canary = f"not sent: canary run of the first {first}; resume to send the rest"
@@ -297,19 +296,19 @@ def _settle(journal: Journal, engine: Engine, todo: list[dict[str, Any]], held_b
                      last_finished_at=ended, active_periods=periods)
 
 
-def _settled_before(journal: Journal, todo: list[dict[str, Any]], held_back: list[dict[str, Any]]) -> dict[str, int]:
+def _settled_before(journal: Journal, todo: list[JournalRow], held_back: list[JournalRow]) -> dict[str, int]:
     """The run's sessions (all but the unchanged, ``skipped``) settled before this invocation, by status."""
-    sending = {r["session_id"] for r in todo} | {r["session_id"] for r in held_back}
+    sending = {r.session_id for r in todo} | {r.session_id for r in held_back}
     out: dict[str, int] = {}
-    for r in journal.rows(columns="session_id, status"):
-        if r["session_id"] in sending or r["status"] == SessionStatus.SKIPPED:
+    for r in journal.rows(fields=("status",)):
+        if r.session_id in sending or r.status == SessionStatus.SKIPPED:
             continue
-        status = str(r["status"]) if r["status"] in RESULT_STATUSES else str(SessionStatus.UNPROCESSED)
+        status = str(r.status) if r.status in RESULT_STATUSES else str(SessionStatus.UNPROCESSED)
         out[status] = out.get(status, 0) + 1
     return out
 
 
-def _execute(journal: Journal, client: Any, rows: list[dict[str, Any]], options: EngineOptions) -> Run:
+def _execute(journal: Journal, client: Any, rows: list[JournalRow], options: EngineOptions) -> Run:
     """Send ``rows`` (in plan order), settle what is left, write the result files, return the Run."""
     started = time.monotonic()
     first = options.first
@@ -440,7 +439,9 @@ def apply_plan(
         engine = EngineOptions(kind=RunKind.APPLY, workers=workers, rate=opts.rate, conflict_check=opts.conflict_check,
                                first=opts.first, progress=progress, cancel=cancel)
         with Journal.create(path, meta=meta, items=items, uploads=uploads) as j:
-            rows = [i for i in items if i["status"] == SessionStatus.PLANNED]  # as committed: not read back
+            rows = [JournalRow(i["session_id"], SessionStatus.PLANNED, before=i.get("before"), body=i.get("body"),
+                               desired=i.get("desired"), source=i.get("source"))
+                    for i in items if i["status"] == SessionStatus.PLANNED]  # as committed: not read back
             return _execute(j, client, rows, engine)
     finally:
         if own:
@@ -489,7 +490,7 @@ def resume_run(
             _check_target(client, meta, "run")
             todo = [r for r in j.rows((SessionStatus.PLANNED, SessionStatus.SENDING, SessionStatus.UNPROCESSED,
                                        SessionStatus.FAILED))
-                    if r["status"] != SessionStatus.FAILED or (r["body"] is not None and transient_failure(r))]
+                    if r.status != SessionStatus.FAILED or (r.body is not None and r.transient)]
             engine = EngineOptions(kind=str(meta.get("kind")), workers=n_workers,
                                  rate=rate if rate is not None else meta.get("rate"),
                                  conflict_check=bool(meta.get("conflict_check", True)), recheck=True, first=first,
@@ -513,14 +514,14 @@ def _rollback_items(parent: Journal, expires_in: float, mode: BodyMode) -> list[
 
     items = []
     for r in parent.rows((SessionStatus.SUCCEEDED,)):
-        desired = r["desired"] or {}
+        desired = r.desired or {}
         if not desired:
             continue
-        response = r["response"] or {}
+        response = r.response or {}
         wrote = {f: response.get(f, desired[f]) if response else desired[f] for f in desired}
         if response.get("expires_at"):  # when the run left it due to expire (a 404 then says "expired at")
             wrote["expires_at"] = response["expires_at"]
-        before = r["before"] or {}
+        before = r.before or {}
         restore = {f: before.get(f) for f in desired}
         body = rollback_body(response, before, restore, expires_in, mode)
         # A full-state body carries fields the run did not change: the re-read checks them too (engine
@@ -529,8 +530,8 @@ def _rollback_items(parent: Journal, expires_in: float, mode: BodyMode) -> list[
         for f in body:
             if f != "expires_in" and f not in wrote:
                 wrote[f] = left.get(f)
-        items.append({"session_id": r["session_id"], "status": SessionStatus.PLANNED, "before": wrote,
-                      "body": body, "desired": restore, "source": r["source"]})
+        items.append({"session_id": r.session_id, "status": SessionStatus.PLANNED, "before": wrote,
+                      "body": body, "desired": restore, "source": r.source})
     return items
 
 
@@ -603,14 +604,14 @@ def rollback_preview(journal: str | os.PathLike[str], *, now: float | None = Non
     at = time.time() if now is None else now
     with Journal.open(journal, readonly=True) as j:
         run_id = j.run_id
-        rows = [r for r in j.rows((SessionStatus.SUCCEEDED,), columns="session_id, desired, response")
-                if r["desired"]]
-        doubt = [r["session_id"] for r in in_flight_rows(j)]
-    expires = [(r["response"] or {}).get("expires_at") for r in rows]
+        rows = [r for r in j.rows((SessionStatus.SUCCEEDED,), fields=("desired", "response"))
+                if r.desired]
+        doubt = [r.session_id for r in in_flight_rows(j)]
+    expires = [(r.response or {}).get("expires_at") for r in rows]
     due = [parse_instant(e) for e in expires]
     sessions = pd.DataFrame({
-        "checkout_session_id": pd.Series([r["session_id"] for r in rows], dtype=object),
-        "fields": pd.Series([", ".join(r["desired"]) for r in rows], dtype=object),
+        "checkout_session_id": pd.Series([r.session_id for r in rows], dtype=object),
+        "fields": pd.Series([", ".join(r.desired) for r in rows], dtype=object),
         "expires_at": pd.Series(expires, dtype=object),
         "expired": pd.Series([d is not None and d <= at for d in due], dtype=bool),
     })

@@ -12,7 +12,6 @@ journals, plan files and result CSVs (``SessionStatus.SUCCEEDED == "succeeded"``
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from ..instants import parse_instant, utc_text
 
@@ -77,10 +76,10 @@ TRANSIENT_CODES = frozenset({OUTCOME_UNKNOWN, "connect", "read_timeout", "droppe
 """Error codes of failures that may pass on a second try (no answer, or an answer lost)."""
 
 
-def transient_failure(row: Any) -> bool:
-    """Whether a failed journal row may pass if sent again: no answer, 429, 5xx, or an outcome unknown (typed)."""
-    status = row.get("http_status")
-    return status is None or status == 429 or status >= 500 or (row.get("error_code") or "") in TRANSIENT_CODES
+def transient_failure(http_status: int | None, error_code: str | None) -> bool:
+    """Whether a failure may pass if sent again: no answer, 429, 5xx, or an outcome unknown (typed)."""
+    return (http_status is None or http_status == 429 or http_status >= 500
+            or (error_code or "") in TRANSIENT_CODES)
 
 
 class RunState(StrEnum):

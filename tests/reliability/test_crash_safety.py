@@ -162,11 +162,11 @@ def crash_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Random) -> 
     with Journal.open(journal) as j:  # the lock died with the process: opening it proves that
         assert j.integrity_check() == "ok"
         counts = j.counts()
-        rows = j.rows(columns="session_id, status")
+        rows = j.rows(fields=("status",))
     assert counts["total"] == len(ids) == sum(counts[s] for s in STATUSES)
-    caught_sending = {r["session_id"] for r in rows if r["status"] == "sending"}
+    caught_sending = {r.session_id for r in rows if r.status == "sending"}
     written_before = dict(sandbox.stats()["writes"])
-    planned_unsent = {r["session_id"] for r in rows if r["status"] == "planned"}
+    planned_unsent = {r.session_id for r in rows if r.status == "planned"}
     # A session still "planned" in the journal was never sent: "sending" is committed first.
     assert not (planned_unsent & set(written_before)), "a write went out before the journal said so"
 
@@ -248,7 +248,7 @@ def crash_rollback_run(sandbox: Sandbox, workdir: Path, run: int, rng: random.Ra
     journal, env, kill = _apply_killed(sandbox, workdir, len(ids), share, fault_seed=1000 + run)
     _quiet(sandbox)
     with Journal.open(journal, readonly=True) as j:
-        at_kill = Counter(str(r["status"]) for r in j.rows(columns="status"))
+        at_kill = Counter(str(r.status) for r in j.rows(fields=("status",)))
     written_by_run = set(sandbox.stats()["writes"])
 
     rolled = run_cli(["rollback", str(journal)], env, cwd=workdir, timeout=RUN_TIMEOUT)

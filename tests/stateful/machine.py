@@ -70,7 +70,7 @@ def run_cli(*args: str) -> tuple[int, str]:
 
 def journal_statuses(path: Path) -> dict[str, str]:
     with Journal.open(path, readonly=True) as j:
-        return {r["session_id"]: r["status"] for r in j.rows(columns="session_id, status")}
+        return {r.session_id: r.status for r in j.rows(fields=("status",))}
 
 
 class RunWorkflows(RuleBasedStateMachine):
@@ -164,9 +164,9 @@ class RunWorkflows(RuleBasedStateMachine):
 
     def _check_expired_messages(self, rec: RunRec) -> None:
         with Journal.open(rec.journal, readonly=True) as j:
-            for r in j.rows(("failed",), columns="session_id, message"):
-                if r["session_id"] in self.expired:
-                    assert "expired" in (r["message"] or ""), r
+            for r in j.rows(("failed",), fields=("message",)):
+                if r.session_id in self.expired:
+                    assert "expired" in (r.message or ""), r
 
     def _adopt(self, rec: RunRec) -> None:
         """After a cancelled or killed run: take the outcome of each session from the journal and the server.
@@ -342,9 +342,9 @@ class RunWorkflows(RuleBasedStateMachine):
             assert proc.returncode in (0, 1), out
         if rec.journal.exists():  # the process planned as the model does: changed-only bodies
             with Journal.open(rec.journal, readonly=True) as j:
-                for row in j.rows(columns="session_id, body, desired"):
-                    if row["body"] is not None:
-                        assert set(row["body"]) - {"expires_in"} == set(row["desired"] or {}), row
+                for row in j.rows(fields=("body", "desired")):
+                    if row.body is not None:
+                        assert set(row.body) - {"expires_in"} == set(row.desired or {}), row
         self.runs.append(rec)
         self._adopt(rec)
         if finished:

@@ -79,7 +79,7 @@ def test_server_validation_error_is_mapped_to_file_line_and_column(tmp_path, cli
     assert row["status"] == "failed" and row["http_status"] == 422
     assert "cart_items.csv line 2, column name: Field required" in row["message"]
     with Journal.open(run.journal, readonly=True) as j:
-        details = j.row(S0)["error_details"]
+        details = j.row(S0).error_details
     assert details[0]["file"] == "cart_items.csv" and details[0]["line"] == 2 and details[0]["column"] == "name"
     assert sandbox_clean.stats()["writes"].get(S0, 0) == 0
     # errors.csv is the user's cart rows of the failed session, plus the error: fix and upload again.

@@ -50,8 +50,8 @@ def test_apply_writes_each_session_once_and_hands_back_result_files(tmp_path, cl
         assert meta["kind"] == "apply" and meta["state"] == "finished" and meta["target"] == "local sandbox emulator"
         assert meta["inputs"][0]["sha256"] and meta["toolkit_version"]
         row = j.row(IDS[0])
-        assert row["before"]["id"] == IDS[0] and row["body"]["metadata"]["tag"] == "q4"
-        assert row["response"]["metadata"]["tag"] == "q4" and row["attempts"] == 1  # writes only
+        assert row.before["id"] == IDS[0] and row.body["metadata"]["tag"] == "q4"
+        assert row.response["metadata"]["tag"] == "q4" and row.attempts == 1  # writes only
     # Every status column of results is one of the five, and new expiries are reported.
     assert run.results["expires_at"].notna().all()
 
@@ -312,7 +312,7 @@ def test_rollback_of_a_killed_run_re_reads_what_it_left_in_flight(tmp_path, clie
     with Journal.open(run.journal) as j:
         for sid in (landed, lost):
             j.mark(sid, SessionStatus.SENDING, started=True)  # committed before the PUT, as the engine does
-        client.update_checkout_session(landed, j.row(landed)["body"])  # the write that landed; its answer lost
+        client.update_checkout_session(landed, j.row(landed).body)  # the write that landed; its answer lost
     preview = rollback_preview(run.journal)
     assert sorted(preview.in_flight) == sorted([landed, lost])
     assert "2 session(s) were in flight when the run stopped" in preview.describe()
@@ -325,4 +325,4 @@ def test_rollback_of_a_killed_run_re_reads_what_it_left_in_flight(tmp_path, clie
     for sid in IDS[:4]:
         assert "inflight" not in str((client.get_checkout_session(sid).get("metadata") or {}).get("tag"))
     with Journal.open(run.journal, readonly=True) as j:  # nothing is left in flight in the run's journal
-        assert j.row(landed)["status"] == "succeeded" and j.row(lost)["status"] == "unprocessed"
+        assert j.row(landed).status == "succeeded" and j.row(lost).status == "unprocessed"

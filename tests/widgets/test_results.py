@@ -84,17 +84,17 @@ def test_a_filtered_table_shows_exactly_the_journal_rows_of_that_status(conn: Co
     view = ResultsView()
     view.show(run)
     with Journal.open(run.journal, readonly=True) as j:
-        journal = {r["session_id"]: r for r in j.rows(columns="session_id, status, message")}
+        journal = {r.session_id: r for r in j.rows(fields=("status", "message"))}
     for choice, wanted in (("failed", {"failed"}), ("succeeded", {"succeeded"}), ("all", None),
                            ("not succeeded", {"failed"})):
         view.status_filter.value = choice
         shown = view.table.itable.df  # what goes to the browser
-        expected = [sid for sid, r in journal.items() if wanted is None or r["status"] in wanted]
+        expected = [sid for sid, r in journal.items() if wanted is None or r.status in wanted]
         assert shown["checkout_session_id"].tolist() == expected, choice
         assert (shown["checkout_session_id"] != "").all() and not shown.isna().any().any()
         for _, row in shown.iterrows():
-            assert row["status"] == journal[row["checkout_session_id"]]["status"]
-            assert row["message"] == (journal[row["checkout_session_id"]]["message"] or "")
+            assert row["status"] == journal[row["checkout_session_id"]].status
+            assert row["message"] == (journal[row["checkout_session_id"]].message or "")
     view.status_filter.value = "failed"
     assert view.table.itable.df["checkout_session_id"].tolist() == [ids[-1]]
     assert "not found or expired" in view.table.itable.df["message"].iloc[0]
