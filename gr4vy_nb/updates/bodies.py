@@ -25,6 +25,7 @@ from typing import Any
 
 from ..schema import WRITABLE_SESSION_FIELDS, CheckoutSession, CheckoutSessionUpdate
 from .compare import carried_value
+from .notes import NoteCode, PlanNote
 from .states import BodyMode, ItemStatus
 
 __all__ = ["CHANGED", "FULL", "UPDATE_ONLY_FIELDS", "apply_body_mode", "body_mode", "full_body", "rollback_body"]
@@ -94,7 +95,7 @@ def apply_body_mode(plan: Any, probe: Any) -> None:
     """Choose the body mode from the target's ``probe`` result, complete the bodies in :data:`FULL` mode, note it."""
     mode, why = body_mode(probe)
     plan.body_mode = mode
-    notes = [f"bodies: {why}"]
+    notes = [PlanNote(NoteCode.BODY_MODE, f"bodies: {why}")]
     if mode == FULL:
         unknown: list[str] = []
         for item in plan.items:
@@ -102,10 +103,12 @@ def apply_body_mode(plan: Any, probe: Any) -> None:
                 item.body = full_body(item.before, item.body, unknown)
         if unknown:
             names = sorted(set(unknown))
-            notes.append(f"bodies: top-level field(s) this version does not know, sent back unchanged: "
-                         f"{', '.join(names[:6])}" + (f" and {len(names) - 6} more" if len(names) > 6 else ""))
+            notes.append(PlanNote(NoteCode.UNKNOWN_FIELDS, "bodies: top-level field(s) this version does not know, "
+                                  f"sent back unchanged: {', '.join(names[:6])}"
+                                  + (f" and {len(names) - 6} more" if len(names) > 6 else ""),
+                                  count=len(names), sessions=tuple(names[:6])))
         if plan.changes:
-            notes.append(f"bodies: {_lost_text()}")
+            notes.append(PlanNote(NoteCode.BODY_LIMITS, f"bodies: {_lost_text()}"))
     plan.notes = [*notes, *plan.notes]
 
 

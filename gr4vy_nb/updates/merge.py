@@ -52,6 +52,7 @@ from .checks import CLEAR_COLUMNS, check_upload, with_sessions
 from .compare import canonical, carried_item, carried_value, diff_parts, get_path, keyed_lists, known_body, prune
 from .destructive import noun
 from .edits import Current, SessionEdits, TableRows, field_of, find_edits
+from .notes import NoteCode, PlanNote
 from .states import ItemStatus, parse_instant
 from .upload import Upload, locate
 
@@ -117,7 +118,7 @@ class Changeset:
     items: list[PlanItem]
     problems: pd.DataFrame
     diff: pd.DataFrame
-    notes: list[str]
+    notes: list[PlanNote]
 
 
 def _set(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -679,22 +680,24 @@ def expire_sooner(items: list[PlanItem], expires_in: int, now: float | None = No
                and (due := parse_instant((i.before or {}).get("expires_at"))) is not None and due > horizon)
 
 
-def _notes(items: list[PlanItem], expires_in: int) -> list[str]:
+def _notes(items: list[PlanItem], expires_in: int) -> list[PlanNote]:
     notes = []
     changed = [i for i in items if i.status == ItemStatus.CHANGE]
     if changed:
         later = expire_sooner(changed, expires_in)
-        notes.append(f"expiry reset: the API sets each updated session to expire {expires_in / 3600:g} h after its "
-                     f"update (expires_in={expires_in})" + (f"; {later} of the {len(changed)} now expire later than "
-                                                            "that and will expire sooner" if later else ""))
+        notes.append(PlanNote(NoteCode.EXPIRY_RESET, f"expiry reset: the API sets each updated session to expire "
+                              f"{expires_in / 3600:g} h after its update (expires_in={expires_in})"
+                              + (f"; {later} of the {len(changed)} now expire later than that and will expire sooner"
+                                 if later else ""), count=later))
     # The sessions' own notes, grouped by their code: the text itself where every session has the same,
     # else one example ("3 session(s), e.g.: removes passengers #0 of 2").
     kinds: dict[str, list[str]] = defaultdict(list)
     for item in changed:
         for note in item.notes:
             kinds[note["code"]].append(note["text"])
-    for _code, parts in sorted(kinds.items()):
+    for code, parts in sorted(kinds.items()):
         distinct = sorted(set(parts))
-        notes.append(f"{len(parts)} session(s): {distinct[0]}" if len(distinct) == 1 else
-                     f"{len(parts)} session(s), e.g.: {distinct[0]}")
+        text = (f"{len(parts)} session(s): {distinct[0]}" if len(distinct) == 1 else
+                f"{len(parts)} session(s), e.g.: {distinct[0]}")
+        notes.append(PlanNote(NoteCode.SESSION_CHANGES, text, count=len(parts), kind=code))
     return notes

@@ -40,6 +40,7 @@ from .bodies import apply_body_mode
 from .checks import check_against_current, check_upload
 from .destructive import consent_text, destructive_counts, destructive_frame
 from .merge import DIFF_COLUMNS, PlanItem, build_changes, expire_sooner
+from .notes import NoteCode, PlanNote
 from .options import PlanOptions, with_keywords
 from .stale import check_stale, with_stale_items, without_sessions
 from .states import BodyMode, ItemStatus, Rewrites, parse_instant
@@ -77,8 +78,9 @@ class Plan:
         tables: for each uploaded table, its ``file`` name and original ``columns``.
         uploads: the uploaded tables themselves (:class:`~gr4vy_nb.tables.reader.UploadTable`: the
             cells as the user wrote them, by line), from which ``errors.csv`` is cut.
-        notes: plan-wide warnings in words (expiry resets, lists replaced, objects cleared, sessions likely
-            to expire before the run reaches them).
+        notes: plan-wide notes as records (:class:`~gr4vy_nb.updates.notes.PlanNote`: expiry resets, what
+            the changes do by kind, sessions likely to expire before the run reaches them, how bodies are
+            built), each with its code and audience; shells render them.
         created_at: when the plan was made (Unix time).
         likely_to_expire: the sessions to update whose ``expires_at`` comes before the run is likely to
             reach them (see :func:`expiry_forecast`); they will end ``failed`` "expired".
@@ -95,7 +97,7 @@ class Plan:
     target: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[PlanNote] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
     uploads: dict[str, UploadTable] = field(default_factory=dict, repr=False)
     likely_to_expire: list[str] = field(default_factory=list)
@@ -172,7 +174,7 @@ class Plan:
             "expires_in": self.expires_in,
             "likely_to_expire": len(self.likely_to_expire),
             "destructive": destructive_counts(self.items),
-            "notes": list(self.notes),
+            "notes": [str(n) for n in self.notes],
         }
 
     @property
@@ -254,7 +256,7 @@ class Plan:
             "target": self.target,
             "inputs": self.inputs,
             "tables": self.tables,
-            "notes": self.notes,
+            "notes": [n.to_dict() for n in self.notes],
             "items": [i.to_dict() for i in self.items],
             "problems": _records(self.problems, list(self.problems.columns)),
             "diff": _records(self.diff, DIFF_COLUMNS),
@@ -285,7 +287,7 @@ class Plan:
             target=dict(data.get("target") or {}),
             inputs=list(data.get("inputs") or []),
             tables=dict(data.get("tables") or {}),
-            notes=list(data.get("notes") or []),
+            notes=[PlanNote.from_dict(n) for n in data.get("notes") or []],
             created_at=float(data.get("created_at") or time.time()),
             uploads=upload_from_records(data.get("uploads") or []),
             likely_to_expire=list(data.get("likely_to_expire") or []),
@@ -522,6 +524,8 @@ def _forecast_expiry(plan: Plan, *, workers: int, rate: float | None) -> None:
     n = len(plan.likely_to_expire)
     if n:
         pace = f"at {rate:g} req/s" if rate else f"with {workers} worker(s) and no rate limit"
-        plan.notes = [*plan.notes, (
+        plan.notes = [*plan.notes, PlanNote(
+            NoteCode.LIKELY_TO_EXPIRE,
             f"{n} of {len(plan.changes)} sessions expire before the run is likely to reach them ({pace}); they will "
-            "end failed \"expired\" (first: " + ", ".join(plan.likely_to_expire[:5]) + ")")]
+            "end failed \"expired\" (first: " + ", ".join(plan.likely_to_expire[:5]) + ")",
+            count=n, sessions=tuple(plan.likely_to_expire[:5]))]

@@ -37,6 +37,7 @@ from ..tables.masking import mask_value
 from ..tables.reader import UploadTable
 from ..tables.versions import VERSION_COLUMN, hashed_columns, is_version, row_texts, row_versions, version_of
 from .merge import PlanItem
+from .notes import NoteCode, PlanNote
 from .states import ItemStatus
 from .upload import Upload
 
@@ -57,7 +58,7 @@ class StaleCheck:
 
     problems: pd.DataFrame = field(default_factory=problems_frame)
     sessions: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
+    notes: list[PlanNote] = field(default_factory=list)
 
 
 def _text(value: Any) -> str | None:
@@ -256,9 +257,10 @@ def check_stale(upload: Upload, current: Any, *, ignore: bool = False) -> StaleC
             unchecked = _table_check(t, _Live.of(table, current[table]), sessions, ignore, found, out.sessions)
         if unchecked:
             whole = "its" if unchecked == len(t.text) else f"{unchecked} of its"
-            out.notes.append(f"{t.file}: {whole} {unchecked:,} row(s) carry no {VERSION_COLUMN} (a hand-made file, "
-                             "the column deleted, or rows added by hand): they could not be checked for changes "
-                             "made since an export")
+            out.notes.append(PlanNote(NoteCode.UNVERSIONED_ROWS, f"{t.file}: {whole} {unchecked:,} row(s) carry no "
+                                      f"{VERSION_COLUMN} (a hand-made file, the column deleted, or rows added by "
+                                      "hand): they could not be checked for changes made since an export",
+                                      count=unchecked))
     out.problems = found.frame()
     return out
 

@@ -3,17 +3,18 @@
 Each function renders what the plan (or the workflow) says now, as HTML; nothing here decides anything.
 The summary line carries the destructive counts in red; the notes are sorted by who they are for:
 warnings an analyst must read (amber, sessions likely to expire), plain notes (grey), and the technical
-record of how the bodies are built ("bodies: ...", folded away under *technical notes*).
+record (how the bodies are built, the expiry reset: folded away under *technical notes*), each by its
+note's :class:`~gr4vy_nb.updates.notes.Audience`.
 """
 
 from __future__ import annotations
 
 import html
-import time
 from typing import Any
 
 import pandas as pd
 
+from ..updates.notes import Audience, PlanNote
 from ._common import amount_text, is_amount_path, is_missing
 
 __all__ = ["DESTRUCTIVE", "EXPIRY", "destructive_html", "diff_html", "diff_text", "expiry_html", "summary_html",
@@ -25,21 +26,17 @@ EXPIRY = "#b45309"
 """The colour of the expiry warning (amber): never the destructive red."""
 _NOTE = "#374151"
 _GREY = "#6b7280"
-_TECHNICAL = ("bodies:", "expiry reset:")
-"""Notes kept for the record, folded away: how bodies are built, and the expiry reset (told next to Run)."""
 
 
-def _split_notes(notes: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """``(warnings, notes, technical)``: what an analyst must read, what informs, what is the record."""
-    warnings, plain, technical = [], [], []
+def _split_notes(notes: list[PlanNote]) -> tuple[list[str], list[str], list[str]]:
+    """``(warnings, notes, technical)`` by each note's audience: what an analyst must read, what informs, the record.
+
+    The expiry reset is a record here: the app tells it next to Run, with its count.
+    """
+    out: dict[Audience, list[str]] = {a: [] for a in Audience}
     for note in notes:
-        if note.startswith(_TECHNICAL):
-            technical.append(note)
-        elif "expire before the run is likely to reach them" in note:
-            warnings.append(note)
-        else:
-            plain.append(note)
-    return warnings, plain, technical
+        out[note.audience].append(note.text)
+    return out[Audience.WARNING], out[Audience.INFO], out[Audience.RECORD]
 
 
 def summary_html(plan: Any) -> str:
@@ -131,13 +128,10 @@ def diff_html(item: Any, rows: Any) -> str:
 
 def expiry_html(plan: Any) -> str:
     """Next to Run, in words: what an update does to each session's expiry (amber when some expire sooner)."""
-    from ..updates.states import parse_instant
-
     changes = plan.changes
     if not changes:
         return ""
-    horizon = time.time() + plan.expires_in
-    sooner = sum(1 for i in changes if (t := parse_instant((i.before or {}).get("expires_at"))) and t > horizon)
+    sooner = plan.expire_sooner
     text = (f"Each updated session will expire {plan.expires_in / 3600:g} h after its update; "
             f"{sooner:,} of {len(changes):,} expire sooner than they do now.")
     if sooner:

@@ -51,7 +51,8 @@ def _versions(folder: Path) -> dict[str, list[str]]:
 
 def _version_problems(plan) -> list[str]:
     """What the plan says about versions: stale rows and the "could not be checked" notes."""
-    return [*plan.problems[plan.problems.rule == "stale"].message, *(n for n in plan.notes if VERSION_COLUMN in n)]
+    return [*plan.problems[plan.problems.rule == "stale"].message,
+            *(n.text for n in plan.notes if VERSION_COLUMN in n.text)]
 
 
 def _rename_passenger(client, sid: str = S0) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from gr4vy_nb.errors import InputError
 from gr4vy_nb.tables.frames import flatten_sessions
+from gr4vy_nb.updates.notes import NoteCode
 from gr4vy_nb.updates.plan import plan_updates
 from tests.updates.helpers import MISSING, NO_AIRLINE, S0, S1, SEED, errors_of, plan_of, write
 
@@ -176,7 +177,7 @@ def test_expiry_reset_is_shown_and_expires_in_is_checked(tmp_path, client):
     write(tmp_path, "sessions.csv", f"checkout_session_id,metadata.tag\n{S0},x\n")
     plan = plan_updates(tmp_path, client=client, expires_in=7200)
     assert plan.item(S0).body["expires_in"] == 7200
-    assert any("expire 2 h after its update" in n for n in plan.notes)
+    assert any("expire 2 h after its update" in n.text for n in plan.notes if n.code == NoteCode.EXPIRY_RESET)
     with pytest.raises(InputError, match="expires_in"):
         plan_updates(tmp_path, client=client, expires_in=60)
 
@@ -200,4 +201,4 @@ def test_fields_unknown_to_this_version_are_sent_back_unchanged_and_named(tmp_pa
         leg["sandbox_future_field"] for leg in current["legs"]]
     assert plan.warnings.empty  # nothing is dropped, so there is nothing to warn about
     assert "this version does not know, sent back unchanged: airline.legs[].sandbox_future_field" in item.message
-    assert any("sent back unchanged" in n for n in plan.notes)
+    assert any("sent back unchanged" in n.text for n in plan.notes if n.kind == "carries_unknown")

@@ -7,6 +7,7 @@ import pytest
 from gr4vy_nb.errors import InputError, RunError
 from gr4vy_nb.problems import COLUMNS as PROBLEM_COLUMNS
 from gr4vy_nb.updates.merge import DIFF_COLUMNS
+from gr4vy_nb.updates.notes import Audience, NoteCode
 from gr4vy_nb.updates.plan import Plan, plan_updates
 from tests.updates.helpers import MISSING, S0, S1, SEED
 
@@ -107,7 +108,9 @@ def test_plan_notes_the_sessions_likely_to_expire_and_keeps_them_when_saved(tmp_
     (tmp_path / "sessions.csv").write_text("checkout_session_id,metadata.k\n" + "".join(f"{i},w\n" for i in ids))
     plan = plan_updates(tmp_path, client=client, rate=1)
     assert plan.likely_to_expire == ids[2:] and plan.summary["likely_to_expire"] == 2
-    assert any(n.startswith("2 of 4 sessions expire before the run is likely to reach them (at 1 req/s)")
-               for n in plan.notes)
+    [warned] = [n for n in plan.notes if n.code == NoteCode.LIKELY_TO_EXPIRE]
+    assert warned.text.startswith("2 of 4 sessions expire before the run is likely to reach them (at 1 req/s)")
+    assert warned.audience == Audience.WARNING and warned.count == 2 and warned.sessions == tuple(ids[2:])
     again = Plan.load(plan.save(tmp_path / "plan.json"))
+    assert again.notes == plan.notes  # the records survive a saved plan
     assert again.likely_to_expire == ids[2:] and again.seconds_per_request == plan.seconds_per_request

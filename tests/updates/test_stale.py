@@ -15,6 +15,7 @@ from gr4vy_nb.errors import InputError
 from gr4vy_nb.export import export_sessions
 from gr4vy_nb.tables.files import read_table, write_table
 from gr4vy_nb.tables.versions import VERSION_COLUMN, version_of
+from gr4vy_nb.updates.notes import NoteCode
 from gr4vy_nb.updates.plan import plan_updates
 from gr4vy_nb.updates.runs import apply_plan
 from gr4vy_nb.updates.stale import changed_since_export
@@ -135,8 +136,8 @@ def test_a_sessions_row_does_not_go_stale_when_only_a_list_or_the_expiry_changed
 def test_a_fresh_export_plans_nothing_and_one_edit_plans_exactly_that_edit(tmp_path, client):
     export = _export(client, tmp_path / "export")
     plan = plan_updates(export, client=client)
-    assert plan.ok and plan.changes == [] and plan.diff.empty and plan.problems.empty and plan.notes[:1] != [""]
-    assert not [n for n in plan.notes if VERSION_COLUMN in n]
+    assert plan.ok and plan.changes == [] and plan.diff.empty and plan.problems.empty
+    assert not [n for n in plan.notes if n.code == NoteCode.UNVERSIONED_ROWS]
     _edit(export / "passengers.csv", 2, "first_name", "Hanne")
     plan = plan_updates(export, client=client)
     assert plan.ok and plan.problems.empty
@@ -178,7 +179,7 @@ def test_a_file_without_versions_plans_as_before_with_one_note(tmp_path, client)
     write_table(frame, export / "passengers.csv")
     plan = plan_updates(export / "passengers.csv", client=client)
     assert plan.ok and _stale(plan).empty
-    notes = [n for n in plan.notes if VERSION_COLUMN in n]
+    notes = [n.text for n in plan.notes if n.code == NoteCode.UNVERSIONED_ROWS]
     assert notes == ["passengers.csv: its 4 row(s) carry no row_version (a hand-made file, the column deleted, or "
                      "rows added by hand): they could not be checked for changes made since an export"]
     # As before versions: the file's rows are the list (the other writer's rename is reverted).
@@ -193,7 +194,7 @@ def test_pandas_defaults_keep_the_versions(tmp_path, client):
         assert df[VERSION_COLUMN].map(type).eq(str).all()
         df.to_csv(path, index=False)
     plan = plan_updates(export, client=client, allow_spreadsheet_rewrites=True)
-    assert _stale(plan).empty and not [n for n in plan.notes if VERSION_COLUMN in n]
+    assert _stale(plan).empty and not [n for n in plan.notes if n.code == NoteCode.UNVERSIONED_ROWS]
 
 
 def test_the_same_file_again_after_applying_it_is_no_conflict(tmp_path, client):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gr4vy_nb.notebook_support import Connection
 from gr4vy_nb.sandbox import Sandbox
+from gr4vy_nb.updates.notes import NoteCode
 from gr4vy_nb.updates.reasons import Action, ReasonCode
 from gr4vy_nb.widgets import BulkUpdateApp
 from gr4vy_nb.widgets._common import plain
@@ -223,8 +224,10 @@ def test_a_removed_passenger_reads_removed_in_the_diff_and_the_notes_carry_no_pl
     app.on_validate()
     app.on_plan()
     assert app.plan is not None and app.plan.consent
-    assert "1 session(s): removes passengers #0, #2, #3 of 4" in app.plan.notes
-    assert not [n for n in app.plan.notes if "#N" in n or " of N" in n]
+    [removal] = [n for n in app.plan.notes if n.kind == "removes.passengers"]
+    assert (removal.code, removal.count, removal.text) == (NoteCode.SESSION_CHANGES, 1,
+                                                           "1 session(s): removes passengers #0, #2, #3 of 4")
+    assert not [n for n in app.plan.notes if "#N" in n.text or " of N" in n.text]
     app.diff_session.value = sid
     view = app.diff_view.value
     rows = [r for r in view.split("<tr>") if "airline.passengers[" in r]
