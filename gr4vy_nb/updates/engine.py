@@ -51,7 +51,7 @@ class RunProgress:
     ``conflict`` their outcomes so far (on a resume, the earlier invocations' included: ``already``
     of them were settled before it started); ``retrying`` is how many sessions are waiting to retry
     a request right now, ``retries`` how many retries were made; ``requests`` counts HTTP attempts
-    by method.
+    by method; ``resumed``: this invocation resumes the run (``kind`` stays the run's).
     """
 
     kind: str
@@ -68,6 +68,7 @@ class RunProgress:
     state: str = "running"
     last_session_id: str | None = None
     already: int = 0
+    resumed: bool = False
 
     @property
     def per_second(self) -> float:
@@ -85,6 +86,7 @@ class EngineOptions:
         rate: most requests per second, re-reads and retries included (``None``: no limit).
         conflict_check: re-read each session first and refuse to overwrite one that changed.
         recheck: re-read each session first (a resume: some may already hold the new values).
+        resumed: this invocation resumes the run (progress says so).
         first: send only the first N sessions (a canary); ``None``: all.
         progress: called with a :class:`RunProgress` after each session and retry.
         cancel: a :class:`threading.Event` or a callable; when set/true, no new request starts.
@@ -95,6 +97,7 @@ class EngineOptions:
     rate: float | None = None
     conflict_check: bool = True
     recheck: bool = False
+    resumed: bool = False
     first: int | None = None
     progress: Callable[[RunProgress], None] | None = None
     cancel: Any = None
@@ -410,7 +413,7 @@ class Engine:
         before = {str(k): int(v) for k, v in (prior or {}).items()}
         already = sum(before.values())
         self._snap = RunProgress(kind=self.options.kind, total=len(rows) + already, done=already, already=already,
-                                 **{s: before.get(s, 0) for s in ("succeeded", "failed", "conflict")})
+                                 resumed=self.options.resumed, **{s: before.get(s, 0) for s in ("succeeded", "failed", "conflict")})
         self._started = time.monotonic()
         pool = _Pool(self, rows)
         with self.client.observed(self._on_attempt), self.client.paced(self.options.rate):

@@ -1,25 +1,25 @@
-"""The bulk app's plan step in the background: a thread with progress (done/total, rate, ETA) and Cancel.
+"""The bulk app's plan step in the background: progress (done/total, rate, ETA) and Cancel.
 
 :class:`PlanActions` is mixed into :class:`~gr4vy_nb.widgets.bulk_app.BulkUpdateApp` (as
 :class:`~gr4vy_nb.widgets._runner.RunActions` is for runs): :meth:`PlanActions.on_plan` starts the
-fetch and merge, :meth:`~PlanActions.on_cancel_plan` stops it within about a second (the plan's
-``cancel``: its reads go in small batches), :meth:`~PlanActions.wait_plan` blocks for scripts and
-tests. Also here: a step's own message area (:class:`StepMessages`) and the grey "why is this
-button disabled" line (:func:`reason_html`).
+fetch and merge in the background (:class:`~gr4vy_nb.widgets._background.Background`, as runs do),
+:meth:`~PlanActions.on_cancel_plan` stops it within about a second (the plan's ``cancel``: its
+reads go in small batches), :meth:`~PlanActions.wait_plan` blocks for scripts and tests. Also here:
+a step's own message area (:class:`StepMessages`) and the grey "why is this button disabled" line
+(:func:`reason_html`).
 """
 
 from __future__ import annotations
 
 import html
 import threading
-import time
 from typing import Any
 
-from ..errors import Gr4vyError
 from ..updates.reasons import Action, Reason, ReasonCode
+from ._background import Background, Pace, duration
 from ._common import Messages, busy
 
-__all__ = ["PlanActions", "StepMessages", "duration", "reason_html", "words"]
+__all__ = ["PlanActions", "StepMessages", "reason_html", "words"]
 
 _GREY = "color:#6b7280;font-size:90%;margin-left:8px"
 
@@ -69,11 +69,6 @@ def reason_html(reason: str) -> str:
     return f"<span style='{_GREY}'>{html.escape(reason)}</span>" if reason else ""
 
 
-def duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
-
-
 class PlanActions:
     """The plan step of the bulk app, in the background (the app provides the widgets and state it uses)."""
 
@@ -92,10 +87,7 @@ class PlanActions:
     expires_in: Any
     lists_mode: Any
     ignore_stale: Any
-    _planning: bool
-    _plan_thread: threading.Thread | None
-    _plan_cancel: threading.Event
-    _plan_error: BaseException | None
+    planner: Background
 
     def _buttons(self) -> list[Any]:
         raise NotImplementedError
@@ -115,7 +107,7 @@ class PlanActions:
     def on_plan(self, _button: Any = None, *, wait: bool | None = None) -> None:
         """Fetch the current state of every session named, merge the upload, show the diff (GET only).
 
-        The fetch runs in a background thread with done/total, rate and ETA, and Cancel
+        The fetch runs in the background (:attr:`planner`) with done/total, rate and ETA, and Cancel
         (:meth:`on_cancel_plan`). ``wait``: block until the plan is made (:meth:`wait_plan`); by default a
         click on *Plan* returns at once, while a call from code (``app.on_plan()``) waits, so the next line
         of a script or cell sees :attr:`plan`.
@@ -135,69 +127,58 @@ class PlanActions:
             options = PlanOptions(expires_in=int(self.expires_in.value), lists=str(self.lists_mode.value),
                                   ignore_stale=bool(self.ignore_stale.value))
             self.workflow.probe = self.connection.probe  # looked up once per plan, here in the shell
-            cancel = threading.Event()
-            self._plan_cancel = cancel
-            self._plan_error = None
-            began = time.monotonic()
-            last = [0.0]
+            pace = Pace()
 
             def progress(done: int, total: int) -> None:
-                now = time.monotonic()
-                if now - last[0] < 0.15 and done < total:
+                if not pace.due(done, total):
                     return
-                last[0] = now
                 self.plan_progress.max = max(total, 1)
                 self.plan_progress.value = min(done, total)
-                elapsed = now - began
-                rate = done / elapsed if elapsed > 0 else 0.0
-                eta = f" · about {duration((total - done) / rate)} left" if rate > 0 and done < total else ""
+                rate = done / pace.elapsed if pace.elapsed > 0 else 0.0
                 self.plan_counters.value = (
                     f"fetching <b data-counter='done'>{done:,}</b> / <b data-counter='total'>{total:,}</b>"
-                    f" · {rate:.1f}/s{eta}")
+                    f" · {rate:.1f}/s{Pace.eta(total - done, rate)}")
 
-            def work() -> None:
+            def work(cancel: threading.Event) -> Any:
                 try:
                     plan = self.workflow.plan(options, cancel=cancel, progress=progress)
                     if cancel.is_set():  # cancelled after the last read: the plan is dropped
                         self.workflow.clear_plan()
                         raise PlanCancelled("the plan was cancelled; nothing was planned")
-                    self.plan_counters.value = (f"fetched {len(plan.items):,} session(s) in "
-                                                f"{duration(time.monotonic() - began)}")
-                    self._show_plan()
                 except PlanCancelled:
                     self.plan_progress.bar_style = "warning"
                     self.plan_counters.value = ""
                     self.plan_messages.warn("plan cancelled: nothing was sent")
-                except Gr4vyError as exc:
-                    self.plan_progress.bar_style = "danger"
-                    self.plan_messages.error(exc)
-                except BaseException as exc:  # shown and kept for wait_plan(): a bug must not vanish in a thread
-                    self.plan_progress.bar_style = "danger"
-                    self._plan_error = exc
-                    self.plan_messages.error(exc, with_traceback=True)
-                finally:
-                    self.plan_cancel_button.disabled = True
-                    self.plan_cancel_button.layout.display = "none"
-                    if self._plan_error is None and self.plan_progress.bar_style != "danger":
-                        self.plan_progress.layout.display = "none"  # the fetch is over: the counters say how
-                    self._planning = False
-                    self._refresh()
+                    return None
+                return plan
+
+            def done(plan: Any) -> None:
+                if plan is not None:
+                    self.plan_counters.value = (f"fetched {len(plan.items):,} session(s) in "
+                                                f"{duration(pace.elapsed)}")
+                    self._show_plan()
+
+            def ended() -> None:
+                self.plan_cancel_button.disabled = True
+                self.plan_cancel_button.layout.display = "none"
+                if self.plan_progress.bar_style != "danger":
+                    self.plan_progress.layout.display = "none"  # the fetch is over: the counters say how
 
             self.plan_progress.bar_style = "info"
             self.plan_counters.value = "fetching: starting ..."
-            self._planning = True
             self.plan_cancel_button.disabled = False
             self.plan_progress.layout.display = self.plan_cancel_button.layout.display = None
-            self._plan_thread = threading.Thread(target=work, name="gr4vy-plan", daemon=True)
-            self._plan_thread.start()
+            self.planner.start(work, done, finally_=ended)
             started = True
         if started and wait:
             self.wait_plan()
 
+    def _plan_failed(self, _exc: BaseException) -> None:
+        self.plan_progress.bar_style = "danger"
+
     def on_cancel_plan(self, _button: Any = None) -> None:
         """Stop the plan being made: no plan is made, nothing is sent (fetches in flight finish)."""
-        if self._planning:
-            self._plan_cancel.set()
+        if self.planner.cancel():
             self.plan_cancel_button.disabled = True
             self.plan_counters.value = "cancelling ..."
 
@@ -207,12 +188,5 @@ class PlanActions:
         Raises:
             TimeoutError: the plan is still being made after ``timeout`` seconds.
         """
-        thread = self._plan_thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"the plan was not ready within {timeout} s")
-        if self._plan_error is not None:
-            error, self._plan_error = self._plan_error, None
-            raise error
+        self.planner.wait(timeout)
         return self.plan

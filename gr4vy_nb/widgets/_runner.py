@@ -3,34 +3,29 @@
 :class:`RunActions` is what the apps that show a run (the bulk-update app, the runs browser)
 share: resume or roll back the run shown, cancel, wait, and report how a run ended.
 
-The kernel's main thread must stay free while a run goes on, or the Cancel click would wait
-behind the run it is meant to stop. So the run executes in a background thread; it updates
-the widgets from there (ipywidgets sends state changes from any thread), at most every
-:data:`REFRESH_SECONDS`, plus once at the end. Cancel sets an event the engine checks before
+The run executes in the background (:class:`~gr4vy_nb.widgets._background.Background`, as a plan
+does); it updates the widgets from there (ipywidgets sends state changes from any thread), at most
+every :data:`REFRESH_SECONDS`, plus once at the end. Cancel sets an event the engine checks before
 each new request: in-flight requests finish and the journal stays consistent.
 """
 
 from __future__ import annotations
 
 import html
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
-from ..errors import Gr4vyError, InputError, Refused
+from ..errors import InputError, Refused
 from ..updates.reasons import Action, ReasonCode, reason
 from ..updates.states import RESULT_STATUSES, RunState
+from ._background import REFRESH_SECONDS, Background, Pace
 from ._common import Messages, busy
-from ._planning import duration, words
+from ._planning import words
 
 __all__ = ["REFRESH_SECONDS", "RollbackPrompt", "RunActions", "RunPanel"]
-
-REFRESH_SECONDS = 0.15
-"""Shortest interval between two progress redraws (a run may report thousands of events)."""
 
 _DOING = {"apply": "applying", "resume": "resuming", "rollback": "rolling back"}
 """What the panel says a run of each kind is doing (the label :meth:`RunPanel.start` is given)."""
@@ -38,10 +33,11 @@ CANCELLING = "cancelling: requests in flight will finish, nothing new is sent"
 
 
 class RunPanel:
-    """A progress bar with succeeded/failed/retrying counters, a Cancel button and the worker thread.
+    """A progress bar with succeeded/failed/retrying counters, a Cancel button, and the run's thread.
 
-    ``start(work, on_finished)`` runs ``work(progress=..., cancel=...)`` in a thread; its result
-    (a :class:`~gr4vy_nb.updates.runs.Run`) goes to ``on_finished`` (in that thread). A toolkit error is
+    ``start(label, work, on_finished)`` runs ``work(progress=..., cancel=...)`` in the background
+    (:class:`~gr4vy_nb.widgets._background.Background`); its result (a
+    :class:`~gr4vy_nb.updates.runs.Run`) goes to ``on_finished`` (in that thread). A toolkit error is
     shown in ``messages``; any other exception is shown with its traceback and kept in
     :attr:`error`, and :meth:`wait` re-raises it. ``on_state`` is called whenever a run starts or
     ends, so the owning app can enable or disable its buttons.
@@ -49,7 +45,6 @@ class RunPanel:
 
     def __init__(self, messages: Messages, on_state: Callable[[], None] | None = None) -> None:
         self.messages = messages
-        self._on_state = on_state or (lambda: None)
         self.bar = w.IntProgress(value=0, min=0, max=1, description="", bar_style="",
                                  layout=w.Layout(width="60%"))
         self.bar.add_class("gr4vy-run-progress")
@@ -67,19 +62,22 @@ class RunPanel:
         self.cancel_button.layout.display = "none"
         self.widget = w.VBox([w.HBox([self.bar, self.cancel_button]), self.counters, self.note])
         self.widget.layout.display = "none"
-        self.cancel_event = threading.Event()
-        self.error: BaseException | None = None
-        self.result: Any = None
+        self.work = Background("run", messages, on_state, on_failed=self._failed)
         self.last_progress: Any = None
-        self._thread: threading.Thread | None = None
-        self._active = False
-        self._last_draw = 0.0
-        self._draw_lock = threading.Lock()
+        self._pace = Pace()
 
     @property
     def running(self) -> bool:
         """Whether a run is in progress."""
-        return self._active
+        return self.work.running
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.work.error
+
+    @property
+    def result(self) -> Any:
+        return self.work.result
 
     def start(self, label: str, work: Callable[..., Any], on_finished: Callable[[Any], None]) -> None:
         """Start ``work(progress=..., cancel=...)`` in a background thread.
@@ -91,41 +89,28 @@ class RunPanel:
             raise RuntimeError("a run is already in progress")
         self.label = label
         self.note.value = ""
-        self.cancel_event = threading.Event()
-        self.error = None
-        self.result = None
         self.last_progress = None
+        self._pace = Pace()
         self.bar.value, self.bar.max, self.bar.bar_style = 0, 1, "info"
         self.counters.value = (f"<span class='gr4vy-run-kind'>{html.escape(_DOING.get(label, label))}</span>: "
                                "starting ...")
         self.cancel_button.disabled = False
         self.cancel_button.layout.display = None
         self.widget.layout.display = None
-        self._active = True
-        self._last_draw = 0.0
-        self._thread = threading.Thread(target=self._main, args=(label, work, on_finished),
-                                        name=f"gr4vy-{label}", daemon=True)
-        self._on_state()
-        self._thread.start()
 
-    def _main(self, label: str, work: Callable[..., Any], on_finished: Callable[[Any], None]) -> None:
-        try:
-            self.result = work(progress=self._on_progress, cancel=self.cancel_event)
-            self.draw_final(self.result)
-            on_finished(self.result)
-        except Gr4vyError as exc:
-            self.bar.bar_style = "danger"
-            self.messages.error(exc)
-        except BaseException as exc:  # shown and kept for wait(): a bug must not vanish in a thread
-            self.bar.bar_style = "danger"
-            self.error = exc
-            self.messages.error(exc, with_traceback=True)
-        finally:
-            self.cancel_button.disabled = True
-            self.cancel_button.layout.display = "none"
-            self.note.value = ""  # the run has ended: "cancelling" no longer holds
-            self._active = False
-            self._on_state()
+        def done(run: Any) -> None:
+            self.draw_final(run)
+            on_finished(run)
+
+        self.work.start(lambda cancel: work(progress=self._on_progress, cancel=cancel), done, finally_=self._ended)
+
+    def _failed(self, _exc: BaseException) -> None:
+        self.bar.bar_style = "danger"
+
+    def _ended(self) -> None:
+        self.cancel_button.disabled = True
+        self.cancel_button.layout.display = "none"
+        self.note.value = ""  # the run has ended: "cancelling" no longer holds
 
     def wait(self, timeout: float = 120.0) -> Any:
         """Block until the run ends; return its result. Re-raises a non-toolkit exception of the run.
@@ -133,31 +118,19 @@ class RunPanel:
         Raises:
             TimeoutError: the run is still going after ``timeout`` seconds.
         """
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"the run did not finish within {timeout} s")
-        if self.error is not None:
-            raise self.error
-        return self.result
+        return self.work.wait(timeout)
 
     def on_cancel(self, _button: Any = None) -> None:
         """Stop sending: requests in flight finish; the rest stay ``unprocessed`` (resumable)."""
-        if self.running:
-            self.cancel_event.set()
+        if self.work.cancel():
             self.cancel_button.disabled = True
             # Under the bar, not in the message log: it describes the run winding down and goes when it ends.
             self.note.value = f"<span style='color:#b45309'>{html.escape(CANCELLING)}</span>"
 
     def _on_progress(self, p: Any) -> None:
         self.last_progress = p
-        now = time.monotonic()
-        with self._draw_lock:
-            if now - self._last_draw < REFRESH_SECONDS and p.done < p.total:
-                return
-            self._last_draw = now
-        self._draw(p)
+        if self._pace.due(p.done, p.total):
+            self._draw(p)
 
     def _draw(self, p: Any) -> None:
         self.bar.max = max(p.total, 1)
@@ -172,13 +145,11 @@ class RunPanel:
         ]
         rate = p.per_second
         speed = f" · {rate:.1f}/s" if p.elapsed > 0 else ""
-        eta = (f" · <span data-counter='eta'>about {duration((p.total - p.done) / rate)} left</span>"
-               if rate > 0 and p.done < p.total else "")
-        doing = _DOING.get(self.label) or _DOING.get(str(p.kind), str(p.kind))
+        doing = _DOING["resume"] if getattr(p, "resumed", False) else _DOING.get(str(p.kind), str(p.kind))
         self.counters.value = (
             f"<span class='gr4vy-run-kind'>{html.escape(doing)}</span>: "
             + " · ".join(f"<span data-counter='{k}'>{k} <b>{html.escape(v)}</b></span>" for k, v in parts)
-            + speed + eta
+            + speed + Pace.eta(p.total - p.done, rate)
         )
 
     def draw_final(self, run: Any) -> None:

@@ -9,7 +9,6 @@ gathers input, shows output and keeps the kernel responsive.
 from __future__ import annotations
 
 import html
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from ..problems import Severity
 from ..updates.reasons import Action, Reason, ReasonCode, reason
 from ..updates.results import retryable
 from ..updates.workflow import BulkUpdate
+from ._background import Background
 from ._common import (
     MAX_UPLOAD_BYTES,
     Confirmation,
@@ -169,10 +169,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.plan_reason.add_class("gr4vy-plan-reason")
         self.plan_messages = StepMessages(self.messages)  # the plan step's own messages
         self.plan_messages.widget.add_class("gr4vy-plan-messages")
-        self._plan_thread: threading.Thread | None = None
-        self._plan_cancel = threading.Event()
-        self._plan_error: BaseException | None = None
-        self._planning = False
+        self.planner = Background("plan", self.plan_messages, on_state=self._refresh, on_failed=self._plan_failed)
         self.plan_status = w.HTML(value="")  # what the plan allows now (ready to run, or what Run waits for)
         self.plan_status.add_class("gr4vy-plan-status")
         self.plan_summary = w.HTML(value="")
@@ -305,7 +302,7 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     def _refresh(self) -> None:
         """Enable exactly the buttons the workflow's state allows; say why the others are disabled."""
-        running = self.runner.running or self._planning
+        running = self.runner.running or self.planner.running
         self.validate_button.disabled = running
         plan_why = self.why_not(Action.PLAN)
         self.plan_button.disabled = plan_why is not None
@@ -329,7 +326,7 @@ class BulkUpdateApp(PlanActions, RunActions):
     def _show_status(self) -> None:
         """Under the plan: what it allows now (ready: review, then Run; or what Run still waits for)."""
         plan = self.plan
-        if plan is None or self._planning or not plan.ok or not plan.changes:
+        if plan is None or self.planner.running or not plan.ok or not plan.changes:
             self.plan_status.value = ""
             return
         why = self.why_not(Action.APPLY)
@@ -344,14 +341,14 @@ class BulkUpdateApp(PlanActions, RunActions):
     @property
     def planning(self) -> bool:
         """Whether a plan is being made (in the background)."""
-        return self._planning
+        return self.planner.running
 
     def why_not(self, action: Action | str) -> Reason | None:
         """Why ``action`` cannot be taken now: the workflow's :class:`~gr4vy_nb.updates.reasons.Reason` (its code),
         in this app's words; the app's own two choices too (it plans only input that passed validation, and
         offers no run to a plan that sends nothing)."""
         action = Action(action)
-        if self._planning and action != Action.CANCEL:  # the plan's thread is starting or ending
+        if self.planner.running and action != Action.CANCEL:  # the plan's thread is starting or ending
             return words(reason(ReasonCode.PLAN_IN_PROGRESS), action)
         if self.runner.running and action != Action.CANCEL:
             return words(reason(ReasonCode.RUN_IN_PROGRESS), action)

@@ -70,6 +70,8 @@ def test_cancel_note_goes_with_the_run_and_each_kind_says_itself_with_an_eta(
     resumed = app.wait(60)
     assert resumed.state == "finished", resumed.describe()
     assert any(t.startswith("resuming:") and "left" in t for t in seen), seen
+    # The engine says it is resuming (the panel reads it from the progress, not from its own label).
+    assert app.runner.last_progress.resumed and app.runner.last_progress.kind == "apply"
     assert plain(app.runner.counters.value).startswith("resume finished")
     assert "resume finished" in app.apply_messages.text and "cancelling" not in app.apply_messages.text
 
