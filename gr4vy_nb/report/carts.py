@@ -150,12 +150,16 @@ def _by(lines: pd.DataFrame, key: pd.Series, label: str) -> pd.DataFrame:
     return out.reset_index().sort_values(["items", label], ascending=[False, True], kind="stable").set_index(label)
 
 
+def _by_field(frames: Any, column: str, lines: pd.DataFrame | None) -> pd.DataFrame:
+    """:func:`_by` over one cart-item column, items without a value counted under ``(missing)``."""
+    lines = cart_lines(frames) if lines is None else lines
+    values = frames.cart_items[column]
+    return _by(lines, values.astype("str").where(~empty_mask(values), MISSING), column)
+
+
 def by_product_type(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per ``product_type``: items, units, sessions, and value per currency (``value_<CUR>``)."""
-    lines = cart_lines(frames) if lines is None else lines
-    items = frames.cart_items
-    key = items["product_type"].astype("str").where(~empty_mask(items["product_type"]), MISSING)
-    return _by(lines, key, "product_type")
+    return _by_field(frames, "product_type", lines)
 
 
 def by_brand(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -163,10 +167,7 @@ def by_brand(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:
 
     Items without a brand are counted under ``(missing)``.
     """
-    lines = cart_lines(frames) if lines is None else lines
-    items = frames.cart_items
-    key = items["brand"].astype("str").where(~empty_mask(items["brand"]), MISSING)
-    return _by(lines, key, "brand")
+    return _by_field(frames, "brand", lines)
 
 
 def by_category(frames: Any, *, lines: pd.DataFrame | None = None) -> pd.DataFrame:

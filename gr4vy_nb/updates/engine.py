@@ -46,29 +46,34 @@ Row = JournalRow
 class RunProgress:
     """A snapshot of a run, passed to ``progress`` callbacks.
 
-    ``total`` is the run's sessions this invocation is part of (on a resume: the whole run, less
-    those it skips as unchanged), ``done`` how many of them are settled, ``succeeded``/``failed``/
-    ``conflict`` their outcomes so far (on a resume, the earlier invocations' included: ``already``
-    of them were settled before it started); ``retrying`` is how many sessions are waiting to retry
-    a request right now, ``retries`` how many retries were made; ``requests`` counts HTTP attempts
-    by method; ``resumed``: this invocation resumes the run (``kind`` stays the run's).
+    On a resume the counts include the earlier invocations' (``already`` of them were settled
+    before it started); the rate and ETA count this invocation's only.
     """
 
     kind: str
+    """The run's kind (``apply`` or ``rollback``; a resume keeps its run's)."""
     total: int
+    """The run's sessions this invocation is part of (on a resume: the whole run, less those it skips)."""
     done: int = 0
+    """How many of them are settled."""
     succeeded: int = 0
     failed: int = 0
     conflict: int = 0
     in_flight: int = 0
+    """Requests under way now."""
     retrying: int = 0
+    """Sessions waiting to retry a request right now."""
     retries: int = 0
+    """Retries made so far."""
     requests: Mapping[str, int] = field(default_factory=dict)
+    """HTTP attempts by method."""
     elapsed: float = 0.0
     state: str = "running"
     last_session_id: str | None = None
     already: int = 0
+    """Sessions settled before this invocation started."""
     resumed: bool = False
+    """This invocation resumes the run."""
 
     @property
     def per_second(self) -> float:
@@ -413,7 +418,8 @@ class Engine:
         before = {str(k): int(v) for k, v in (prior or {}).items()}
         already = sum(before.values())
         self._snap = RunProgress(kind=self.options.kind, total=len(rows) + already, done=already, already=already,
-                                 resumed=self.options.resumed, **{s: before.get(s, 0) for s in ("succeeded", "failed", "conflict")})
+                                 resumed=self.options.resumed,
+                                 **{s: before.get(s, 0) for s in ("succeeded", "failed", "conflict")})
         self._started = time.monotonic()
         pool = _Pool(self, rows)
         with self.client.observed(self._on_attempt), self.client.paced(self.options.rate):

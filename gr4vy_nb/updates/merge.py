@@ -53,7 +53,7 @@ from .compare import canonical, carried_item, carried_value, diff_parts, get_pat
 from .destructive import noun
 from .edits import Current, SessionEdits, TableRows, field_of, find_edits
 from .notes import NoteCode, PlanNote
-from .states import ItemStatus, parse_instant
+from .states import ItemStatus, ListMode, parse_instant
 from .upload import Upload, locate
 
 __all__ = ["DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes", "expire_sooner"]
@@ -139,18 +139,21 @@ def _unset(obj: dict[str, Any] | None, path: tuple[str, ...]) -> None:
         obj.pop(path[-1], None)
 
 
+@dataclass
 class _Context:
     """What every session's merge reads: the upload, the current state, the rows, the problems."""
 
-    def __init__(self, upload: Upload, current: Current, rows: dict[str, TableRows], found: Problems,
-                 expires_in: int, lists: str = "replace") -> None:
-        self.upload = upload
-        self.lists = lists
-        self.current = current
-        self.rows = rows
-        self.found = found
-        self.expires_in = expires_in
-        errors = upload.problems[upload.problems["severity"] == Severity.ERROR]
+    upload: Upload
+    current: Current
+    rows: dict[str, TableRows]
+    found: Problems
+    expires_in: int
+    lists: str = ListMode.REPLACE
+    bad: set[str] = field(init=False)
+    """Sessions with an error in the upload: not merged."""
+
+    def __post_init__(self) -> None:
+        errors = self.upload.problems[self.upload.problems["severity"] == Severity.ERROR]
         self.bad = set(errors["checkout_session_id"].dropna().tolist())
 
     def anchor(self, sid: str) -> tuple[str, int | None]:

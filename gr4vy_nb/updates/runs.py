@@ -493,8 +493,8 @@ def resume_run(
                     if r.status != SessionStatus.FAILED or (r.body is not None and r.transient)]
             engine = EngineOptions(kind=str(meta.get("kind")), workers=n_workers,
                                  rate=rate if rate is not None else meta.get("rate"),
-                                 conflict_check=bool(meta.get("conflict_check", True)), recheck=True, resumed=True, first=first,
-                                 progress=progress, cancel=cancel)
+                                 conflict_check=bool(meta.get("conflict_check", True)), recheck=True, resumed=True,
+                                 first=first, progress=progress, cancel=cancel)
             return _execute(j, client, todo, engine)
         finally:
             if own:
