@@ -70,6 +70,7 @@ class SessionFrames:
                 df = conform_frame(table, df)
             setattr(self, table, df)
         self.warnings: pd.DataFrame = problems_frame()
+        self.base: SessionFrames | None = None
 
     sessions: pd.DataFrame
     cart_items: pd.DataFrame
@@ -122,7 +123,22 @@ class SessionFrames:
             raise ValueError("missing must be 'raise' or 'ignore'")
         out = {t: df[df[F.KEY].isin(wanted).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
                for t, df in self.tables().items()}
-        return SessionFrames(**out, conform=False)
+        selected = SessionFrames(**out, conform=False)
+        if self.base is not None:
+            selected.base = self.base.select(ids, missing="ignore")
+        return selected
+
+    def remember(self) -> SessionFrames:
+        """Remember the tables as they are now as :attr:`base`, the state the sessions were fetched in; returns self.
+
+        Frames that remember their base are judged three ways when planned (:mod:`gr4vy_nb.updates.threeway`):
+        only the cells edited since are sent, a cell someone else changed since (and not edited here) keeps its
+        new value, and a cell changed on both sides is a conflict. The fetch path (:func:`gr4vy_nb.export.
+        fetch_sessions`) and :meth:`read_jsonl` remember; frames built by hand or read from CSV do not.
+        """
+        # pandas copy-on-write: a shallow copy costs nothing and no later edit of these tables reaches it.
+        self.base = SessionFrames(**{t: df.copy(deep=False) for t, df in self.tables().items()}, conform=False)
+        return self
 
     def masked(self) -> SessionFrames:
         """A copy with personal and card data masked (:mod:`~gr4vy_nb.tables.masking`); masked columns become text.
@@ -179,8 +195,8 @@ class SessionFrames:
 
     @classmethod
     def read_jsonl(cls, path: str | os.PathLike[str]) -> SessionFrames:
-        """Flatten a JSONL file of sessions (one JSON object per line): :func:`flatten_sessions`."""
-        return flatten_sessions(path)
+        """Flatten a JSONL file of sessions (one JSON object per line), remembering them as :attr:`base`."""
+        return flatten_sessions(path).remember()
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> None:
         """Write the sessions, unflattened, as JSONL (one JSON object per line)."""

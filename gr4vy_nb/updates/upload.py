@@ -39,6 +39,7 @@ __all__ = [
     "changed_inputs",
     "locate",
     "read_upload",
+    "refuse_masked",
     "table_from_records",
     "table_records",
     "upload_from_records",
@@ -54,6 +55,9 @@ class Upload:
     tables: dict[str, UploadTable]
     problems: pd.DataFrame = field(default_factory=problems_frame)
     checked: bool = False
+    base: Any = None
+    """Edits made in the notebook: the sessions as fetched (SessionFrames), to judge them three ways at plan time
+    (:mod:`gr4vy_nb.updates.threeway`); ``None`` for files."""
 
     @property
     def inputs(self) -> list[dict[str, Any]]:
@@ -93,7 +97,11 @@ def read_upload(source: Any, *, encoding: str | None = None,
         return source
     if errors not in ("raise", "collect"):
         raise ValueError("errors must be 'raise' or 'collect'")
-    _refuse_masked(source)
+    refuse_masked(source)
+    if getattr(source, "base", None) is not None:  # frames that remember their fetch: their edits, three ways
+        from .threeway import edits_upload
+
+        return edits_upload(source)
     tables, problems = read_tables(source, encoding=encoding)
     if errors == "raise" and has_errors(problems):
         raise refuse(problems)
@@ -132,7 +140,7 @@ def _masked_tables(source: Any) -> dict[str, list[str]]:
     return {name: cols for name, df in items if isinstance(df, pd.DataFrame) and (cols := masked_columns(df))}
 
 
-def _refuse_masked(source: Any) -> None:
+def refuse_masked(source: Any) -> None:
     """Masked frames (``frames.masked()``, a displayed table) are refused whole: a masked value is never data."""
     masked = _masked_tables(source)
     if not masked:
