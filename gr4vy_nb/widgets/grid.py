@@ -36,6 +36,8 @@ __all__ = ["EditGrid"]
 CHANGED = "changed"
 """The grid's first column: the columns changed in each row (``,quantity,name,``), which the highlight reads."""
 _TABLES = tuple(F.TABLES)
+COLUMN_WIDTH, ROW_HEIGHT, ROW_HEADER_WIDTH = 100, 22, 48
+"""The grid's geometry in pixels (a browser test finds a cell by it: the grid is drawn on a canvas)."""
 _HIGHLIGHT = "#fde68a"
 _LOCKED = "#f3f4f6"
 
@@ -80,7 +82,9 @@ class EditGrid:
         self.rows = np.zeros(0, dtype=np.int64)  # the working rows shown, in order
         self._writing = False
         self.grid = DataGrid(pd.DataFrame({CHANGED: []}), editable=True, selection_mode="cell",
-                             layout=w.Layout(height="360px"), base_column_size=120)
+                             layout=w.Layout(height="360px"), base_column_size=COLUMN_WIDTH,
+                             base_row_size=ROW_HEIGHT, base_column_header_size=ROW_HEIGHT,
+                             base_row_header_size=ROW_HEADER_WIDTH)
         self.grid.add_class("gr4vy-grid")
         self.grid.on_cell_change(self.on_cell_change)
         self.count = w.HTML("no edits")
@@ -100,11 +104,20 @@ class EditGrid:
         self.value = w.Text(placeholder="value", layout=w.Layout(width="140px"))
         self.session = w.Dropdown(options=[], description="session", layout=w.Layout(width="420px"))
         self.path = w.Text(placeholder="save to: a folder (four CSVs) or a .xlsx file", layout=w.Layout(width="50%"))
+        for widget, name in ((self.filter_column, "filter-column"), (self.filter_text, "filter-text"),
+                             (self.sort_column, "sort-column"), (self.column, "column"), (self.find, "find"),
+                             (self.replace, "replace-text"), (self.value, "value"), (self.session, "session"),
+                             (self.path, "path")):
+            widget.add_class(f"gr4vy-grid-{name}")
         self.consent = w.Checkbox(value=False, description="I consent to the destructive changes listed",
                                   indent=False, layout=w.Layout(width="auto", display="none"))
         self.consent.add_class("gr4vy-grid-consent")
         self.plan_html = w.HTML("")
-        self.plan_html.add_class("gr4vy-grid-plan")
+        self.plan_html.add_class("gr4vy-grid-plan-summary")
+        self.shown = w.HTML("")
+        self.shown.add_class("gr4vy-grid-shown")
+        self.last = w.HTML("")
+        self.last.add_class("gr4vy-grid-last")
         self.diff = Table(page_length=10)
         self.result = w.HTML("")
         self.result.add_class("gr4vy-grid-result")
@@ -128,7 +141,9 @@ class EditGrid:
         self.buttons["apply"].button_style = "danger"
         self.tabs.observe(self._on_table, names="value")
         self.show_raw.observe(self._on_show_raw, names="value")
-        self.sort_column.observe(lambda _c: self._show(), names="value")
+        self.sort_column.observe(self._on_sort, names="value")
+        self.filter_text.observe(self._on_filter_change, names="value")
+        self.filter_column.observe(self._on_filter_change, names="value")
         self.consent.observe(lambda _c: self._update_buttons(), names="value")
         b = self.buttons
         target = connection.settings.target if connection is not None else "no target: plan and apply disabled"
@@ -140,7 +155,7 @@ class EditGrid:
             w.HBox([self.value, b["set_selected"], b["set_shown"], b["fill_down"]]),
             w.HBox([self.session, b["add"], b["remove"]]),
             w.HBox([b["undo"], b["redo"], b["reset"], self.count]),
-            self.refused, self.grid, self.messages.widget,
+            w.HBox([self.shown, self.last]), self.refused, self.grid, self.messages.widget,
             w.HBox([self.path, b["save"]]),
             w.HBox([b["plan"]]), self.plan_html, self.diff.widget, self.consent,
             *(self.confirmation.widgets if self.confirmation is not None else []),
@@ -157,6 +172,7 @@ class EditGrid:
         self.model = EditModel(frames)
         self.model.show_personal = bool(self.show_raw.value)
         self.session.options = [str(s) for s in self.model.base.sessions[F.KEY].tolist()]
+        self.session.value = self.session.options[0] if self.session.options else None
         self._forget_plan()
         self._on_table()
 
@@ -177,10 +193,17 @@ class EditGrid:
             return
         columns = [str(c) for c in self.model.work[self.table].columns]
         editable = [c for c in columns if self.model.locked(self.table, c) is None]
-        self.filter_column.options = columns
-        self.sort_column.options = ["", *columns]
-        self.column.options = editable or columns
-        self.filter_text.value = ""
+        self._writing = True  # the filter's observers wait until the table is shown
+        try:
+            self.filter_column.options = columns
+            self.filter_column.value = F.KEY
+            self.sort_column.options = ["", *columns]
+            self.sort_column.value = ""
+            self.column.options = editable or columns
+            self.column.value = self.column.options[0] if self.column.options else None
+            self.filter_text.value = ""
+        finally:
+            self._writing = False
         self.rows = np.arange(len(self.model.work[self.table]), dtype=np.int64)
         self._show(renderers=True)
 
@@ -220,6 +243,9 @@ class EditGrid:
     def _count(self) -> None:
         assert self.model is not None
         self.count.value = f"<b>{html.escape(self.model.summary())}</b>"
+        total = len(self.model.work[self.table])
+        self.shown.value = (f"<span style='color:#6b7280'>{self.table}: showing {len(self.rows):,} of {total:,} "
+                            "rows</span>")
         self._update_buttons()
 
     def _refusals(self, refusals: list[Refusal]) -> None:
@@ -241,8 +267,14 @@ class EditGrid:
         if column == CHANGED or not 0 <= row < len(self.rows):
             self._show()
             return
-        refusal = self.model.set_cell(self.table, int(self.rows[row]), column, cell["value"])
+        at = int(self.rows[row])
+        refusal = self.model.set_cell(self.table, at, column, cell["value"])
         self._refusals([refusal] if refusal else [])
+        if refusal is None:
+            sid, index = self.model.where(self.table, at)
+            element = "" if self.table == "sessions" else f", #{'new' if index is None else index}"
+            self.last.value = f"<span style='color:#15803d'>changed {self.table}, {html.escape(sid)}{element}, " \
+                              f"{html.escape(column)}</span>"
         self._show()
         self._forget_plan()
 
@@ -263,11 +295,21 @@ class EditGrid:
         self._show()
         self._forget_plan()
 
+    def _on_sort(self, _change: Any = None) -> None:
+        if not self._writing and self.model is not None:
+            self._show()
+
+    def _on_filter_change(self, _change: Any = None) -> None:
+        if not self._writing and self.model is not None:
+            self.on_filter()
+
     def on_filter(self, _button: Any = None) -> None:
         """Show only the rows whose ``filter`` column contains the text (as its cells read)."""
         with busy(list(self.buttons.values()), self.messages):
             assert self.model is not None
             column, needle = self.filter_column.value, self.filter_text.value
+            if column is None:
+                raise InputError("choose the column to filter on")
             df = self.model.display(self.table)
             text = pd.Series(format_column(df[column])[0].to_pylist(), dtype=object).fillna("")
             self.rows = np.flatnonzero(text.str.contains(needle, regex=False).to_numpy(dtype=bool)).astype(np.int64)
