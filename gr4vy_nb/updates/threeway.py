@@ -75,6 +75,19 @@ def _arrow(series: pd.Series) -> pa.Array | None:
     return arr
 
 
+def _same(before: pd.Series, after: pd.Series) -> bool:
+    """Whether two whole columns are equal (checked at once in Arrow: most columns of an edit are untouched)."""
+    if before.array is after.array:
+        return True
+    if before.dtype != after.dtype:
+        return False
+    try:
+        a, b = pa.array(before.array, from_pandas=True), pa.array(after.array, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return False
+    return bool(a.equals(b))
+
+
 def _differ(before: pd.Series, after: pd.Series) -> np.ndarray:
     """Whether each cell differs (both empty: equal); typed values compared where they can be, else their text."""
     a, b = (_arrow(before), _arrow(after)) if before.dtype == after.dtype else (None, None)
@@ -158,9 +171,10 @@ def _compare_table(table: str, base: pd.DataFrame, edited: pd.DataFrame) -> Tabl
         positions[seen] = -1
     kept = np.flatnonzero(positions >= 0)
     keys = {F.KEY, _index_column(table)}
+    aligned = len(kept) == len(base) == len(edited) and bool((positions == np.arange(len(edited))).all())
     changed = {}
     for column in edited.columns:
-        if column in keys:
+        if column in keys or (aligned and column in base.columns and _same(base[column], edited[column])):
             continue
         after = edited[column].iloc[kept]
         if column in base.columns:

@@ -129,11 +129,12 @@ class EditModel:
     def summary(self) -> str:
         return self.edits().summary()
 
-    def changed(self, table: str) -> dict[str, np.ndarray]:
-        """``{column: bool per working row}`` of the changed cells of a table (added rows: every non-empty cell)."""
-        from ..updates.threeway import _compare_table
+    def changed(self, table: str, edits: Edits | None = None) -> dict[str, np.ndarray]:
+        """``{column: bool per working row}`` of the changed cells of a table (added rows: every non-empty cell).
 
-        t = _compare_table(table, self.base[table], self.work[table])
+        ``edits``: :meth:`edits` when already at hand (else computed).
+        """
+        t = (edits or self.edits()).tables[table]
         out = dict(t.changed)
         if len(t.added):
             for column in self.work[table].columns:

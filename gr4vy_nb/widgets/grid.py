@@ -23,10 +23,13 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 from ipydatagrid import DataGrid, TextRenderer, VegaExpr
+from ipydatagrid.datagrid import _data_deserialization_impl
+from traitlets import Dict
 
 from ..errors import InputError
 from ..tables import spec as F
 from ..tables.cells import format_column
+from ..tables.masking import mask_frame
 from ._common import Confirmation, Messages, Table, busy
 from ._editing import EditModel, Refusal
 from ._plan_view import destructive_html, summary_html
@@ -40,6 +43,21 @@ COLUMN_WIDTH, ROW_HEIGHT, ROW_HEADER_WIDTH = 100, 22, 48
 """The grid's geometry in pixels (a browser test finds a cell by it: the grid is drawn on a canvas)."""
 _HIGHLIGHT = "#fde68a"
 _LOCKED = "#f3f4f6"
+
+
+def _data_json(data: dict[str, Any], _widget: Any) -> dict[str, Any]:
+    """The grid's data as plain JSON lists (``None`` for empty cells): every cell here is already text, an integer,
+    a boolean or ``None``. ipydatagrid's own serializer tests each cell's type in Python three times."""
+    if not data:
+        return {}
+    columns = {str(c): v.to_numpy(dtype=object).tolist() for c, v in data["data"].items()}
+    return {"data": columns, "schema": data["schema"], "fields": data["fields"]}
+
+
+class _Grid(DataGrid):
+    """ipydatagrid's DataGrid with a serializer for cells that are plain values already (much faster)."""
+
+    _data = Dict().tag(sync=True, to_json=_data_json, from_json=_data_deserialization_impl)
 
 
 def _grid_frame(df: pd.DataFrame, changed: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
@@ -81,7 +99,7 @@ class EditGrid:
         self.table = "sessions"
         self.rows = np.zeros(0, dtype=np.int64)  # the working rows shown, in order
         self._writing = False
-        self.grid = DataGrid(pd.DataFrame({CHANGED: []}), editable=True, selection_mode="cell",
+        self.grid = _Grid(pd.DataFrame({CHANGED: []}), editable=True, selection_mode="cell",
                              layout=w.Layout(height="360px"), base_column_size=COLUMN_WIDTH,
                              base_row_size=ROW_HEIGHT, base_column_header_size=ROW_HEIGHT,
                              base_row_header_size=ROW_HEADER_WIDTH)
@@ -230,7 +248,8 @@ class EditGrid:
             values = self.model.work[self.table][sort].iloc[self.rows].reset_index(drop=True)
             self.rows = self.rows[values.argsort(kind="stable").to_numpy()]
         shown = self.model.display(self.table)
-        frame = _grid_frame(shown, self.model.changed(self.table), self.rows)
+        edits = self.model.edits()
+        frame = _grid_frame(shown, self.model.changed(self.table, edits), self.rows)
         self._writing = True
         try:
             if renderers:
@@ -238,11 +257,11 @@ class EditGrid:
             self.grid.data = frame
         finally:
             self._writing = False
-        self._count()
+        self._count(edits)
 
-    def _count(self) -> None:
+    def _count(self, edits: Any = None) -> None:
         assert self.model is not None
-        self.count.value = f"<b>{html.escape(self.model.summary())}</b>"
+        self.count.value = f"<b>{html.escape((edits or self.model.edits()).summary())}</b>"
         total = len(self.model.work[self.table])
         self.shown.value = (f"<span style='color:#6b7280'>{self.table}: showing {len(self.rows):,} of {total:,} "
                             "rows</span>")
@@ -275,8 +294,27 @@ class EditGrid:
             element = "" if self.table == "sessions" else f", #{'new' if index is None else index}"
             self.last.value = f"<span style='color:#15803d'>changed {self.table}, {html.escape(sid)}{element}, " \
                               f"{html.escape(column)}</span>"
-        self._show()
+        self._show_row(row, column)
         self._forget_plan()
+
+    def _show_row(self, row: int, column: str) -> None:
+        """Put one shown row's cell (as the model holds it now) and its changed marks back into the grid."""
+        assert self.model is not None
+        at = int(self.rows[row])
+        part = self.model.work[self.table].iloc[[at]]
+        if not self.show_raw.value:
+            part = mask_frame(self.table, part)
+        edits = self.model.edits()
+        changed = {c: m[[at]] for c, m in self.model.changed(self.table, edits).items()}
+        shown = _grid_frame(part, changed, np.zeros(1, dtype=np.int64))
+        self._writing = True
+        try:
+            for name in (column, CHANGED):
+                value = shown[name].iloc[0]
+                self.grid.set_cell_value_by_index(name, row, None if value is pd.NA else value)
+        finally:
+            self._writing = False
+        self._count(edits)
 
     def _selected_rows(self) -> list[int]:
         """The working rows of the selected cells (in the order shown)."""
