@@ -80,6 +80,13 @@ masked.sessions.head(10)"""),
     ("code", "report.plot_product_types(frames)"),
     ("code", "report.plot_cart_values(frames)"),
     ("code", "report.plot_routes(frames)"),
+    ("md", """## Edit them
+
+This notebook changes nothing. To change sessions, edit `frames` in **notebook 04** (`04_edit_in_the_notebook`):
+in an editable grid, or with pandas (`frames.cart_items.loc[...] = ...`) followed by
+`plan_updates(frames, client=conn.client)`: the frames remember the state they were fetched in, so only your
+edits are planned, and a cell someone else changed since is never overwritten unawares. Notebook 02 does the
+same from CSV files."""),
 ]
 
 BULK = [
