@@ -209,14 +209,15 @@ class EditModel:
         for i, message in bad.items():
             refuse(keep[i], by_row[keep[i]], message)
         if good:
-            self._snapshot(table)
             df = self.work[table].copy(deep=False)
             typed = parsed.frame[column].iloc[good]
             positions = np.asarray([keep[i] for i in good], dtype=np.int64)
             series = df[column].copy()
             series.iloc[positions] = typed.to_numpy(dtype=object) if series.dtype == object else typed.array
-            df[column] = series
-            self._put(table, df)
+            if not series.equals(df[column]):  # the same value typed again is no change (and no undo step)
+                self._snapshot(table)
+                df[column] = series
+                self._put(table, df)
         return refusals
 
     def set_cell(self, table: str, row: int, column: str, value: Any) -> Refusal | None:

@@ -36,6 +36,7 @@ from ._plan_view import destructive_html, summary_html
 
 __all__ = ["EditGrid"]
 
+_NOTHING = object()
 CHANGED = "changed"
 """The grid's first column: the columns changed in each row (``,quantity,name,``), which the highlight reads."""
 _TABLES = tuple(F.TABLES)
@@ -99,6 +100,7 @@ class EditGrid:
         self.table = "sessions"
         self.rows = np.zeros(0, dtype=np.int64)  # the working rows shown, in order
         self._writing = False
+        self._pushed: dict[tuple[int, str], Any] = {}  # values put into the grid by this shell, until echoed
         self.grid = _Grid(pd.DataFrame({CHANGED: []}), editable=True, selection_mode="cell",
                              layout=w.Layout(height="360px"), base_column_size=COLUMN_WIDTH,
                              base_row_size=ROW_HEIGHT, base_column_header_size=ROW_HEIGHT,
@@ -255,6 +257,7 @@ class EditGrid:
             if renderers:
                 self.grid.renderers = self._renderers()
             self.grid.data = frame
+            self._pushed.clear()
         finally:
             self._writing = False
         self._count(edits)
@@ -283,8 +286,10 @@ class EditGrid:
         if self._writing or self.model is None:
             return  # a change made by this shell, not by the user
         column, row = str(cell["column"]), int(cell["row"])
+        if self._pushed.pop((row, column), _NOTHING) == cell["value"]:
+            return  # the browser echoing a value this shell put into the grid
         if column == CHANGED or not 0 <= row < len(self.rows):
-            self._show()
+            self._show_row(row, column) if 0 <= row < len(self.rows) else self._show()
             return
         at = int(self.rows[row])
         refusal = self.model.set_cell(self.table, at, column, cell["value"])
@@ -309,9 +314,12 @@ class EditGrid:
         shown = _grid_frame(part, changed, np.zeros(1, dtype=np.int64))
         self._writing = True
         try:
-            for name in (column, CHANGED):
+            for name in dict.fromkeys((column, CHANGED)):
                 value = shown[name].iloc[0]
-                self.grid.set_cell_value_by_index(name, row, None if value is pd.NA else value)
+                value = None if value is pd.NA else value
+                # The browser sends every value it is given back as a change: remembered, to be told apart.
+                self._pushed[(row, name)] = value
+                self.grid.set_cell_value_by_index(name, row, value)
         finally:
             self._writing = False
         self._count(edits)

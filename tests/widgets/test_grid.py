@@ -248,3 +248,14 @@ def test_ten_thousand_cart_items_open_and_edit_quickly() -> None:
     edited = time.perf_counter() - started
     assert len(_shown(grid)) == n and len(grid.model.edits()) == 1
     assert opened < 10 and edited < 2, (opened, edited)
+
+
+def test_the_browser_echo_of_a_value_put_back_is_no_edit(grid: EditGrid) -> None:
+    """ipydatagrid's browser side sends every value the kernel puts into a cell back as a change."""
+    grid.tabs.value = "cart_items"
+    _type(grid, 0, "quantity", "7")
+    pushed = dict(grid._pushed)
+    assert pushed[(0, "quantity")] == 7 and pushed[(0, CHANGED)] == ",quantity,"
+    for (row, column), value in pushed.items():  # the echoes
+        _type(grid, row, column, value)
+    assert len(grid.model._undo) == 1 and not grid._pushed and len(grid.model.edits()) == 1
