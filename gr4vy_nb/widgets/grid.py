@@ -141,7 +141,14 @@ class EditGrid:
         self.diff = Table(page_length=10)
         self.result = w.HTML("")
         self.result.add_class("gr4vy-grid-result")
-        self.confirmation = Confirmation(connection.settings) if connection is not None else None
+        self.confirmation = Confirmation(connection.settings, on_change=lambda: self._update_buttons()) \
+            if connection is not None else None
+        self.ids_box = w.Textarea(placeholder="session ids to fetch: one per line, or separated by commas",
+                                  layout=w.Layout(width="60%", height="60px"))
+        self.source = w.Text(placeholder="or a path: a JSONL export, or an export folder (sessions.csv, ...)",
+                             layout=w.Layout(width="60%"))
+        self.ids_box.add_class("gr4vy-grid-ids")
+        self.source.add_class("gr4vy-grid-source")
         self.buttons: dict[str, w.Button] = {}
         for name, label, handler in (
                 ("filter", "Filter", self.on_filter), ("unfilter", "Show all", self.on_unfilter),
@@ -152,6 +159,7 @@ class EditGrid:
                 ("add", "Add a row", self.on_add_row), ("remove", "Remove selected rows", self.on_remove_rows),
                 ("undo", "Undo", self.on_undo), ("redo", "Redo", self.on_redo), ("reset", "Reset", self.on_reset),
                 ("plan", "Plan", self.on_plan), ("apply", "Apply", self.on_apply),
+                ("fetch", "Fetch sessions", self.on_fetch), ("load", "Load path", self.on_load),
                 ("save", "Save edits", self.on_save)):
             b = w.Button(description=label, layout=w.Layout(width="auto"))
             b.add_class(f"gr4vy-grid-{name.replace('_', '-')}")
@@ -169,6 +177,7 @@ class EditGrid:
         target = connection.settings.target if connection is not None else "no target: plan and apply disabled"
         self.widget = w.VBox([
             w.HTML(f"<b>Edit sessions in the notebook</b> &middot; {html.escape(str(target))}"),
+            w.HBox([self.ids_box, b["fetch"]]), w.HBox([self.source, b["load"]]),
             w.HBox([self.tabs, self.show_raw]),
             w.HBox([self.filter_column, self.filter_text, b["filter"], b["unfilter"], self.sort_column]),
             w.HBox([self.column, self.find, self.replace, b["replace"]]),
@@ -195,6 +204,49 @@ class EditGrid:
         self.session.value = self.session.options[0] if self.session.options else None
         self._forget_plan()
         self._on_table()
+
+    def on_fetch(self, _button: Any = None) -> None:
+        """Fetch the sessions whose ids are in the box and take them (any edits are dropped)."""
+        with busy(list(self.buttons.values()), self.messages, on_done=self._update_buttons):
+            from ..notebook_support import parse_session_ids
+
+            ids, rejected = parse_session_ids(self.ids_box.value)
+            if rejected:
+                self.messages.warn(f"{len(rejected)} value(s) are not session ids and were skipped")
+            if not ids:
+                raise InputError("no session ids to fetch: paste some in the box")
+            self.fetch(ids)
+            self.messages.ok(f"fetched {len(self.model.base) if self.model else 0} session(s)")
+
+    def on_load(self, _button: Any = None) -> None:
+        """Load the path in the box: a JSONL export, or an export folder (its content is the base of the edits)."""
+        with busy(list(self.buttons.values()), self.messages, on_done=self._update_buttons):
+            raw = self.source.value.strip().strip("'\"")
+            if not raw:
+                raise InputError("type the path of a JSONL export or of an export folder first")
+            self.load_path(Path(raw).expanduser())
+            self.messages.ok(f"loaded {len(self.model.base) if self.model else 0} session(s) from {raw}")
+
+    def load_path(self, path: Path) -> None:
+        """Take the sessions of a JSONL file or an export folder (as exported: its cells are the base of the edits).
+
+        Planned edits are judged three ways against that base, so export the sessions again rather than edit
+        files an editor already changed.
+        """
+        from ..tables.frames import SessionFrames
+
+        if path.is_dir():
+            self.load(SessionFrames.read_csv(path).remember())
+        elif path.is_file():
+            self.load(SessionFrames.read_jsonl(path))
+        else:
+            raise InputError(f"{path}: no such file or folder")
+
+    def upload(self) -> Any:
+        """The edits as the upload a CSV would be: ``BulkUpdate.load(grid.upload())`` plans them in code."""
+        if self.model is None:
+            raise InputError("no sessions loaded")
+        return self.model.upload()
 
     def fetch(self, ids: list[str]) -> None:
         """Fetch the sessions by id from the connection's target and take them (see :meth:`load`)."""
@@ -324,6 +376,13 @@ class EditGrid:
             self._writing = False
         self._count(edits)
 
+    def _shown_rows(self) -> list[int]:
+        """The working rows shown: this shell's filter, narrowed by the grid's own column filters when set."""
+        visible = list(self.grid._visible_rows or [])
+        if visible and len(visible) < len(self.rows):
+            return [int(self.rows[r]) for r in visible if 0 <= r < len(self.rows)]
+        return self.rows.tolist()
+
     def _selected_rows(self) -> list[int]:
         """The working rows of the selected cells (in the order shown)."""
         visible = list(self.grid._visible_rows or [])
@@ -373,7 +432,7 @@ class EditGrid:
         with busy(list(self.buttons.values()), self.messages):
             assert self.model is not None
             n, refused = self.model.find_replace(self.table, self.column.value, self.find.value, self.replace.value,
-                                                 self.rows.tolist())
+                                                 self._shown_rows())
             self._after(n, refused, f"replaced {self.find.value!r} in {self.column.value}")
 
     def on_set_selected(self, _button: Any = None) -> None:
@@ -388,7 +447,7 @@ class EditGrid:
     def on_set_shown(self, _button: Any = None) -> None:
         with busy(list(self.buttons.values()), self.messages):
             assert self.model is not None
-            n, refused = self.model.set_value(self.table, self.column.value, self.value.value, self.rows.tolist())
+            n, refused = self.model.set_value(self.table, self.column.value, self.value.value, self._shown_rows())
             self._after(n, refused, f"set {self.column.value}")
 
     def on_fill_down(self, _button: Any = None) -> None:

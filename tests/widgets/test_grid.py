@@ -259,3 +259,24 @@ def test_the_browser_echo_of_a_value_put_back_is_no_edit(grid: EditGrid) -> None
     for (row, column), value in pushed.items():  # the echoes
         _type(grid, row, column, value)
     assert len(grid.model._undo) == 1 and not grid._pushed and len(grid.model.edits()) == 1
+
+
+def test_fetch_by_id_and_load_a_jsonl_or_an_export_folder(conn: Connection, tmp_path: Path) -> None:
+    from gr4vy_nb.export import export_sessions
+
+    grid = EditGrid(connection=conn)
+    grid.ids_box.value = "\n".join(IDS[:4])
+    grid.on_fetch()
+    assert grid.model is not None and len(grid.model.base) == 4 and not grid.messages.errors
+    export_sessions(IDS[4:7], conn.client, tmp_path / "export")
+    grid.source.value = str(tmp_path / "export")
+    grid.on_load()
+    assert len(grid.model.base) == 3 and grid.model.edits().empty, grid.messages.text
+    fetch_sessions(conn.client, IDS[7:9]).frames.to_jsonl(tmp_path / "s.jsonl")
+    grid.source.value = str(tmp_path / "s.jsonl")
+    grid.on_load()
+    assert len(grid.model.base) == 2
+    grid.tabs.value = "cart_items"
+    _type(grid, 0, "quantity", 11)
+    upload = grid.upload()
+    assert upload.base is not None and list(upload.tables) == ["cart_items"]
