@@ -181,6 +181,10 @@ class SessionFrames:
                  errors: str = "raise") -> SessionFrames:
         """Read any subset of the four tables: a folder, a path or a list of them, or ``{table: path or bytes}``.
 
+        Files an export wrote, every row as exported (each row's ``row_version`` is the version of its own
+        cells), make frames that remember that state as their :attr:`base`: edited with pandas and planned, they
+        are judged three ways like freshly fetched frames. Files an editor changed do not (plan the files).
+
         Read and typed by :func:`gr4vy_nb.tables.reader.read_frames`; tables without a file are
         empty, columns missing from a file are empty.  With ``errors="raise"`` (default) every
         problem in every file is collected, then raised at once as an
@@ -188,9 +192,13 @@ class SessionFrames:
         ``errors="collect"`` cells that break a rule are left empty and listed in
         :attr:`warnings` with the other problems.
         """
-        frames, problems = read_frames(source, encoding=encoding, limits=limits, errors=errors)  # type: ignore[arg-type]
+        versions: dict[str, list[Any]] = {}
+        frames, problems = read_frames(source, encoding=encoding, limits=limits, errors=errors,  # type: ignore[arg-type]
+                                       versions=versions)
         result = cls(**frames)
         result.warnings = problems
+        if versions and _as_exported(result, versions):
+            result.remember()  # an export as it was written: its cells are the state the sessions were fetched in
         return result
 
     @classmethod
@@ -240,3 +248,19 @@ def flatten_sessions(sessions: Any, *, chunk_size: int = CHUNK_SESSIONS) -> Sess
     is not a JSON object raises :class:`ValueError` naming the line.
     """
     return SessionFrames(**flatten_tables(sessions, chunk_size=chunk_size), conform=False)
+
+
+def _as_exported(frames: SessionFrames, versions: dict[str, list[Any]]) -> bool:
+    """Whether every table read carries row versions, each the version of its row's own cells (an untouched export)."""
+    from .versions import row_versions
+
+    for table, df in frames.tables().items():
+        given = versions.get(table)
+        if given is None:
+            if len(df):
+                return False
+            continue
+        if len(given) != len(df) or row_versions(table, df) != [None if v is None or v is pd.NA else str(v)
+                                                                for v in given]:
+            return False
+    return True

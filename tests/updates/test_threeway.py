@@ -167,3 +167,27 @@ def test_masked_frames_are_refused_even_with_a_base(client):
     masked.base = frames.base
     with pytest.raises(InputError):
         plan_updates(masked, client=client)
+
+
+def test_an_untouched_export_read_with_pandas_remembers_its_base(client, tmp_path):
+    from gr4vy_nb.export import export_sessions
+    from gr4vy_nb.tables.files import read_table, write_table
+
+    export_sessions([S0, S1], client, tmp_path / "export")
+    frames = SessionFrames.read_csv(tmp_path / "export")
+    assert frames.base is not None and frames.base.equals(frames)
+    frames.passengers.loc[_row(frames.passengers, S0, "passenger_index", 1), "first_name"] = "Mine"
+
+    def rename_other(airline, **_):
+        airline["passengers"][2]["first_name"] = "Theirs"
+        return {"airline": airline}
+
+    _other_writer(client, S0, rename_other)
+    plan = plan_updates(frames, client=client)
+    assert plan.ok and plan.diff.path.tolist() == ["airline.passengers[1].first_name"]
+    # a file an editor changed: no base (its rows are planned as files are)
+    path = tmp_path / "export" / "passengers.csv"
+    table = read_table(path).frame.copy()
+    table.iloc[0, table.columns.get_loc("first_name")] = "Edited"
+    write_table(table, path)
+    assert SessionFrames.read_csv(tmp_path / "export").base is None
