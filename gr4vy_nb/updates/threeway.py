@@ -289,9 +289,39 @@ def _child_table(t: TableEdits) -> pd.DataFrame | None:
         kept = _text_column(t.edited[column], rows, mask)
         whole = _text_column(t.edited[column], rows, None)
         out[column] = [w if added[r] else k for r, k, w in zip(rows, kept, whole, strict=True)]
-    if not len(rows):  # every element of the touched sessions removed: a header row per session clears nothing
-        return pd.DataFrame({F.KEY: sorted(touched), index_column: [None] * len(touched)}, dtype=object).iloc[:0]
+    if not len(rows):  # every element of the touched sessions removed: cleared from sessions.csv (_emptied)
+        return None
     return pd.DataFrame(out, dtype=object)
+
+
+def _emptied(t: TableEdits) -> dict[str, str]:
+    """``{session id: list column}`` of the sessions whose every element of this table was removed.
+
+    A child table cannot say "no rows" for a session; ``sessions.csv`` clears the list with ``#N/A`` in the
+    column named after it (``cart_items``, ``airline.legs``, ``airline.passengers``), as a file would.
+    """
+    if not len(t.removed):
+        return {}
+    left = set(t.edited[F.KEY].astype("string").str.lower().dropna().tolist())
+    column = ".".join(F.CHILD_TABLES[t.table].path)
+    gone = t.base[F.KEY].iloc[t.removed].astype(str)
+    return {sid: column for sid in dict.fromkeys(gone.tolist()) if sid.lower() not in left}
+
+
+def _with_clears(sessions: pd.DataFrame | None, emptied: dict[str, list[str]]) -> pd.DataFrame | None:
+    """The sessions table with ``#N/A`` in the list columns of the sessions whose lists were emptied."""
+    if not emptied:
+        return sessions
+    rows = [] if sessions is None else sessions.to_dict("records")
+    by_id = {str(r[F.KEY]).lower(): r for r in rows}
+    for sid, columns in emptied.items():
+        row = by_id.get(sid.lower())
+        if row is None:
+            row = by_id[sid.lower()] = {F.KEY: sid}
+            rows.append(row)
+        row.update(dict.fromkeys(columns, CLEAR_TOKEN))
+    columns = list(dict.fromkeys(c for r in rows for c in r))
+    return pd.DataFrame({c: [r.get(c) for r in rows] for c in columns}, dtype=object)
 
 
 def edits_upload(frames: Any) -> Upload:
@@ -312,10 +342,16 @@ def edits_upload(frames: Any) -> Upload:
     if edits.empty:
         tables["sessions"] = pd.DataFrame({F.KEY: frames.sessions[F.KEY].astype(object).tolist()}, dtype=object)
     else:
+        emptied: dict[str, list[str]] = {}
         for name, t in edits.tables.items():
             df = _sessions_table(t) if name == "sessions" else _child_table(t)
             if df is not None:
                 tables[name] = df
+            if name != "sessions":
+                for sid, column in _emptied(t).items():
+                    emptied.setdefault(sid, []).append(column)
+        if (sessions := _with_clears(tables.get("sessions"), emptied)) is not None:
+            tables = {"sessions": sessions, **{k: v for k, v in tables.items() if k != "sessions"}}
     upload = read_upload(tables)
     upload.base = frames.base.select(sorted(edits.sessions) if not edits.empty else frames.base.sessions[F.KEY],
                                      missing="ignore")

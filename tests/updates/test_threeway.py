@@ -191,3 +191,16 @@ def test_an_untouched_export_read_with_pandas_remembers_its_base(client, tmp_pat
     table.iloc[0, table.columns.get_loc("first_name")] = "Edited"
     write_table(table, path)
     assert SessionFrames.read_csv(tmp_path / "export").base is None
+
+
+def test_every_element_of_a_list_removed_clears_the_list_with_consent(client):
+    frames = _fetch(client)
+    p = frames.passengers
+    frames.passengers = p[p.checkout_session_id.str.lower() != S0.lower()].reset_index(drop=True)
+    upload = edits_upload(frames)
+    assert upload.tables["sessions"].text["airline.passengers"].tolist() == ["#N/A"]
+    plan = plan_updates(frames, client=client)
+    assert plan.ok, plan.problems
+    assert plan.consent and plan.item(S0).destructive
+    apply_plan(plan, client=client, allow_destructive=True)
+    assert not (client.get_checkout_session(S0)["airline"] or {}).get("passengers")

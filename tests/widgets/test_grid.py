@@ -280,3 +280,24 @@ def test_fetch_by_id_and_load_a_jsonl_or_an_export_folder(conn: Connection, tmp_
     _type(grid, 0, "quantity", 11)
     upload = grid.upload()
     assert upload.base is not None and list(upload.tables) == ["cart_items"]
+
+
+def test_a_sorted_view_edits_the_row_shown_not_the_row_at_that_position(grid: EditGrid) -> None:
+    grid.tabs.value = "cart_items"
+    grid.sort_column.value = "name"
+    shown = _shown(grid)
+    assert shown["name"].tolist() == sorted(shown["name"].tolist())
+    target = shown.iloc[0]
+    _type(grid, 0, "quantity", 99)
+    cells = grid.model.edits().cells()
+    assert len(cells) == 1 and cells.checkout_session_id.iloc[0] == target["checkout_session_id"]
+    assert int(cells["index"].iloc[0]) == int(target["item_index"]) and cells.after.iloc[0] == "99"
+
+
+def test_removing_every_passenger_of_a_session_clears_its_list(grid: EditGrid) -> None:
+    sid = WITH_PASSENGERS[0]["id"]
+    grid.tabs.value = "passengers"
+    rows = np.flatnonzero((grid.model.work.passengers.checkout_session_id == sid).to_numpy())
+    grid.model.remove_rows("passengers", rows.tolist())
+    upload = grid.model.upload()
+    assert upload.tables["sessions"].text["airline.passengers"].tolist() == ["#N/A"]
