@@ -279,6 +279,9 @@ print(plan.describe())"""),
     ("code", "plan.masked_diff()"),
     ("code", """run = writes.run(apply_plan, plan, client=conn.client)
 print(run.describe())"""),
+    ("md", "The results (`errors.csv` and `succeeded.csv` are in `run.files`); resume or roll the run back in "
+           "notebook 03."),
+    ("code", "run.results.head(10)"),
 ]
 
 NOTEBOOKS = {

@@ -185,10 +185,14 @@ class EditModel:
                 refuse(r, v, locked)
             return refusals
         texts = [_text_of(v) for v in values]
+        f = F.field_for(table, column)
+        required = f is not None and f.required and table != "sessions"
         keep = []
         for r, v, t in zip(rows, values, texts, strict=True):
             if t is not None and _is_token(table, column, t):
                 refuse(r, v, "this is a masked value, not data: type the value itself")
+            elif t is None and required and self.where(table, r)[1] is not None:
+                refuse(r, v, f"{column} is required for each {_NOUNS[table]}: it cannot be emptied")
             else:
                 keep.append(r)
         if not keep:

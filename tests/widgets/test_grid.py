@@ -301,3 +301,9 @@ def test_removing_every_passenger_of_a_session_clears_its_list(grid: EditGrid) -
     grid.model.remove_rows("passengers", rows.tolist())
     upload = grid.model.upload()
     assert upload.tables["sessions"].text["airline.passengers"].tolist() == ["#N/A"]
+
+
+def test_a_required_field_cannot_be_emptied(grid: EditGrid) -> None:
+    grid.tabs.value = "cart_items"
+    _type(grid, 0, "quantity", "")
+    assert "quantity is required for each cart item" in grid.refused.value and grid.model.edits().empty
