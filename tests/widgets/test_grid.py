@@ -192,6 +192,11 @@ def test_add_and_remove_a_passenger_then_plan_asks_consent_and_apply_writes_exac
     assert grid.bulk.run is not None and grid.bulk.run.ok, grid.messages.text
     after = conn.client.get_checkout_session(sid)["airline"]["passengers"]
     assert [p["first_name"] for p in after] == [p["first_name"] for p in before[1:]] + ["Ada"]
+    # the run is a run like any other: its journal rolls it back
+    assert Path(str(grid.bulk.run.journal)).exists()
+    grid.bulk.rollback()
+    restored = conn.client.get_checkout_session(sid)["airline"]["passengers"]
+    assert [p["first_name"] for p in restored] == [p["first_name"] for p in before]
 
 
 def test_plan_without_edits_says_so(grid: EditGrid) -> None:
@@ -211,6 +216,13 @@ def test_save_edits_as_csv_and_xlsx(grid: EditGrid, tmp_path: Path) -> None:
     grid.path.value = str(tmp_path / "edits.xlsx")
     grid.on_save()
     assert (tmp_path / "edits.xlsx").is_file()
+    # applied later as files: the same diff as the grid's own plan
+    from gr4vy_nb.updates.plan import plan_updates
+
+    client = grid.connection.client
+    planned = [plan_updates(source, client=client).diff[["checkout_session_id", "path", "after"]]
+               for source in (grid.upload(), tmp_path / "edits", tmp_path / "edits.xlsx")]
+    assert len(planned[0]) == 1 and all(p.equals(planned[0]) for p in planned[1:])
 
 
 def test_edits_are_computed_from_the_frames_not_from_events(conn: Connection) -> None:
@@ -307,3 +319,25 @@ def test_a_required_field_cannot_be_emptied(grid: EditGrid) -> None:
     grid.tabs.value = "cart_items"
     _type(grid, 0, "quantity", "")
     assert "quantity is required for each cart item" in grid.refused.value and grid.model.edits().empty
+
+
+def test_no_masked_display_of_any_personal_value_becomes_an_edit(conn: Connection) -> None:
+    """Every personal column of every table: its masked display typed back is refused, masked or not shown."""
+    from gr4vy_nb.tables import spec as F
+
+    frames = fetch_sessions(conn.client, [WITH_PASSENGERS[0]["id"], *IDS[:20]]).frames
+    model = EditModel(frames)
+    tried = 0
+    for table in F.TABLES:
+        df = model.work[table]
+        for column in F.personal_columns(table):
+            if column not in df.columns or not df[column].notna().any():
+                continue
+            row = int(np.flatnonzero(df[column].notna().to_numpy())[0])
+            token = mask_value(column, df[column].iloc[row], table)
+            for shown in (False, True):
+                model.show_personal = shown
+                assert model.set_cell(table, row, column, token) is not None, (table, column, shown)
+                tried += 1
+    assert tried >= 10 and model.edits().empty
+    assert not model.can_undo
