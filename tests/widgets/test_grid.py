@@ -341,3 +341,16 @@ def test_no_masked_display_of_any_personal_value_becomes_an_edit(conn: Connectio
                 tried += 1
     assert tried >= 10 and model.edits().empty
     assert not model.can_undo
+
+
+def test_the_grids_own_column_filter_narrows_the_rows_shown(grid: EditGrid) -> None:
+    """ipydatagrid's header filters run in the browser; it syncs the rows left visible (dataset rows)."""
+    grid.tabs.value = "cart_items"
+    grid.grid._visible_rows = [2, 4]
+    grid.column.value = "quantity"
+    grid.value.value = "3"
+    grid.on_set_shown()
+    cells = grid.model.edits().cells()
+    keys = grid.model.work.cart_items.iloc[[2, 4]][["checkout_session_id", "item_index"]]
+    assert sorted(zip(cells.checkout_session_id, cells["index"].astype(int), strict=True)) == sorted(
+        zip(keys.checkout_session_id, keys.item_index.astype(int), strict=True))
