@@ -14,7 +14,7 @@ from traitlets import Dict
 from ..tables import spec as F
 from ..tables.cells import format_column
 
-__all__ = ["CHANGED", "Grid", "grid_frame", "save_edits"]
+__all__ = ["CHANGED", "Grid", "column_types", "grid_frame", "save_edits"]
 
 CHANGED = "changed"
 """The grid's first column: the columns changed in each row (``,quantity,name,``), which the highlight reads."""
@@ -30,9 +30,38 @@ def _data_json(data: dict[str, Any], _widget: Any) -> dict[str, Any]:
 
 
 class Grid(DataGrid):
-    """ipydatagrid's DataGrid with a serializer for cells that are plain values already (much faster)."""
+    """ipydatagrid's DataGrid with a serializer for cells that are plain values already (much faster), and the
+    column types of its schema given (:attr:`types`: ``integer``, ``boolean``, ``datetime``), not guessed from the
+    cells (integers with empty cells are Python objects here); date-times are held as RFC 3339 text."""
 
     _data = Dict().tag(sync=True, to_json=_data_json, from_json=_data_deserialization_impl)
+
+    def __init__(self, dataframe: pd.DataFrame, **kwargs: Any) -> None:
+        self.types: dict[str, str] = {}
+        super().__init__(dataframe, **kwargs)
+
+    def generate_data_object(self, dataframe: pd.DataFrame, guid_key: str = "ipydguuid",  # type: ignore[override]
+                             index_name: str = "key") -> dict[str, Any]:
+        data = DataGrid.generate_data_object(dataframe, guid_key, index_name)
+        types = getattr(self, "types", {})
+        for f in data["schema"]["fields"]:
+            if f["name"] in types:
+                f["type"] = types[f["name"]]
+        return data
+
+
+def column_types(df: pd.DataFrame) -> dict[str, str]:
+    """The grid's schema type of each typed column: ``integer``, ``boolean``, ``datetime`` (the rest: text)."""
+    out = {}
+    for column in df.columns:
+        dtype = df[column].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            out[str(column)] = "boolean"
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[str(column)] = "integer"
+        elif isinstance(dtype, pd.DatetimeTZDtype):
+            out[str(column)] = "datetime"
+    return out
 
 
 def grid_frame(df: pd.DataFrame, changed: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:

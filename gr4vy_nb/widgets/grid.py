@@ -30,7 +30,7 @@ from ..tables.cells import format_column
 from ..tables.masking import mask_frame
 from ._common import Confirmation, Messages, Table, busy
 from ._editing import EditModel, Refusal
-from ._grid_data import CHANGED, Grid, grid_frame, save_edits
+from ._grid_data import CHANGED, Grid, column_types, grid_frame, save_edits
 from ._plan_view import destructive_html, summary_html
 
 __all__ = ["CHANGED", "COLUMN_WIDTH", "ROW_HEADER_WIDTH", "ROW_HEIGHT", "EditGrid", "save_edits"]
@@ -271,6 +271,7 @@ class EditGrid:
         try:
             if renderers:
                 self.grid.renderers = self._renderers()
+            self.grid.types = column_types(self.model.work[self.table])
             self.grid.data = frame
             self._pushed.clear()
         finally:

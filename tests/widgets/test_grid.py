@@ -354,3 +354,12 @@ def test_the_grids_own_column_filter_narrows_the_rows_shown(grid: EditGrid) -> N
     keys = grid.model.work.cart_items.iloc[[2, 4]][["checkout_session_id", "item_index"]]
     assert sorted(zip(cells.checkout_session_id, cells["index"].astype(int), strict=True)) == sorted(
         zip(keys.checkout_session_id, keys.item_index.astype(int), strict=True))
+
+
+def test_date_times_are_typed_in_the_grids_schema_and_edited_as_text(grid: EditGrid) -> None:
+    fields = {f["name"]: f["type"] for f in grid.grid._data["schema"]["fields"]}
+    assert fields["expires_at"] == "datetime" and fields["checkout_session_id"] == "string"
+    grid.tabs.value = "passengers"
+    grid.show_raw.value = True
+    fields = {f["name"]: f["type"] for f in grid.grid._data["schema"]["fields"]}
+    assert fields["passenger_index"] == "integer"
