@@ -479,6 +479,29 @@ def _rebuilt(t: UploadTable, judged: _Judged) -> UploadTable:
     return UploadTable(t.table, t.file, text, cleared, t.digest, typed, clears)
 
 
+def _judge_cleared_lists(t: UploadTable, base: Any, live: Any, found: Problems, conflicts: set[str],
+                         ignore: bool) -> None:
+    """A list emptied here (``#N/A`` in its column) that someone else changed since the fetch is a conflict."""
+    lists = {".".join(c.path): name for name, c in F.CHILD_TABLES.items()}
+    ids = [str(i).lower() for i in t.typed[F.KEY].tolist()] if t.typed is not None else []
+    for column, table in lists.items():
+        if column not in t.cleared.columns:
+            continue
+        for r in np.flatnonzero(t.cleared[column].to_numpy(dtype=bool)).tolist():
+            sid = ids[r]
+            was, now = (_subset_texts(table, frames[table], {sid}) for frames in (base, live))
+            if sorted(map(sorted, (d.items() for d in was[1]))) == sorted(map(sorted, (d.items() for d in now[1]))):
+                continue
+            found.add(Rule.STALE, f"conflict in {table}, session {sid}: you removed every {_NOUNS[table][0]}, but "
+                      f"the {_NOUNS[table][1]} changed since the fetch (now {len(now[1])})" + (
+                          "; your edit is sent as asked (conflicts ignored)" if ignore else
+                          "; nothing is sent for this session: fetch it again and redo your edit there"),
+                      file=t.file, line=int(t.text.index[r]), column=column, session_id=sid,
+                      severity=Severity.WARNING if ignore else Severity.ERROR, table="sessions")
+            if not ignore:
+                conflicts.add(sid)
+
+
 def judge(upload: Upload, live: Any, *, ignore: bool = False) -> tuple[Upload, StaleCheck]:
     """Judge a checked upload of edits three ways against the sessions as read now (``live``, SessionFrames).
 
@@ -497,6 +520,8 @@ def judge(upload: Upload, live: Any, *, ignore: bool = False) -> tuple[Upload, S
             tables[name] = t
             continue
         tables[name] = _rebuilt(t, _judge_table(t, base[name], live[name], found, conflicts, ignore))
+        if name == "sessions":
+            _judge_cleared_lists(t, base, live, found, conflicts, ignore)
     out = Upload(tables, upload.problems, checked=upload.checked)
     return out, StaleCheck(problems=found.frame(), sessions=conflicts)
 

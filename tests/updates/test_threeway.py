@@ -204,3 +204,20 @@ def test_every_element_of_a_list_removed_clears_the_list_with_consent(client):
     assert plan.consent and plan.item(S0).destructive
     apply_plan(plan, client=client, allow_destructive=True)
     assert not (client.get_checkout_session(S0)["airline"] or {}).get("passengers")
+
+
+def test_a_list_emptied_here_and_changed_there_is_a_conflict(client):
+    frames = _fetch(client)
+    p = frames.passengers
+    frames.passengers = p[p.checkout_session_id.str.lower() != S0.lower()].reset_index(drop=True)
+
+    def add_one(airline, **_):
+        airline["passengers"].append(dict(airline["passengers"][0], first_name="Newcomer"))
+        return {"airline": airline}
+
+    _other_writer(client, S0, add_one)
+    plan = plan_updates(frames, client=client)
+    conflicts = plan.problems[plan.problems.rule == "stale"]
+    assert not plan.ok and len(conflicts) == 1
+    assert "you removed every passenger, but the passengers changed since the fetch" in conflicts.message.iloc[0]
+    assert plan.changes == []
