@@ -71,6 +71,9 @@ class SessionFrames:
             setattr(self, table, df)
         self.warnings: pd.DataFrame = problems_frame()
         self.base: SessionFrames | None = None
+        self.versions: dict[str, dict[tuple[str, int | None], str]] | None = None
+        """Read from an export an editor changed: each row's ``row_version`` by key (planned, the rows are checked
+        for changes made since the export, as the files would be)."""
 
     sessions: pd.DataFrame
     cart_items: pd.DataFrame
@@ -124,6 +127,7 @@ class SessionFrames:
         out = {t: df[df[F.KEY].isin(wanted).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
                for t, df in self.tables().items()}
         selected = SessionFrames(**out, conform=False)
+        selected.versions = self.versions
         if self.base is not None:
             selected.base = self.base.select(ids, missing="ignore")
         return selected
@@ -199,6 +203,8 @@ class SessionFrames:
         result.warnings = problems
         if versions and _as_exported(result, versions):
             result.remember()  # an export as it was written: its cells are the state the sessions were fetched in
+        elif versions:
+            result.versions = _keyed_versions(result, versions)
         return result
 
     @classmethod
@@ -264,3 +270,18 @@ def _as_exported(frames: SessionFrames, versions: dict[str, list[Any]]) -> bool:
                                                                 for v in given]:
             return False
     return True
+
+
+def _keyed_versions(frames: SessionFrames, versions: dict[str, list[Any]]) -> dict[str, dict[tuple[str, int | None],
+                                                                                          str]]:
+    """Each table's row versions by key (lower-case session id, element index): rows may be edited, sorted, dropped."""
+    out = {}
+    for table, given in versions.items():
+        df = frames[table]
+        index = None if table == "sessions" else F.CHILD_TABLES[table].index
+        ids = df[F.KEY].astype(str).str.lower().tolist()
+        at = [None] * len(df) if index is None else [None if i is None or i is pd.NA else int(i)
+                                                     for i in df[index].tolist()]
+        out[table] = {(i, x): str(v) for i, x, v in zip(ids, at, given, strict=True)
+                      if v is not None and v is not pd.NA}
+    return out

@@ -102,6 +102,8 @@ def read_upload(source: Any, *, encoding: str | None = None,
         from .threeway import edits_upload
 
         return edits_upload(source)
+    if getattr(source, "versions", None):  # frames read from an export an editor changed: checked as its files
+        source = _with_row_versions(source)
     tables, problems = read_tables(source, encoding=encoding)
     if errors == "raise" and has_errors(problems):
         raise refuse(problems)
@@ -152,6 +154,24 @@ def refuse_masked(source: Any) -> None:
                   "values, not the values): plan from the frames themselves or from an export, never from a "
                   "masked copy", file=table, column=columns[0])
     raise refuse(found.frame())
+
+
+def _with_row_versions(frames: Any) -> dict[str, pd.DataFrame]:
+    """The frames' tables, each row with the ``row_version`` its export gave its key (none for rows added since)."""
+    from ..tables.versions import VERSION_COLUMN
+
+    out = {}
+    for table, df in frames.tables().items():
+        if not len(df):
+            continue
+        known = frames.versions.get(table, {})
+        index = None if table == "sessions" else F.CHILD_TABLES[table].index
+        ids = df[F.KEY].astype(str).str.lower().tolist()
+        at = [None] * len(df) if index is None else [None if i is None or i is pd.NA else int(i)
+                                                     for i in df[index].tolist()]
+        out[table] = df.assign(**{VERSION_COLUMN: pd.array([known.get(k) for k in zip(ids, at, strict=True)],
+                                                           dtype="string")})
+    return out
 
 
 def upload_from_records(records: list[Mapping[str, Any]]) -> dict[str, UploadTable]:

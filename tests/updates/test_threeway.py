@@ -221,3 +221,25 @@ def test_a_list_emptied_here_and_changed_there_is_a_conflict(client):
     assert not plan.ok and len(conflicts) == 1
     assert "you removed every passenger, but the passengers changed since the fetch" in conflicts.message.iloc[0]
     assert plan.changes == []
+
+
+def test_an_export_an_editor_changed_read_with_pandas_is_checked_as_its_files(client, tmp_path):
+    from gr4vy_nb.export import export_sessions
+    from gr4vy_nb.tables.files import read_table, write_table
+
+    export_sessions([S0, S1], client, tmp_path / "export")
+    path = tmp_path / "export" / "passengers.csv"
+    table = read_table(path).frame.copy()
+    table.iloc[0, table.columns.get_loc("first_name")] = "Edited in a spreadsheet"
+    write_table(table, path)
+    frames = SessionFrames.read_csv(tmp_path / "export")
+    assert frames.base is None and frames.versions
+
+    def rename(airline, **_):
+        airline["passengers"][0]["first_name"] = "Theirs"
+        return {"airline": airline}
+
+    _other_writer(client, S0, rename)
+    plan = plan_updates(frames, client=client)
+    stale = plan.problems[plan.problems.rule == "stale"]
+    assert not plan.ok and len(stale) >= 1 and set(stale.column) == {"row_version"}
