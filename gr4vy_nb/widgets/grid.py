@@ -542,7 +542,8 @@ class EditGrid:
             self.result.value = f"<pre>{html.escape(run.describe())}</pre>"
             if self.confirmation is not None:
                 self.confirmation.reset()
-            self.messages.ok(f"applied: journal {run.journal}")
+            self.messages.ok(f"applied: journal {run.journal} (resume or roll it back in notebook 03); fetch the "
+                             "sessions again to go on editing from their new state")
             self.consent.value = False
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
