@@ -66,8 +66,8 @@ class Fetched:
 
     @property
     def frames(self) -> SessionFrames:
-        """The sessions found, flattened."""
-        return flatten_sessions(self.sessions)
+        """The sessions found, flattened; they remember this state as their base (three-way plans)."""
+        return flatten_sessions(self.sessions).remember()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Write the three notebooks from the cell texts below (committed without outputs or widget state).
+"""Write the four notebooks from the cell texts below (committed without outputs or widget state).
 
     .venv/bin/python notebooks/_build_notebooks.py          # rewrite the .ipynb files
     .venv/bin/python notebooks/_build_notebooks.py --check  # exit 1 if a notebook differs
@@ -80,6 +80,13 @@ masked.sessions.head(10)"""),
     ("code", "report.plot_product_types(frames)"),
     ("code", "report.plot_cart_values(frames)"),
     ("code", "report.plot_routes(frames)"),
+    ("md", """## Edit them
+
+This notebook changes nothing. To change sessions, edit `frames` in **notebook 04** (`04_edit_in_the_notebook`):
+in an editable grid, or with pandas (`frames.cart_items.loc[...] = ...`) followed by
+`plan_updates(frames, client=conn.client)`: the frames remember the state they were fetched in, so only your
+edits are planned, and a cell someone else changed since is never overwritten unawares. Notebook 02 does the
+same from CSV files."""),
 ]
 
 BULK = [
@@ -203,10 +210,85 @@ undo = writes.run(rollback_run, run.journal, client=conn.client)
 print(undo.describe())"""),
 ]
 
+EDIT = [
+    ("md", f"""# 04 · Edit checkout sessions in the notebook
+
+**What it does:** fetches checkout sessions and lets you edit their four tables right here — in an editable
+grid, or with pandas in code — then plans the edits (the diff, and consent for anything removed), applies
+them and shows the results. No export, no spreadsheet, no upload: the edits go through exactly the same
+plan, consent, journal, `errors.csv`, resume and rollback as CSV files do (notebook 02).
+
+**What it changes:** the sessions you edit — only when you press *Apply* in the grid, or set `APPLY = True`
+under *The same in code*. Running all cells as committed writes nothing. Each update also resets the
+session's expiry (one hour).
+
+**How edits are judged:** the sessions remember the state they were fetched in. Only the cells you changed
+are sent; a cell someone else changed since (and you did not) keeps its new value; a cell changed on both
+sides is a *conflict*, named in the plan, and nothing is sent for that session until you fetch it again.
+
+{_TARGET}"""),
+    ("code", """from gr4vy_nb import apply_plan, plan_updates
+from gr4vy_nb.notebook_support import allow_writes, connect, fetch_frames, sample_session_ids
+from gr4vy_nb.widgets import EditGrid
+
+conn = connect()"""),
+    ("md", """## Fetch the sessions
+
+On a real instance use your own ids, e.g. `read_id_list("ids.txt").ids` (from `gr4vy_nb.notebook_support`),
+or the frames fetched in notebook 01 (`SessionExplorer(...).frames`)."""),
+    ("code", """frames, not_found = fetch_frames(conn.client, sample_session_ids(30))
+frames"""),
+    ("md", """## The grid
+
+* Pick a table (`sessions`, `cart_items`, `legs`, `passengers`); **double-click a cell, type, Enter**. The value
+  is checked by the same rules as an uploaded file: a refused value is put back, with the reason above the grid.
+  Changed cells turn yellow and are counted (*14 cells changed in 9 sessions*); *Undo*, *Redo*, *Reset*.
+* Grey columns are locked: ids, `*_index`, `expires_at`, `payment_method.…`, `extra`. Personal data is masked
+  and locked until you tick *show personal data*: a masked value can never become an edit.
+* *Filter* (a column contains a text), *sort by*; *Replace in shown rows* (find & replace within a column, in
+  the filtered rows); *Set on selected rows* / *Set on shown rows*; *Fill down selection*.
+* `cart_items`, `legs`, `passengers`: *Add a row* to the chosen session, *Remove selected rows*
+  (a destructive change: the plan asks for your consent).
+* *Plan* reads the sessions again (nothing is written) and shows the diff; *Apply* writes, with a journal under
+  `runs/` (resume and roll back in notebook 03). *Save edits* writes them as the four CSVs (a folder) or an
+  `.xlsx`, to review or apply later in notebook 02."""),
+    ("code", """grid = EditGrid(frames, conn)
+grid"""),
+    ("md", """## The same in code: a pandas rule
+
+`frames` are plain pandas DataFrames: edit them with any pandas expression, then plan them as they are.
+Only what the rule changed is planned, judged three ways like the grid's edits. The cells that write go
+through `writes`, which sends nothing unless `APPLY = True` (and, on PRODUCTION, `CONFIRM_PRODUCTION` holds
+the merchant account id)."""),
+    ("code", """APPLY = False  # True: the cells below apply the two rules to the sessions fetched above
+CONFIRM_PRODUCTION = ""  # PRODUCTION only: type the merchant account id here to allow those writes
+writes = allow_writes(conn, APPLY, CONFIRM_PRODUCTION)
+writes"""),
+    ("md", "Rule 1 — 20% VAT on cart items sold from GB without tax (amounts are in minor units):"),
+    ("code", """items = frames.cart_items
+vat = items["seller_country"].eq("GB") & items["tax_amount"].eq(0)
+items.loc[vat, "tax_amount"] = (items.loc[vat, "unit_amount"] * items.loc[vat, "quantity"] * 0.2).round().astype("Int64")
+items.loc[vat, ["checkout_session_id", "item_index", "unit_amount", "quantity", "tax_amount"]]"""),
+    ("md", "Rule 2 — tag every session whose cart holds SKU `021464`:"),
+    ("code", """holders = items.loc[items["sku"].eq("021464"), "checkout_session_id"]
+frames.sessions.loc[frames.sessions["checkout_session_id"].isin(holders), "metadata.promo"] = "sku-021464"
+frames.sessions.loc[frames.sessions["checkout_session_id"].isin(holders), ["checkout_session_id", "metadata.promo"]]"""),
+    ("md", "The plan (reads only): exactly the rules' cells, personal data masked."),
+    ("code", """plan = plan_updates(frames, client=conn.client, probe=conn.probe)
+print(plan.describe())"""),
+    ("code", "plan.masked_diff()"),
+    ("code", """run = writes.run(apply_plan, plan, client=conn.client)
+print(run.describe())"""),
+    ("md", "The results (`errors.csv` and `succeeded.csv` are in `run.files`); resume or roll the run back in "
+           "notebook 03."),
+    ("code", "run.results.head(10)"),
+]
+
 NOTEBOOKS = {
     "01_explore_sessions.ipynb": EXPLORE,
     "02_bulk_update_from_csv.ipynb": BULK,
     "03_review_and_report.ipynb": REVIEW,
+    "04_edit_in_the_notebook.ipynb": EDIT,
 }
 
 

@@ -35,7 +35,7 @@ import pytest
 
 from gr4vy_nb.api.client import Gr4vyClient
 from gr4vy_nb.config import Settings
-from gr4vy_nb.notebook_support import examples_dir
+from gr4vy_nb.notebook_support import NOTEBOOKS, examples_dir
 from gr4vy_nb.sandbox import Sandbox
 from gr4vy_nb.sandbox.seeding import default_seed_path
 from gr4vy_nb.updates.plan import plan_updates
@@ -157,7 +157,7 @@ class Lab:
 def _serve(sandbox: Sandbox, tmp_path: Path, **extra: str) -> Iterator[Lab]:
     root = tmp_path / "notebooks"
     root.mkdir()
-    for name in ("01_explore_sessions.ipynb", "02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb"):
+    for name in NOTEBOOKS:
         shutil.copy(REPO / "notebooks" / name, root / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GR4VY_")}
     env.update(GR4VY_BASE_URL=sandbox.base_url, GR4VY_PRIVATE_KEY_FILE=str(sandbox.private_key_file),

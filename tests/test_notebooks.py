@@ -30,7 +30,9 @@ NOTEBOOKS_DIR = REPO / "notebooks"
 # Statements a notebook cell may hold: imports, assignments and expressions (calls, names).
 _ALLOWED = (ast.Module, ast.Import, ast.ImportFrom, ast.alias, ast.Assign, ast.Expr, ast.Call, ast.Name,
             ast.Attribute, ast.Constant, ast.keyword, ast.Load, ast.Store, ast.Subscript, ast.Tuple, ast.BinOp,
-            ast.Div, ast.JoinedStr, ast.FormattedValue)
+            ast.Div, ast.JoinedStr, ast.FormattedValue,
+            # a pandas rule (notebook 04) is an expression: masks combined with &, amounts multiplied, columns listed
+            ast.BitAnd, ast.Mult, ast.List)
 
 
 def _personal_values() -> set[str]:
@@ -191,7 +193,7 @@ def _sent(sandbox: Sandbox) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> dict[str, tuple[nbformat.NotebookNode,
                                                                                             Path]]:
-    """The three notebooks executed in order with their ``APPLY`` flags on, against the test sandbox.
+    """The notebooks executed in order with their ``APPLY`` flags on, against the test sandbox.
 
     As ``make demo`` does, but with writes allowed (``render_notebooks(apply=True)``), so that the code
     cells that write are run too: 02 applies and rolls back its example, 03 reviews that run.
@@ -214,7 +216,7 @@ def test_run_all_as_committed_sends_no_write(sandbox_clean: Sandbox, tmp_path: P
         text = _output_text(nb)
         assert "Traceback" not in text, name
         assert all(out.output_type != "error" for cell in nb.cells for out in cell.get("outputs", [])), name
-    for name in ("02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb"):
+    for name in ("02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb", "04_edit_in_the_notebook.ipynb"):
         text = _output_text(done[name][0])
         assert "APPLY is False, so nothing is sent" in text, name
     assert "no apply run against" in _output_text(done["03_review_and_report.ipynb"][0])
@@ -277,3 +279,11 @@ def test_review_notebook_reports_inline(executed: dict[str, nbformat.NotebookNod
     assert "(apply): finished" in _output_text(nb)
     # 02 rolled that run back already: with APPLY on, 03's rollback finds nothing left to put back
     assert "(rollback): finished" in _output_text(nb)
+
+
+def test_edit_notebook_plans_and_applies_its_pandas_rules(executed: dict[str, nbformat.NotebookNode]) -> None:
+    nb = executed["04_edit_in_the_notebook.ipynb"]
+    plan_text = "".join(o.get("text", "") for o in _outputs_of(nb, "plan = plan_updates(frames"))
+    assert "to update:" in plan_text and "0 error(s)" in plan_text and "tax_amount: 0 -> " in plan_text
+    run_text = "".join(o.get("text", "") for o in _outputs_of(nb, "writes.run(apply_plan"))
+    assert "finished" in run_text and "failed 0" in run_text

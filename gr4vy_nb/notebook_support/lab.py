@@ -17,7 +17,8 @@ from ..config import Settings
 
 __all__ = ["NOTEBOOKS", "lab_command", "main", "render_notebooks", "run_lab"]
 
-NOTEBOOKS = ("01_explore_sessions.ipynb", "02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb")
+NOTEBOOKS = ("01_explore_sessions.ipynb", "02_bulk_update_from_csv.ipynb", "03_review_and_report.ipynb",
+             "04_edit_in_the_notebook.ipynb")
 """The notebooks, in the order an analyst uses them."""
 
 

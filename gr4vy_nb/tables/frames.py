@@ -70,6 +70,10 @@ class SessionFrames:
                 df = conform_frame(table, df)
             setattr(self, table, df)
         self.warnings: pd.DataFrame = problems_frame()
+        self.base: SessionFrames | None = None
+        self.versions: dict[str, dict[tuple[str, int | None], str]] | None = None
+        """Read from an export an editor changed: each row's ``row_version`` by key (planned, the rows are checked
+        for changes made since the export, as the files would be)."""
 
     sessions: pd.DataFrame
     cart_items: pd.DataFrame
@@ -122,7 +126,23 @@ class SessionFrames:
             raise ValueError("missing must be 'raise' or 'ignore'")
         out = {t: df[df[F.KEY].isin(wanted).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
                for t, df in self.tables().items()}
-        return SessionFrames(**out, conform=False)
+        selected = SessionFrames(**out, conform=False)
+        selected.versions = self.versions
+        if self.base is not None:
+            selected.base = self.base.select(ids, missing="ignore")
+        return selected
+
+    def remember(self) -> SessionFrames:
+        """Remember the tables as they are now as :attr:`base`, the state the sessions were fetched in; returns self.
+
+        Frames that remember their base are judged three ways when planned (:mod:`gr4vy_nb.updates.threeway`):
+        only the cells edited since are sent, a cell someone else changed since (and not edited here) keeps its
+        new value, and a cell changed on both sides is a conflict. The fetch path (:func:`gr4vy_nb.export.
+        fetch_sessions`) and :meth:`read_jsonl` remember; frames built by hand or read from CSV do not.
+        """
+        # pandas copy-on-write: a shallow copy costs nothing and no later edit of these tables reaches it.
+        self.base = SessionFrames(**{t: df.copy(deep=False) for t, df in self.tables().items()}, conform=False)
+        return self
 
     def masked(self) -> SessionFrames:
         """A copy with personal and card data masked (:mod:`~gr4vy_nb.tables.masking`); masked columns become text.
@@ -165,6 +185,10 @@ class SessionFrames:
                  errors: str = "raise") -> SessionFrames:
         """Read any subset of the four tables: a folder, a path or a list of them, or ``{table: path or bytes}``.
 
+        Files an export wrote, every row as exported (each row's ``row_version`` is the version of its own
+        cells), make frames that remember that state as their :attr:`base`: edited with pandas and planned, they
+        are judged three ways like freshly fetched frames. Files an editor changed do not (plan the files).
+
         Read and typed by :func:`gr4vy_nb.tables.reader.read_frames`; tables without a file are
         empty, columns missing from a file are empty.  With ``errors="raise"`` (default) every
         problem in every file is collected, then raised at once as an
@@ -172,15 +196,21 @@ class SessionFrames:
         ``errors="collect"`` cells that break a rule are left empty and listed in
         :attr:`warnings` with the other problems.
         """
-        frames, problems = read_frames(source, encoding=encoding, limits=limits, errors=errors)  # type: ignore[arg-type]
+        versions: dict[str, list[Any]] = {}
+        frames, problems = read_frames(source, encoding=encoding, limits=limits, errors=errors,  # type: ignore[arg-type]
+                                       versions=versions)
         result = cls(**frames)
         result.warnings = problems
+        if versions and _as_exported(result, versions):
+            result.remember()  # an export as it was written: its cells are the state the sessions were fetched in
+        elif versions:
+            result.versions = _keyed_versions(result, versions)
         return result
 
     @classmethod
     def read_jsonl(cls, path: str | os.PathLike[str]) -> SessionFrames:
-        """Flatten a JSONL file of sessions (one JSON object per line): :func:`flatten_sessions`."""
-        return flatten_sessions(path)
+        """Flatten a JSONL file of sessions (one JSON object per line), remembering them as :attr:`base`."""
+        return flatten_sessions(path).remember()
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> None:
         """Write the sessions, unflattened, as JSONL (one JSON object per line)."""
@@ -224,3 +254,34 @@ def flatten_sessions(sessions: Any, *, chunk_size: int = CHUNK_SESSIONS) -> Sess
     is not a JSON object raises :class:`ValueError` naming the line.
     """
     return SessionFrames(**flatten_tables(sessions, chunk_size=chunk_size), conform=False)
+
+
+def _as_exported(frames: SessionFrames, versions: dict[str, list[Any]]) -> bool:
+    """Whether every table read carries row versions, each the version of its row's own cells (an untouched export)."""
+    from .versions import row_versions
+
+    for table, df in frames.tables().items():
+        given = versions.get(table)
+        if given is None:
+            if len(df):
+                return False
+            continue
+        if len(given) != len(df) or row_versions(table, df) != [None if v is None or v is pd.NA else str(v)
+                                                                for v in given]:
+            return False
+    return True
+
+
+def _keyed_versions(frames: SessionFrames, versions: dict[str, list[Any]]) -> dict[str, dict[tuple[str, int | None],
+                                                                                          str]]:
+    """Each table's row versions by key (lower-case session id, element index): rows may be edited, sorted, dropped."""
+    out = {}
+    for table, given in versions.items():
+        df = frames[table]
+        index = None if table == "sessions" else F.CHILD_TABLES[table].index
+        ids = df[F.KEY].astype(str).str.lower().tolist()
+        at = [None] * len(df) if index is None else [None if i is None or i is pd.NA else int(i)
+                                                     for i in df[index].tolist()]
+        out[table] = {(i, x): str(v) for i, x, v in zip(ids, at, given, strict=True)
+                      if v is not None and v is not pd.NA}
+    return out

@@ -491,17 +491,22 @@ def _check_max_items(table: str, max_items: int, ids: pd.Series, codes: np.ndarr
 
 
 def read_frames(source: Any, *, encoding: str | None = None, limits: Limits = DEFAULT_LIMITS,
-                errors: Errors = "raise") -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                errors: Errors = "raise", versions: dict[str, list[Any]] | None = None,
+                ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Read and type the tables of ``source`` (see :func:`read_tables`): ``({table: typed frame}, problems)``.
 
     With ``errors="raise"`` an input with any error is refused (:class:`InputError` carrying
     every problem of every file); with ``errors="collect"`` cells that break a rule are left
     empty and listed in ``problems``, but a file that cannot be read at all (encoding, quoting,
-    size, missing) is still refused. ``problems`` holds the warnings either way.
+    size, missing) is still refused. ``problems`` holds the warnings either way. ``versions``: a dict
+    to fill with each table's ``row_version`` cells, in row order, for the tables whose file has them.
     """
     if errors not in ("raise", "collect"):
         raise ValueError("errors must be 'raise' or 'collect'")
     tables, problems = read_tables(source, encoding=encoding, limits=limits)
+    if versions is not None:
+        versions.update({table: t.text[VERSION_COLUMN].tolist() for table, t in tables.items()
+                         if VERSION_COLUMN in t.text.columns})
     unreadable = has_errors(problems)
     parts = [problems]
     frames: dict[str, pd.DataFrame] = {}

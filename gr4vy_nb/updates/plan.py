@@ -44,6 +44,7 @@ from .notes import NoteCode, PlanNote
 from .options import PlanOptions, with_keywords
 from .stale import check_stale, with_stale_items, without_sessions
 from .states import BodyMode, ItemStatus, Rewrites, parse_instant
+from .threeway import judge
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
 __all__ = ["Plan", "PlanCancelled", "PlanItem", "expiry_forecast", "plan_updates", "target_of"]
@@ -424,8 +425,12 @@ def _plan(upload: Upload, client: Any, opts: PlanOptions, probe: Any,
         # Flattened once: the cells are compared with the current values (spreadsheet rewrites), then merged.
         frames = flatten_sessions([v for v in current.values() if isinstance(v, Mapping)])
         check_against_current(upload, frames, allow_spreadsheet_rewrites=opts.rewrites == Rewrites.SEND)
-        # Rows changed since their export are stale: their sessions are not merged (stale.py).
-        stale = check_stale(upload, frames, ignore=opts.ignore_stale)
+        # Rows changed since their export are stale: their sessions are not merged (stale.py). Edits made in the
+        # notebook carry their base instead: judged three ways, conflicts are not merged (threeway.py).
+        if upload.base is not None:
+            upload, stale = judge(upload, frames, ignore=opts.ignore_stale)
+        else:
+            stale = check_stale(upload, frames, ignore=opts.ignore_stale)
         changes = build_changes(without_sessions(upload, stale.sessions), current, expires_in=opts.expires_in,
                                 frames=frames, lists=opts.lists)
         plan.items = with_stale_items(upload, changes.items, stale.sessions, current)

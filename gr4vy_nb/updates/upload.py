@@ -39,6 +39,7 @@ __all__ = [
     "changed_inputs",
     "locate",
     "read_upload",
+    "refuse_masked",
     "table_from_records",
     "table_records",
     "upload_from_records",
@@ -54,6 +55,9 @@ class Upload:
     tables: dict[str, UploadTable]
     problems: pd.DataFrame = field(default_factory=problems_frame)
     checked: bool = False
+    base: Any = None
+    """Edits made in the notebook: the sessions as fetched (SessionFrames), to judge them three ways at plan time
+    (:mod:`gr4vy_nb.updates.threeway`); ``None`` for files."""
 
     @property
     def inputs(self) -> list[dict[str, Any]]:
@@ -93,7 +97,13 @@ def read_upload(source: Any, *, encoding: str | None = None,
         return source
     if errors not in ("raise", "collect"):
         raise ValueError("errors must be 'raise' or 'collect'")
-    _refuse_masked(source)
+    refuse_masked(source)
+    if getattr(source, "base", None) is not None:  # frames that remember their fetch: their edits, three ways
+        from .threeway import edits_upload
+
+        return edits_upload(source)
+    if getattr(source, "versions", None):  # frames read from an export an editor changed: checked as its files
+        source = _with_row_versions(source)
     tables, problems = read_tables(source, encoding=encoding)
     if errors == "raise" and has_errors(problems):
         raise refuse(problems)
@@ -132,7 +142,7 @@ def _masked_tables(source: Any) -> dict[str, list[str]]:
     return {name: cols for name, df in items if isinstance(df, pd.DataFrame) and (cols := masked_columns(df))}
 
 
-def _refuse_masked(source: Any) -> None:
+def refuse_masked(source: Any) -> None:
     """Masked frames (``frames.masked()``, a displayed table) are refused whole: a masked value is never data."""
     masked = _masked_tables(source)
     if not masked:
@@ -144,6 +154,24 @@ def _refuse_masked(source: Any) -> None:
                   "values, not the values): plan from the frames themselves or from an export, never from a "
                   "masked copy", file=table, column=columns[0])
     raise refuse(found.frame())
+
+
+def _with_row_versions(frames: Any) -> dict[str, pd.DataFrame]:
+    """The frames' tables, each row with the ``row_version`` its export gave its key (none for rows added since)."""
+    from ..tables.versions import VERSION_COLUMN
+
+    out = {}
+    for table, df in frames.tables().items():
+        if not len(df):
+            continue
+        known = frames.versions.get(table, {})
+        index = None if table == "sessions" else F.CHILD_TABLES[table].index
+        ids = df[F.KEY].astype(str).str.lower().tolist()
+        at = [None] * len(df) if index is None else [None if i is None or i is pd.NA else int(i)
+                                                     for i in df[index].tolist()]
+        out[table] = df.assign(**{VERSION_COLUMN: pd.array([known.get(k) for k in zip(ids, at, strict=True)],
+                                                           dtype="string")})
+    return out
 
 
 def upload_from_records(records: list[Mapping[str, Any]]) -> dict[str, UploadTable]:

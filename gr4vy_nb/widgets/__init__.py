@@ -5,6 +5,8 @@
 * :class:`BulkUpdateApp`: upload CSVs -> validate -> plan (diff) -> apply (progress, Cancel) ->
   results (downloads, retry the failed rows, roll back).
 * :class:`RunsBrowser`: past runs; open, resume or roll back one.
+* :class:`EditGrid`: edit the four tables in the notebook (an ipydatagrid), then plan, consent and apply
+  through the same :class:`~gr4vy_nb.updates.workflow.BulkUpdate` as files.
 
 Each app displays itself when it is the last expression of a cell, takes an optional
 :class:`~gr4vy_nb.notebook_support.Connection` (the configured target, or the embedded sandbox
@@ -19,4 +21,13 @@ from .explorer import SessionExplorer
 from .results import ResultsView
 from .runs import RunsBrowser
 
-__all__ = ["BulkUpdateApp", "ConnectionPanel", "ResultsView", "RunsBrowser", "SessionExplorer"]
+__all__ = ["BulkUpdateApp", "ConnectionPanel", "EditGrid", "ResultsView", "RunsBrowser", "SessionExplorer"]
+
+
+def __getattr__(name: str) -> object:
+    # EditGrid loads ipydatagrid (and bqplot): only when it is used.
+    if name == "EditGrid":
+        from .grid import EditGrid
+
+        return EditGrid
+    raise AttributeError(name)

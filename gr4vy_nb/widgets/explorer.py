@@ -140,7 +140,7 @@ class SessionExplorer:
     def _set(self, sessions: list[dict[str, Any]], missing: list[tuple[str, str]]) -> None:
         from ..tables.frames import flatten_sessions
 
-        self.frames = flatten_sessions(sessions)
+        self.frames = flatten_sessions(sessions).remember()  # fetched: the base of edits made with pandas
         self.not_found = pd.DataFrame(missing, columns=["checkout_session_id", "error"])
         self._show()
 
