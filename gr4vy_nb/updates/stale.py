@@ -1,4 +1,6 @@
-"""Stale rows: an uploaded row whose element has changed since it was exported (README: "Checks before anything is sent").
+"""Stale rows: an uploaded row whose element has changed since it was exported.
+
+The README tells it under "Checks before anything is sent".
 
 Each exported row carries the version of the state it was exported from (:mod:`gr4vy_nb.tables.versions`).
 Once the sessions are fetched, :func:`check_stale` compares each uploaded row's ``row_version`` with the
