@@ -114,6 +114,7 @@ class Rule(StrEnum):
     LEADING_ZEROS = "leading_zeros"
     # what a spreadsheet did to a value, seen against the current one (errors)
     SPREADSHEET_REWRITE = "spreadsheet_rewrite"
+    REWRITE_KEPT = "rewrite_kept"  # cells holding the current value as an editor rewrote it: kept (a warning)
     # a masked display handed back: never data
     MASKED_VALUE = "masked_value"
     NOT_A_TABLE = "not_a_table"

@@ -42,7 +42,7 @@ from .destructive import consent_text, destructive_counts, destructive_frame
 from .merge import DIFF_COLUMNS, PlanItem, build_changes, expire_sooner
 from .options import PlanOptions, with_keywords
 from .stale import check_stale, with_stale_items, without_sessions
-from .states import BodyMode, ItemStatus, Rewrites, parse_instant
+from .states import BodyMode, ItemStatus, parse_instant
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
 __all__ = ["Plan", "PlanCancelled", "PlanItem", "expiry_forecast", "plan_updates", "target_of"]
@@ -350,7 +350,8 @@ def plan_updates(
             child table are each session's complete list, elements not listed are removed, which needs
             consent; ``patch``: rows patch the elements they index), ``expires_in`` (3600..86400 s:
             the API resets each updated session's expiry to that long after the update), ``rewrites``
-            (a cell that is what an editor made of the current value: ``error`` or ``send``),
+            (a cell that is what an editor made of the current value: ``keep``, the default, keeps
+            the current value and sends nothing for it; ``error`` refuses it; ``send`` sends it as written),
             ``workers`` (concurrent reads), ``encoding``, ``errors`` (``collect`` or ``raise``),
             ``run_workers``/``run_rate`` (for the forecast of sessions that expire before the run
             reaches them), ``ignore_stale`` (merge rows whose element changed since they were exported,
@@ -421,7 +422,7 @@ def _plan(upload: Upload, client: Any, opts: PlanOptions, probe: Any,
         plan.seconds_per_request = (time.monotonic() - started) * readers / len(ids)
         # Flattened once: the cells are compared with the current values (spreadsheet rewrites), then merged.
         frames = flatten_sessions([v for v in current.values() if isinstance(v, Mapping)])
-        check_against_current(upload, frames, allow_spreadsheet_rewrites=opts.rewrites == Rewrites.SEND)
+        check_against_current(upload, frames, rewrites=opts.rewrites)
         # Rows changed since their export are stale: their sessions are not merged (stale.py).
         stale = check_stale(upload, frames, ignore=opts.ignore_stale)
         changes = build_changes(without_sessions(upload, stale.sessions), current, expires_in=opts.expires_in,
