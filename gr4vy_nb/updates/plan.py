@@ -31,7 +31,7 @@ import pandas as pd
 from .._version import __version__
 from ..errors import ApiError, AuthError, InputError, NotFound, PermissionDenied, RunError, TransportError
 from ..pointers import field_of_path
-from ..problems import Problems, Rule, Severity, concat, errors, has_errors, ordered
+from ..problems import Problems, Rule, Severity, concat, describe_problems, errors, has_errors, ordered
 from ..problems import frame as problems_frame
 from ..schema import EXPIRES_IN_DEFAULT
 from ..tables.frames import flatten_sessions
@@ -199,8 +199,12 @@ class Plan:
                                     index=df.index)
         return df
 
-    def describe(self, *, raw: bool = False, max_rows: int = 20) -> str:
-        """The plan in words, for a terminal or a notebook (personal data masked unless ``raw``)."""
+    def describe(self, *, raw: bool = False, max_rows: int = 20, problems: bool = True) -> str:
+        """The plan in words, for a terminal or a notebook (personal data masked unless ``raw``).
+
+        With ``problems``, the problems grouped by file, column and rule (:func:`~gr4vy_nb.problems.summarise`:
+        a count, the lines, an example and one message a group; :attr:`problems` lists every cell).
+        """
         s = self.summary
         lines = [
             f"Plan against {self.target.get('target', '?')} (merchant account "
@@ -214,6 +218,8 @@ class Plan:
         ]
         if s["fields_changed"]:
             lines.append("  fields changed:    " + ", ".join(f"{k} ({v})" for k, v in s["fields_changed"].items()))
+        if problems and len(self.problems):
+            lines.extend(describe_problems(self.problems, max_rows=max_rows))
         for note in self.notes:
             lines.append(f"  note: {note}")
         if consent := self.consent:
