@@ -98,10 +98,10 @@ def test_committed_libreoffice_saves_plan_no_silent_change(client, tmp_path, var
     plan = plan_updates(folder, client=client)
     assert plan.ok and plan.changes == [] and plan.diff.empty, plan.problems
     kept = plan.warnings[plan.warnings.rule == "rewrite_kept"]
-    assert not kept.duplicated(["file", "column"]).any()
+    assert (kept.groupby(["file", "column"]).message.nunique() == 1).all()  # one message per file and column
     sku = kept[kept.column == "sku"]
-    assert len(sku) == 1 and "'21464' for '021464'" in sku.message.iloc[0]
-    assert int(sku.message.iloc[0].split(": ", 1)[1].split(" ")[0]) >= 3
+    assert len(sku) >= 3 and f"{len(sku)} cells hold" in sku.message.iloc[0]
+    assert "'21464' for '021464'" in sku.message.iloc[0]
     # --rewrites error: LibreOffice drops the SKUs' leading zeros: refused, each naming the current value.
     plan = plan_updates(folder, client=client, rewrites="error")
     rewrites = assert_no_silent_change(plan)

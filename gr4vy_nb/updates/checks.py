@@ -22,8 +22,9 @@ whose text differs from the session's current value is compared with it, and one
 an editor (a spreadsheet, pandas) makes of the current value (the same number, date, boolean or
 amount written differently, a text cut at 32,767 characters:
 :func:`gr4vy_nb.tables.rewrites.rewrite_of`) is kept as the current value by default (nothing is
-sent for it; one ``rewrite_kept`` warning per file and column), or refused (``spreadsheet_rewrite``,
-``rewrites="error"``, with advice for the editor the file evidently came from), or sent as written
+sent for it; a ``rewrite_kept`` warning a cell, one message per file and column), or refused
+(``spreadsheet_rewrite``, ``rewrites="error"``, with advice for the editor the file evidently came
+from), or sent as written
 (``rewrites="send"``); the damage warnings above are dropped for the cells equal to their current
 value (an unedited export gets none).
 
@@ -47,7 +48,7 @@ from ..problems import Problems, Rule, Severity, concat
 from ..tables import spec as F
 from ..tables.cells import format_column
 from ..tables.files import CLEAR_TOKEN
-from ..tables.masking import HASH_TOKEN_PATTERN, TOKEN_PATTERN, mask_style, mask_value
+from ..tables.masking import HASH_TOKEN_PATTERN, TOKEN_PATTERN, mask_series, mask_style, mask_value
 from ..tables.reader import UploadTable, parse_cells
 from ..tables.rewrites import ERROR_PATTERN, clip, rewrite_of
 from .states import Rewrites
@@ -396,9 +397,13 @@ def _refuse_or_send(found: _Rewritten, rewrites: str, problems: Problems) -> Non
                      session_id=found.keys[r] if isinstance(found.keys[r], str) else None)
 
 
-def _keep(found: _Rewritten, problems: Problems) -> set[tuple[str, int, str]]:
-    """Each rewritten cell keeps the current value (its typed cell emptied: nothing is sent for it); one warning
-    per column. Returns the cells kept, whose other problems (``123.0E+2`` is no integer) no longer stand."""
+def _keep(found: _Rewritten) -> tuple[pd.DataFrame, set[tuple[str, int, str]]]:
+    """Each rewritten cell keeps the current value (its typed cell emptied: nothing is sent for it).
+
+    Returns a ``rewrite_kept`` warning per cell, every cell of a column with the column's one message
+    (so a grouped display says it once per file and column), and the cells kept, whose other problems
+    (``1.23E+12`` is no integer) no longer stand.
+    """
     t = found.t
     assert t.typed is not None
     lines = t.text.index.to_numpy()
@@ -406,23 +411,30 @@ def _keep(found: _Rewritten, problems: Problems) -> set[tuple[str, int, str]]:
     for r, column, new, old, _how in found.cells:
         by_column[column].append((r, new, old))
     kept: set[tuple[str, int, str]] = set()
+    parts = []
     for column, cells in by_column.items():
+        rows = np.asarray([r for r, _n, _o in cells], dtype=np.int64)
         if column in t.typed:
             empty = np.zeros(len(t.typed), dtype=bool)
-            empty[[r for r, _n, _o in cells]] = True
+            empty[rows] = True
             t.typed[column] = t.typed[column].mask(empty)
-        kept.update((t.file, int(lines[r]), column) for r, _n, _o in cells)
+        kept.update((t.file, int(line), column) for line in lines[rows].tolist())
         r, new, old = cells[0]
         shown_old = clip(str(mask_value(column, old, t.table)))
         shown_new = clip(str(mask_value(column, new, t.table)))
         n = len(cells)
         cells_hold = "cell holds" if n == 1 else "cells hold"
-        problems.add(Rule.REWRITE_KEPT, f"{t.file} {column}: {n:,} {cells_hold} the current value as an editor "
-                     f"rewrote it (e.g. line {int(lines[r])} {shown_new} for {shown_old}): kept as they are, "
-                     "nothing is sent for them", file=t.file, line=int(lines[r]), column=column,
-                     value=mask_value(column, new, t.table), severity=Severity.WARNING,
-                     session_id=found.keys[r] if isinstance(found.keys[r], str) else None)
-    return kept
+        message = (f"{t.file} {column}: {n:,} {cells_hold} the current value as an editor rewrote it (e.g. line "
+                   f"{int(lines[r])} {shown_new} for {shown_old}): kept as they are, nothing is sent for them")
+        news = pd.Series([new for _r, new, _o in cells], dtype="string")
+        style = mask_style(column, t.table)
+        keys = found.keys[rows]
+        parts.append(pd.DataFrame({
+            "file": t.file, "line": lines[rows], "column": column,
+            "value": news if style is None else mask_series(news, style), "rule": str(Rule.REWRITE_KEPT),
+            "message": message, "severity": str(Severity.WARNING),
+            "checkout_session_id": [k if isinstance(k, str) else None for k in keys.tolist()]}))
+    return concat(parts), kept
 
 
 def check_against_current(upload: Upload, frames: Any, *, rewrites: str = Rewrites.KEEP) -> pd.DataFrame:
@@ -431,8 +443,8 @@ def check_against_current(upload: Upload, frames: Any, *, rewrites: str = Rewrit
     ``frames`` is the current sessions flattened (:func:`~gr4vy_nb.tables.frames.flatten_sessions`).
     A cell whose new text is what an editor makes of the current value (:func:`rewrite_of`) is, by
     ``rewrites`` (:class:`~gr4vy_nb.updates.states.Rewrites`): ``keep``, the current value kept (its
-    typed cell emptied, so nothing is sent for it; its other problems dropped) with one
-    ``rewrite_kept`` warning per file and column; ``error``, a ``spreadsheet_rewrite`` error;
+    typed cell emptied, so nothing is sent for it; its other problems dropped) with a ``rewrite_kept``
+    warning a cell, one message per file and column; ``error``, a ``spreadsheet_rewrite`` error;
     ``send``, sent as written with a ``spreadsheet_rewrite`` warning. The damage warnings of cells
     equal to their current value are dropped. The upload's own problems are replaced too.
     """
@@ -448,6 +460,7 @@ def check_against_current(upload: Upload, frames: Any, *, rewrites: str = Rewrit
             damage[(str(file), str(column))].append(int(line))
     unchanged: set[tuple[str, int, str]] = set()
     kept: set[tuple[str, int, str]] = set()
+    kept_warnings: list[pd.DataFrame] = []
     for t in upload.tables.values():
         if t.typed is None or not len(t.text):
             continue
@@ -455,7 +468,9 @@ def check_against_current(upload: Upload, frames: Any, *, rewrites: str = Rewrit
         if rewritten is None or not rewritten.cells:
             continue
         if rewrites == Rewrites.KEEP:
-            kept |= _keep(rewritten, found)
+            warnings, cells = _keep(rewritten)
+            kept_warnings.append(warnings)
+            kept |= cells
         else:
             _refuse_or_send(rewritten, rewrites, found)
     if unchanged or kept:
@@ -468,5 +483,5 @@ def check_against_current(upload: Upload, frames: Any, *, rewrites: str = Rewrit
                                             problems["rule"], strict=True)]
         problems = problems[np.asarray(keep, dtype=bool)].reset_index(drop=True)
     # First: of two errors on one cell (14/03/2062 in a date column), the one saying why is kept.
-    upload.problems = concat([found.frame(), problems])
+    upload.problems = concat([found.frame(), problems, *kept_warnings])
     return upload.problems

@@ -132,8 +132,8 @@ class Rewrites(StrEnum):
     """
 
     KEEP = "keep"
-    """Keep the current value (the default): nothing is sent for the cell; a ``rewrite_kept`` warning per file
-    and column says so."""
+    """Keep the current value (the default): nothing is sent for the cell; ``rewrite_kept`` warnings say so, one
+    message per file and column."""
     ERROR = "error"
     """Refuse it (``spreadsheet_rewrite`` error): nothing is sent while one remains."""
     SEND = "send"
