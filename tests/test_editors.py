@@ -144,3 +144,22 @@ def test_rewrites_send_sends_the_text_as_written(env, client, exported, tmp_path
     assert run.counts["failed"] == 0 and set(_writes(env)) == set(skus.checkout_session_id)
     sid = skus.checkout_session_id.iloc[0]
     assert client.get_checkout_session(sid)["cart_items"][0]["sku"] == "21464"
+
+
+def test_a_value_longer_than_a_spreadsheet_cell_goes_round_whole_and_its_cut_is_kept(env, client, tmp_path):
+    sid = IDS[1]
+    client.update_checkout_session(sid, {"metadata": {"note": "N" * 40_000}})
+    export_sessions([sid], client, tmp_path / "export")
+    plan = plan_updates(tmp_path / "export", client=client)  # unedited: read whole, no change, nothing to say
+    assert plan.ok and plan.changes == [] and plan.problems.empty, plan.problems
+    sessions = pd.read_csv(tmp_path / "export" / "sessions.csv", dtype=str, keep_default_na=False)
+    assert sessions["metadata.note"].str.len().tolist() == [40_000]
+    sessions["metadata.note"] = sessions["metadata.note"].str[:32_767]  # what a spreadsheet keeps of it
+    sessions.to_csv(tmp_path / "export" / "sessions.csv", index=False)
+    plan = plan_updates(tmp_path / "export", client=client)
+    assert plan.ok and plan.changes == []
+    assert plan.problems[["rule", "column"]].values.tolist() == [["rewrite_kept", "metadata.note"]]
+    assert "\u2026 (32,767 characters) for 'NNN" in plan.problems.message.iloc[0]  # both shown clipped
+    assert "\u2026 (40,000 characters)): kept as they are" in plan.problems.message.iloc[0]
+    refused = plan_updates(tmp_path / "export", client=client, rewrites="error")
+    assert "cut at 32,767 characters" in refused.errors.message.iloc[0]
