@@ -306,8 +306,12 @@ def _show_plan(plan: Any, args: argparse.Namespace) -> None:
     if len(plan.problems):
         _out("Problems:")
         _print_problems(plan.problems)
+        refused = (getattr(args, "rewrites", "keep") == "error"
+                   and not getattr(args, "allow_spreadsheet_rewrites", False))
         for kind in dict.fromkeys(zip(plan.problems["rule"].astype(str), plan.problems["severity"].astype(str),
                                       strict=True)):
+            if kind == ("spreadsheet_rewrite", "error") and not refused:
+                continue  # kept or sent: what is refused is a spreadsheet error value (#REF!), no rewrite
             if kind in _RULE_HINTS:
                 _out(f"hint: {_RULE_HINTS[kind]}")
         _out()

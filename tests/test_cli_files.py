@@ -43,6 +43,7 @@ def test_rewrites_kept_refused_or_sent_and_raw_unmasks_the_problems(env, tmp_pat
     assert main(["plan", str(folder), "--rewrites", "error"]) == 2
     out = capsys.readouterr().out
     assert "spreadsheet_rewrite" in out and "44509409120" not in out  # masked, in the table and the message
+    assert "hint: spreadsheet rewrites: the XLSX export" in out and "--rewrites keep keeps" in out
     assert main(["plan", str(folder), "--rewrites", "error", "--raw"]) == 2
     assert "'+44509409120'" in capsys.readouterr().out
     for flags in (["--allow-spreadsheet-rewrites"], ["--rewrites", "send"]):
@@ -50,6 +51,11 @@ def test_rewrites_kept_refused_or_sent_and_raw_unmasks_the_problems(env, tmp_pat
         out = capsys.readouterr().out
         # Sent: a warning (the phone number without its + is still refused by its own pattern rule).
         assert "sent as written" in out and "pattern" in out
+        assert "hint: spreadsheet rewrites" not in out
+    (folder / "sessions.csv").write_text(f"checkout_session_id,metadata.a\n{S0},#REF!\n")
+    assert main(["plan", str(folder), "--lists", "patch"]) == 2  # a formula error: refused, with no rewrite hint
+    out = capsys.readouterr().out
+    assert "spreadsheet_rewrite" in out and "hint: spreadsheet rewrites" not in out
 
 
 def test_export_as_xlsx(env, tmp_path, capsys):
