@@ -331,10 +331,8 @@ def summarise(problems: pd.DataFrame) -> pd.DataFrame:
     df = frame(problems)
     if not len(df):
         return pd.DataFrame({c: pd.Series([], dtype="Int64" if c == "count" else "string") for c in SUMMARY_COLUMNS})
-    keys = ["file", "column", "rule", "severity"]
-    filled = df[keys].astype(object).where(df[keys].notna(), "")
-    codes = pd.MultiIndex.from_frame(filled).factorize()[0]
-    df = df.assign(_g=codes)
+    codes = df.groupby(["file", "column", "rule", "severity"], sort=False, dropna=False).ngroup()
+    df = df.assign(_g=codes.to_numpy())
     firsts = df.drop_duplicates("_g", keep="first").set_index("_g")
     counts = df["_g"].value_counts()
     lines_of = df[df["line"].notna()].groupby("_g", sort=False)["line"]

@@ -72,9 +72,12 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     1. files: ``upload`` (1 to 4 CSVs up to :data:`MAX_UPLOAD_BYTES` each) or ``paths_box``
        (folders or files, one per line) -> :meth:`on_validate`;
-    2. validation: the problems table and counts, a download of ``problems.csv``;
+    2. validation: the counts, the problems grouped by file, column and rule (``problems_view``: a count,
+       the lines, an example and one message a group; choosing a group shows its cells in
+       ``problems_table``), a download of ``problems.csv`` (every cell);
     3. :meth:`on_plan`: fetches the current state (progress bar), shows the summary, the notes,
-       a per-session diff (``diff_session``) and every change; ``expires_in`` and ``lists_mode``
+       a per-session diff (``diff_session``) and every change; ``rewrites_mode`` (values an editor rewrote:
+       keep the current value, refuse them or send them as written), ``expires_in`` and ``lists_mode``
        (``replace``: the rows of a child table are the complete list; ``patch``: they patch the
        elements they index, the others are kept) are chosen here;
     4. :meth:`on_apply`: ``workers``, ``rate``, ``canary`` (first N), the PRODUCTION confirmation
