@@ -102,6 +102,11 @@ def test_committed_libreoffice_saves_plan_no_silent_change(client, tmp_path, var
     sku = kept[kept.column == "sku"]
     assert len(sku) >= 3 and f"{len(sku)} cells hold" in sku.message.iloc[0]
     assert "'21464' for '021464'" in sku.message.iloc[0]
+    if variant != "default_xlsx":  # (the workbook holds cart_items only)
+        # Booleans LibreOffice rewrote (true -> TRUE) are kept apart too, not passed over in silence.
+        booleans = kept[kept.column.isin(["stop_over", "airline.is_cardholder_traveling",
+                                          "airline.restricted_ticket"])]
+        assert len(booleans) >= 9 and set(booleans.value) <= {"TRUE", "FALSE"}
     # --rewrites error: LibreOffice drops the SKUs' leading zeros: refused, each naming the current value.
     plan = plan_updates(folder, client=client, rewrites="error")
     rewrites = assert_no_silent_change(plan)
