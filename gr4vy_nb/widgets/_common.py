@@ -510,6 +510,7 @@ class ProblemsView:
         self.cells = Table(page_length=page_length)
         self.problems = pd.DataFrame()
         self.summary = pd.DataFrame()
+        self._note = ""  # what the cells table says while it shows every cell
         self.choice.observe(lambda _change: self._show_cells(), names="value")
         self.widget = w.VBox([self.groups.widget, self.choice, self.cells.widget])
 
@@ -517,7 +518,7 @@ class ProblemsView:
         """Show ``problems``: the groups, and every cell until a group is chosen."""
         from ..problems import summarise
 
-        self.problems = problems
+        self.problems, self._note = problems, note
         self.summary = summarise(problems) if len(problems) else pd.DataFrame()
         grouped = (f"{len(problems):,} problem(s) in {len(self.summary):,} group(s) by file, column and rule"
                    if len(problems) else note)
@@ -529,7 +530,7 @@ class ProblemsView:
             self.choice.options = options
             self.choice.value = -1
         self.choice.layout.display = "none" if len(self.summary) < 2 else None
-        self._show_cells(note)
+        self._show_cells()
 
     def cells_of(self, group: int) -> pd.DataFrame:
         """The problems of group ``group`` (a row of :attr:`summary`; ``-1``: all)."""
@@ -542,8 +543,8 @@ class ProblemsView:
             mask &= column.isna() if value is pd.NA or value is None else (column == value).fillna(False)
         return self.problems[mask.to_numpy(dtype=bool)]
 
-    def _show_cells(self, note: str = "") -> None:
+    def _show_cells(self) -> None:
         group = int(self.choice.value)
         cells = self.cells_of(group)
-        label = note if group < 0 else f"{len(cells):,} cell(s) of the chosen group"
+        label = self._note if group < 0 else f"{len(cells):,} cell(s) of the chosen group"
         self.cells.show(cells, note=label, empty="")
