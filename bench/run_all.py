@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["client_throughput.py", "flatten.py", "bulk.py", "report.py", "plan_progress.py", "merge_gc.py",
-           "archive.py", "grid.py"]
+           "archive.py", "grid.py", "problems.py"]
 
 
 def main() -> int:

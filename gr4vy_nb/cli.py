@@ -110,16 +110,21 @@ def _clip(value: Any, width: int = 60) -> str:
 
 
 def _print_problems(problems: Any, limit: int = _PROBLEMS_SHOWN) -> None:
+    """One line per file, column and rule: the count, the first lines and their range, an example, one message."""
+    from .problems import summarise
+
     if problems is None or not len(problems):
         return
+    groups = summarise(problems)
     rows = []
-    for r in problems.head(limit).itertuples(index=False):
-        line = "" if r.line is None or r.line is pd.NA else r.line
-        column = "" if r.column is None or r.column is pd.NA else r.column
-        rows.append([r.severity, r.file, line, column, _clip(r.value, 24), r.rule, _clip(r.message, 1000)])
-    _out(_table(rows, ["severity", "file", "line", "column", "value", "rule", "message"]))
-    if len(problems) > limit:
-        _out(f"... and {len(problems) - limit} more problem(s)")
+    for g in groups.head(limit).itertuples(index=False):
+        rows.append([g.severity, _clip(g.file, 40), _clip(g.column, 40), g.rule, f"{int(g.count):,}", g.lines,
+                     _clip(g.value, 24), _clip(g.message, 240)])
+    _out(_table(rows, ["severity", "file", "column", "rule", "count", "lines", "example", "message"]))
+    if len(groups) > limit:
+        _out(f"... and {len(groups) - limit} more group(s)")
+    if len(problems) > len(groups):
+        _out(f"{len(problems):,} problem(s) in {len(groups):,} group(s); --problems FILE lists every one")
 
 
 class _Bar:
@@ -252,7 +257,7 @@ def _make_plan(args: argparse.Namespace, bulk: Any) -> Any:
         return bulk.take_plan(plan)
     options = PlanOptions(expires_in=args.expires_in, workers=args.workers, run_workers=args.workers,
                           run_rate=args.rate, lists=getattr(args, "lists", "replace"), encoding=args.encoding,
-                          rewrites="send" if args.allow_spreadsheet_rewrites else "error",
+                          rewrites="send" if args.allow_spreadsheet_rewrites else args.rewrites,
                           ignore_stale=getattr(args, "ignore_stale", False))
     bar = _Bar("reading current state")
     try:
@@ -286,7 +291,10 @@ def _when(stamp: float) -> str:
 
 _RULE_HINTS = {  # (rule, severity) -> the way out, in this command's flags
     ("spreadsheet_rewrite", "error"): "spreadsheet rewrites: the XLSX export (export --format xlsx) keeps every value "
-                                      "as text; --allow-spreadsheet-rewrites sends them as written",
+                                      "as text; --rewrites keep keeps the current values, --rewrites send sends them "
+                                      "as written",
+    ("rewrite_kept", "warning"): "kept rewrites: --rewrites error refuses them instead, --rewrites send sends them "
+                                 "as written",
     ("destructive", "warning"): "destructive changes: --allow-destructive applies them; --lists patch keeps the list "
                                 "elements your files do not list",
     ("stale", "error"): "stale rows changed since their export: export those sessions again and redo the edits "
@@ -298,12 +306,16 @@ def _show_plan(plan: Any, args: argparse.Namespace) -> None:
     if len(plan.problems):
         _out("Problems:")
         _print_problems(plan.problems)
+        refused = (getattr(args, "rewrites", "keep") == "error"
+                   and not getattr(args, "allow_spreadsheet_rewrites", False))
         for kind in dict.fromkeys(zip(plan.problems["rule"].astype(str), plan.problems["severity"].astype(str),
                                       strict=True)):
+            if kind == ("spreadsheet_rewrite", "error") and not refused:
+                continue  # kept or sent: what is refused is a spreadsheet error value (#REF!), no rewrite
             if kind in _RULE_HINTS:
                 _out(f"hint: {_RULE_HINTS[kind]}")
         _out()
-    _out(plan.describe(raw=args.raw, max_rows=args.limit))
+    _out(plan.describe(raw=args.raw, max_rows=args.limit, problems=False))  # printed above, with hints
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

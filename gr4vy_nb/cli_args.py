@@ -99,9 +99,13 @@ def _add_planning(sp: argparse.ArgumentParser) -> None:
                     "the notes and the warnings")
     sp.add_argument("--encoding", metavar="NAME", type=_encoding,
                     help="the files' encoding when not UTF-8 or UTF-16 with a BOM (e.g. cp1252, utf-16-le)")
+    sp.add_argument("--rewrites", choices=("keep", "error", "send"), default="keep",
+                    help="cells that are what an editor (a spreadsheet, pandas) makes of the current value (21464 for "
+                         "021464, 795.0 for 795, TRUE for true, 1E06 for 1000000, ...): keep (default: the current "
+                         "value stays, nothing is sent for them, one warning per file and column), error (refuse "
+                         "them) or send (send them as written)")
     sp.add_argument("--allow-spreadsheet-rewrites", action="store_true",
-                    help="send cells that are what a spreadsheet makes of the current value (1E06 for 1000000, "
-                         "TRUE for true, 0.5 for 0.50, ...) as written, instead of refusing them")
+                    help="the same as --rewrites send")
     sp.add_argument("--lists", choices=("replace", "patch"), default="replace",
                     help="how the rows of cart_items.csv, legs.csv and passengers.csv change a session's list: "
                          "replace (default: the rows are the complete new list; elements not listed are removed, "

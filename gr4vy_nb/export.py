@@ -20,8 +20,9 @@ workbook, ``export.xlsx`` (a sheet per table, every text field a text cell:
 :func:`~gr4vy_nb.tables.workbooks.write_workbook`), next to ``not_found.csv``.
 
 A value longer than a spreadsheet cell holds (32,767 characters) is written whole, and named in
-:attr:`ExportResult.warnings` (rule ``cell_too_long``): a spreadsheet would cut it, and the file
-saved from it would be refused (or the cut caught as a ``spreadsheet_rewrite``).
+:attr:`ExportResult.warnings` (rule ``cell_too_long``): a spreadsheet would cut it. The file
+uploaded again unedited changes nothing; a value cut at 32,767 characters is what a spreadsheet
+makes of the current one, kept as it is by default (``rewrite_kept``: nothing is sent for it).
 """
 
 from __future__ import annotations
@@ -185,8 +186,9 @@ def long_values(frames: SessionFrames, *, file_of: Callable[[str], str] | None =
             for r in np.flatnonzero(lengths > CELL_LIMIT).tolist():
                 sid = df[ID_COLUMN].iloc[r] if ID_COLUMN in df else None
                 found.add(Rule.CELL_TOO_LONG, f"this value is {int(lengths[r]):,} characters long: a spreadsheet cell "
-                          f"holds {CELL_LIMIT:,}, so opening and saving this file in one cuts it (and the upload is "
-                          "refused); edit this file in a text editor, or leave this column out of the upload",
+                          f"holds {CELL_LIMIT:,}, so opening and saving this file in one cuts it (the cut value "
+                          "then keeps the current one: a change to it is lost); edit this file in a text editor, or "
+                          "leave this column out of the upload",
                           file=file_of(table) if file_of else f"{table}.csv", line=r + 2, column=str(column),
                           severity=Severity.WARNING, session_id=str(sid) if sid is not None else None)
     return found.frame()

@@ -20,6 +20,8 @@ column                   holds
 Build with :class:`Problems` (one row at a time, masked as it is added) and read with
 :func:`frame`, :func:`errors`, :func:`first_problem` and :func:`ordered`; :func:`refuse`
 turns a table with errors into the :class:`~gr4vy_nb.errors.InputError` that carries it.
+:func:`summarise` groups a table by file, column and rule (what every display shows first: a count,
+the first lines and their range, an example value, one message); the table itself lists every cell.
 """
 
 from __future__ import annotations
@@ -35,19 +37,23 @@ from .errors import InputError
 
 __all__ = [
     "COLUMNS",
+    "SUMMARY_COLUMNS",
     "Problems",
     "Rule",
     "Severity",
     "api_rule",
     "concat",
+    "describe_problems",
     "errors",
     "first_problem",
     "frame",
     "has_errors",
+    "line_span",
     "location",
     "mask_message",
     "ordered",
     "refuse",
+    "summarise",
 ]
 
 
@@ -114,6 +120,7 @@ class Rule(StrEnum):
     LEADING_ZEROS = "leading_zeros"
     # what a spreadsheet did to a value, seen against the current one (errors)
     SPREADSHEET_REWRITE = "spreadsheet_rewrite"
+    REWRITE_KEPT = "rewrite_kept"  # cells holding the current value as an editor rewrote it: kept (a warning)
     # a masked display handed back: never data
     MASKED_VALUE = "masked_value"
     NOT_A_TABLE = "not_a_table"
@@ -294,3 +301,73 @@ def ordered(problems: pd.DataFrame) -> pd.DataFrame:
     order = (df["severity"] != Severity.ERROR).astype(int)
     df = df.assign(_o=order).sort_values(["_o", "file", "line"], kind="stable", na_position="first")
     return df.drop(columns="_o").reset_index(drop=True)
+
+
+SUMMARY_COLUMNS: tuple[str, ...] = ("severity", "file", "column", "rule", "count", "lines", "value", "message")
+"""The columns of :func:`summarise`'s table."""
+_LINES_SHOWN = 3
+
+
+def line_span(lines: Iterable[Any], shown: int = _LINES_SHOWN) -> str:
+    """The lines of a group in words: ``line 7``, ``lines 2, 5, 9``, ``lines 2, 3, 4, … (2–1001)``."""
+    ordered_lines = sorted({int(v) for v in lines if _present(v)})
+    if not ordered_lines:
+        return ""
+    if len(ordered_lines) == 1:
+        return f"line {ordered_lines[0]}"
+    head = ", ".join(str(v) for v in ordered_lines[:shown])
+    if len(ordered_lines) <= shown:
+        return f"lines {head}"
+    return f"lines {head}, … ({ordered_lines[0]}\u2013{ordered_lines[-1]})"
+
+
+def summarise(problems: pd.DataFrame) -> pd.DataFrame:
+    """Problems grouped by file, column, rule and severity: one row a group (:data:`SUMMARY_COLUMNS`).
+
+    ``count`` is the number of problems of the group, ``lines`` the first lines and their range
+    (:func:`line_span`), ``value`` and ``message`` those of its first problem (values already
+    masked as the table holds them). Errors come first, then groups by file and first line.
+    """
+    df = frame(problems)
+    if not len(df):
+        return pd.DataFrame({c: pd.Series([], dtype="Int64" if c == "count" else "string") for c in SUMMARY_COLUMNS})
+    codes = df.groupby(["file", "column", "rule", "severity"], sort=False, dropna=False).ngroup()
+    df = df.assign(_g=codes.to_numpy())
+    firsts = df.drop_duplicates("_g", keep="first").set_index("_g")
+    counts = df["_g"].value_counts()
+    lines_of = df[df["line"].notna()].groupby("_g", sort=False)["line"]
+    first_line = lines_of.min()
+    spans = {g: line_span(v.to_numpy()) for g, v in lines_of}
+    out = pd.DataFrame({
+        "severity": firsts["severity"],
+        "file": firsts["file"],
+        "column": firsts["column"],
+        "rule": firsts["rule"],
+        "count": counts.reindex(firsts.index).astype("Int64"),
+        "lines": pd.Series({g: spans.get(g, "") for g in firsts.index}, dtype="string"),
+        "value": firsts["value"],
+        "message": firsts["message"],
+        "_o": (firsts["severity"] != Severity.ERROR).astype(int),
+        "_l": first_line.reindex(firsts.index),
+    })
+    out = out.sort_values(["_o", "file", "_l"], kind="stable", na_position="first")
+    return out.drop(columns=["_o", "_l"]).reset_index(drop=True)
+
+
+def describe_problems(problems: pd.DataFrame, *, max_rows: int = 20) -> list[str]:
+    """The groups of :func:`summarise` in words, one line each (for :meth:`Plan.describe` and the like)."""
+    groups = summarise(problems)
+    out = [f"  problems by file, column and rule ({len(problems):,} in {len(groups):,} group(s)):"]
+    for g in groups.head(max_rows).itertuples(index=False):
+        where = " ".join(str(v) for v in (g.file, g.column) if _present(v)) or "the upload"
+        example = f", e.g. {_short(g.value)!r}" if _present(g.value) else ""
+        span = f" ({g.lines})" if g.lines else ""
+        out.append(f"    {g.severity}: {where} [{g.rule}] x{int(g.count):,}{span}{example}: {_short(g.message, 160)}")
+    if len(groups) > max_rows:
+        out.append(f"    ... and {len(groups) - max_rows} more group(s)")
+    return out
+
+
+def _short(text: Any, width: int = 24) -> str:
+    text = str(text).replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "\u2026"

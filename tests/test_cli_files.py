@@ -1,5 +1,6 @@
-"""The CLI's side of issue 13: --encoding, --allow-spreadsheet-rewrites, --raw everywhere, export --format,
-and a progress bar that redraws at most ~10 times a second; and of issue 21: stale rows and --ignore-stale."""
+"""The CLI's side of issue 13: --encoding, --rewrites (issue 22; --allow-spreadsheet-rewrites), --raw
+everywhere, export --format, and a progress bar that redraws at most ~10 times a second; and of issue 21:
+stale rows and --ignore-stale."""
 
 from __future__ import annotations
 
@@ -31,19 +32,30 @@ def test_encoding_option_and_the_refusal_naming_it(env, tmp_path, capsys):
     assert main(["plan", str(folder), "--encoding", "no-such-codec"]) == 2
 
 
-def test_rewrites_refused_unless_allowed_and_raw_unmasks_the_problems(env, tmp_path, capsys):
+def test_rewrites_kept_refused_or_sent_and_raw_unmasks_the_problems(env, tmp_path, capsys):
     folder = tmp_path / "up"
     folder.mkdir()
     (folder / "passengers.csv").write_text(f"checkout_session_id,passenger_index,phone_number\n{S0},0,44509409120\n")
-    assert main(["plan", str(folder)]) == 2
+    assert main(["plan", str(folder), "--lists", "patch"]) == 0  # by default: kept, a warning
+    out = capsys.readouterr().out
+    assert "rewrite_kept" in out and "44509409120" not in out and "to update:         0" in out
+    assert "hint: kept rewrites: --rewrites error refuses them" in out
+    assert main(["plan", str(folder), "--rewrites", "error"]) == 2
     out = capsys.readouterr().out
     assert "spreadsheet_rewrite" in out and "44509409120" not in out  # masked, in the table and the message
-    assert main(["plan", str(folder), "--raw"]) == 2
+    assert "hint: spreadsheet rewrites: the XLSX export" in out and "--rewrites keep keeps" in out
+    assert main(["plan", str(folder), "--rewrites", "error", "--raw"]) == 2
     assert "'+44509409120'" in capsys.readouterr().out
-    main(["plan", str(folder), "--allow-spreadsheet-rewrites"])
+    for flags in (["--allow-spreadsheet-rewrites"], ["--rewrites", "send"]):
+        main(["plan", str(folder), *flags])
+        out = capsys.readouterr().out
+        # Sent: a warning (the phone number without its + is still refused by its own pattern rule).
+        assert "sent as written" in out and "pattern" in out
+        assert "hint: spreadsheet rewrites" not in out
+    (folder / "sessions.csv").write_text(f"checkout_session_id,metadata.a\n{S0},#REF!\n")
+    assert main(["plan", str(folder), "--lists", "patch"]) == 2  # a formula error: refused, with no rewrite hint
     out = capsys.readouterr().out
-    # Allowed: a warning (the phone number without its + is still refused by its own pattern rule).
-    assert "sent as written" in out and "pattern" in out
+    assert "spreadsheet_rewrite" in out and "hint: spreadsheet rewrites" not in out
 
 
 def test_export_as_xlsx(env, tmp_path, capsys):

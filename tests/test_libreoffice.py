@@ -1,9 +1,11 @@
-"""An unedited export saved through LibreOffice Calc plans zero silent changes (issue 13, item 8).
+"""An unedited export saved through LibreOffice Calc plans zero changes (issue 13, item 8; issue 22).
 
 LibreOffice's *default* CSV import turns quoted digits into numbers (``"021464"`` -> ``21464``),
-``TRUE``/``FALSE`` into booleans, and so on; saving writes what it made of them. Every such cell
-must either equal its current value (no change) or be refused as a ``spreadsheet_rewrite``: a plan
-made from the saved files may hold no diff row that no error stands against.
+``TRUE``/``FALSE`` into booleans, and so on; saving writes what it made of them. By default every
+such cell keeps its current value (``rewrite_kept``); with ``rewrites="error"`` each must either
+equal its current value (no change) or be refused as a ``spreadsheet_rewrite``: a plan made from
+the saved files may hold no diff row that no error stands against. tests/test_editors.py makes
+edits after the round trip (LibreOffice, Gnumeric, pandas) and applies them.
 
 * the committed fixtures under ``tests/data/libreoffice/`` (made by ``make_fixtures`` below with
   LibreOffice 7.4 from Debian's ``libreoffice-calc-nogui``) run everywhere;
@@ -92,9 +94,22 @@ def test_committed_libreoffice_saves_plan_no_silent_change(client, tmp_path, var
     folder = tmp_path / variant
     shutil.copytree(DATA / variant, folder)
     _with_current_expiry(folder, client)
+    # By default every rewritten cell keeps its current value: zero changes, one warning per file and column.
     plan = plan_updates(folder, client=client)
+    assert plan.ok and plan.changes == [] and plan.diff.empty, plan.problems
+    kept = plan.warnings[plan.warnings.rule == "rewrite_kept"]
+    assert (kept.groupby(["file", "column"]).message.nunique() == 1).all()  # one message per file and column
+    sku = kept[kept.column == "sku"]
+    assert len(sku) >= 3 and f"{len(sku)} cells hold" in sku.message.iloc[0]
+    assert "'21464' for '021464'" in sku.message.iloc[0]
+    if variant != "default_xlsx":  # (the workbook holds cart_items only)
+        # Booleans LibreOffice rewrote (true -> TRUE) are kept apart too, not passed over in silence.
+        booleans = kept[kept.column.isin(["stop_over", "airline.is_cardholder_traveling",
+                                          "airline.restricted_ticket"])]
+        assert len(booleans) >= 9 and set(booleans.value) <= {"TRUE", "FALSE"}
+    # --rewrites error: LibreOffice drops the SKUs' leading zeros: refused, each naming the current value.
+    plan = plan_updates(folder, client=client, rewrites="error")
     rewrites = assert_no_silent_change(plan)
-    # LibreOffice drops the SKUs' leading zeros: refused, each naming the current value.
     sku = rewrites[rewrites.column == "sku"]
     assert len(sku) >= 3 and sku.message.str.contains("'021464'").any()
     assert plan.diff.empty
@@ -116,12 +131,14 @@ def test_libreoffice_itself(client, tmp_path, infilter):
     files = [export / f"{t}.csv" for t in TABLES]
     saved = tmp_path / "saved"
     _soffice(infilter, CSV_EXPORT, saved, *files)
+    assert_no_silent_change(plan_updates(saved, client=client, rewrites="error"))
     plan = plan_updates(saved, client=client)
-    assert_no_silent_change(plan)
+    assert plan.ok and plan.changes == [], plan.problems
     book = tmp_path / "book"
     _soffice(infilter, "xlsx", book, export / "cart_items.csv")
+    assert_no_silent_change(plan_updates(book / "cart_items.xlsx", client=client, rewrites="error"))
     plan = plan_updates(book / "cart_items.xlsx", client=client)
-    assert_no_silent_change(plan)
+    assert plan.ok and plan.changes == [], plan.problems
 
 
 def make_fixtures(out: Path = DATA) -> None:  # pragma: no cover - run by hand: python -m tests.test_libreoffice

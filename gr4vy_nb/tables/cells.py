@@ -8,9 +8,10 @@ kind (surrounding spaces are ignored for all but text):
 =========  ===========================================================  ==================
 kind       accepted                                                     rule when not
 =========  ===========================================================  ==================
-int        digits with an optional sign: ``1299``, ``-3``, ``+5``       ``type.integer``
-           (not ``12.99``, ``1,299``, ``1.23E+12``), within the         ``minimum`` /
-           field's bounds                                               ``maximum``
+int        digits with an optional sign: ``1299``, ``-3``, ``+5``;      ``type.integer``
+           an integral decimal (``123.0``, what pandas writes of an     ``minimum`` /
+           integer column with blanks) is that integer; not ``12.99``,  ``maximum``
+           ``1,299``, ``1.23E+12``; within the field's bounds
 bool       ``true`` or ``false``, any case (Excel writes ``TRUE``);     ``type.boolean``
            not ``yes``/``no``/``1``/``0``, which are ambiguous
 datetime   RFC 3339 with seconds and an offset: ``2024-07-16T19:23:00Z``, ``datetime_format``
@@ -61,7 +62,7 @@ DATETIME_RE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 # The date-times DATETIME_RE accepts that need no normalising: upper-case T and Z, at most six fractional digits.
 _CANONICAL_DATETIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-_INT_RE = r"^[+-]?\d+$"
+_INT_RE = r"^[+-]?\d+(?:\.0+)?$"  # 123.0: pandas writes an integer column with blanks as floats
 _SCIENTIFIC_RE = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
 _DECIMAL_RE = r"^[+-]?\d*[.,]\d+$"
 
@@ -183,6 +184,8 @@ def _parse_int(f: F.Field, text: pa.Array) -> tuple[pa.Array, list[tuple[int, st
                 msg = f"{v!r} is not a whole number"
             out.append((int(i), "type.integer", msg))
         stripped = pc.if_else(ok, stripped, pa.scalar(None, pa.string()))
+    if pc.any(pc.match_substring(stripped, ".")).as_py():
+        stripped = pc.replace_substring_regex(stripped, r"\.0+$", "")
     try:
         typed = stripped.cast(pa.int64())
     except pa.ArrowInvalid:  # overflows int64

@@ -89,13 +89,15 @@ _MAX_LISTED = 50  # problems of one kind listed before "... and N more"
 class Limits:
     """Size caps for files read with :func:`read_table`.
 
-    The defaults: 256 MiB, 1,000,000 data rows, 32,767 characters per cell (Excel's own
-    limit: a longer cell cannot have come from a spreadsheet) and 5,000 columns.
+    The defaults: 256 MiB, 1,000,000 data rows, 131,072 characters per cell and 5,000 columns.
+    A cell may be longer than a spreadsheet's (32,767 characters): a file that went through no
+    spreadsheet holds a value as long as the API accepts (a value cut at 32,767 is what a spreadsheet
+    made of a longer current one, see :mod:`gr4vy_nb.tables.rewrites`).
     """
 
     max_bytes: int = 256 << 20
     max_rows: int = 1_000_000
-    max_cell_chars: int = 32_767
+    max_cell_chars: int = 131_072  # csv.field_size_limit()'s default
     max_columns: int = 5_000
 
 

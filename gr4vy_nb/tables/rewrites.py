@@ -1,18 +1,22 @@
-"""What a spreadsheet makes of a value: the same number, date, boolean or amount written differently.
+"""What an editor makes of a value: the same number, date, boolean or amount written differently.
 
 :func:`rewrite_of` compares a cell's new text with the value it replaces and says, in words,
-when the new text is what a spreadsheet (Excel, LibreOffice Calc, Google Sheets) makes of
-the old one on opening and saving a CSV file, rather than an edit:
+when the new text is what an editor (Excel, LibreOffice Calc, Gnumeric, Google Sheets, pandas'
+``read_csv``/``to_csv`` defaults) makes of the old one on opening and saving a CSV file, rather
+than an edit:
 
 * the same number written differently: leading or trailing zeros (``0901.21`` -> ``901.21``,
-  ``0.50`` -> ``0.5``), an exponent (``1E06`` -> ``1000000``), thousands separators, a decimal
-  comma, the digits past the 15th rounded or cut (``1234567890123456789`` ->
-  ``1234567890123460000``, ``3.14159265358979323846`` -> ``3.14159265358979``);
+  ``0.50`` -> ``0.5``, pandas' ``795`` -> ``795.0``), an exponent (``1E06`` -> ``1000000``),
+  thousands separators, a decimal comma, the digits past the 15th rounded or cut
+  (``1234567890123456789`` -> ``1234567890123460000``, ``3.14159265358979323846`` ->
+  ``3.14159265358979``), a long integer as the 64-bit float pandas makes of it
+  (``9007199254740993`` -> ``9007199254740992.0``, ``12345678901234567890`` ->
+  ``1.2345678901234568e+19``);
 * a currency, percent or accounting format of the same number (``$5`` -> ``$5.00``,
   ``50%`` -> ``50.00%``, ``(123)`` -> ``-123``);
 * the same date or time in another format (``1/2`` -> ``01/02/26``, ``12:30`` ->
   ``12:30:00 PM``, ``1985-03-02`` -> ``02/03/1985``, a date turned into a serial number);
-* a boolean word in another case (``true`` -> ``TRUE``);
+* a boolean word in another case (``true`` -> ``TRUE``, pandas' ``True``);
 * a text cut at 32,767 characters (a spreadsheet cell's limit).
 
 :func:`is_error_value` tells a spreadsheet error value (``#VALUE!``, ``#REF!``, ..., LibreOffice's
@@ -128,6 +132,10 @@ def _number_rewrite(current: str, new: str) -> str | None:
         return None
     if old & now:
         return AMOUNT if old_formatted or now_formatted else NUMBER
+    if now_exp or "." in new:  # pandas: a long integer read as a 64-bit float and written back (9007199254740992.0)
+        for o in old:
+            if _significant(o) > 15 and any(float(o) == float(n) for n in now):
+                return ROUNDED
     for o in old:
         for n in now:
             k = _significant(n)

@@ -19,10 +19,14 @@ problems at once, nothing fetched or sent:
 
 :func:`check_against_current` runs once the sessions are fetched (before the merge): every cell
 whose text differs from the session's current value is compared with it, and one that is what
-a spreadsheet makes of the current value (the same number, date, boolean or amount written
-differently, a text cut at 32,767 characters: :func:`gr4vy_nb.tables.rewrites.rewrite_of`) is an
-error (``spreadsheet_rewrite``) unless ``allow_spreadsheet_rewrites``; the damage warnings above
-are dropped for the cells equal to their current value (an unedited export gets none).
+an editor (a spreadsheet, pandas) makes of the current value (the same number, date, boolean or
+amount written differently, a text cut at 32,767 characters:
+:func:`gr4vy_nb.tables.rewrites.rewrite_of`) is kept as the current value by default (nothing is
+sent for it; a ``rewrite_kept`` warning a cell, one message per file and column), or refused
+(``spreadsheet_rewrite``, ``rewrites="error"``, with advice for the editor the file evidently came
+from), or sent as written
+(``rewrites="send"``); the damage warnings above are dropped for the cells equal to their current
+value (an unedited export gets none).
 
 Each problem names the session of its row (``checkout_session_id``) when the row has one.
 """
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,13 +48,15 @@ from ..problems import Problems, Rule, Severity, concat
 from ..tables import spec as F
 from ..tables.cells import format_column
 from ..tables.files import CLEAR_TOKEN
-from ..tables.masking import HASH_TOKEN_PATTERN, TOKEN_PATTERN, mask_style, mask_value
+from ..tables.masking import HASH_TOKEN_PATTERN, TOKEN_PATTERN, mask_series, mask_style, mask_value
 from ..tables.reader import UploadTable, parse_cells
 from ..tables.rewrites import ERROR_PATTERN, clip, rewrite_of
+from .states import Rewrites
 from .upload import Upload
 
 __all__ = ["CLEAR_COLUMNS", "DAMAGE_RULES", "IGNORED_COLUMNS", "LONG_ZEROS", "SCIENTIFIC", "SERIAL",
-           "check_against_current", "check_upload"]
+           "check_against_current", "check_upload",
+           "editor_help"]
 
 DAMAGE_RULES = frozenset({Rule.SCIENTIFIC_NOTATION, Rule.PRECISION_LOSS, Rule.EXCEL_DATE_SERIAL, Rule.LEADING_ZEROS})
 """The warnings of likely spreadsheet damage: dropped for cells equal to the current value."""
@@ -268,9 +275,23 @@ def with_sessions(problems: pd.DataFrame, upload: Upload) -> pd.DataFrame:
 # --------------------------------------------------------------------------- against the current state
 
 
-_REWRITE_HELP = ("import the file with this column as Text (LibreOffice: tick 'Format quoted field as text' or set "
-                 "the column type to Text; Excel: Data > From Text/CSV, column type Text) or edit the XLSX export; "
-                 "if you mean it, plan again sending rewrites as written")
+_SPREADSHEET_HELP = ("import the file with this column as Text (LibreOffice: tick 'Format quoted field as text' or "
+                     "set the column type to Text; Excel: Data > From Text/CSV, column type Text) or edit the XLSX "
+                     "export")
+_PANDAS_HELP = ("read the file with SessionFrames.read_csv (typed, lossless) or pd.read_csv(f, dtype=str, "
+                "keep_default_na=False)")
+_PANDAS_LOOK = re.compile(r"^(?:[+-]?\d+\.0|True|False|[+-]?\d(?:\.\d+)?e[+-]\d+)$")
+"""Text pandas writes and a spreadsheet does not: integers as floats, Python's booleans, lower-case exponents."""
+
+
+def editor_help(editor: str) -> str:
+    """How to keep an editor from rewriting values (``editor``: ``pandas`` or ``spreadsheet``)."""
+    return _PANDAS_HELP if editor == "pandas" else _SPREADSHEET_HELP
+
+
+def _editor(news: list[str]) -> str:
+    """The editor a file's rewritten cells evidently came from: ``pandas`` or ``spreadsheet``."""
+    return "pandas" if any(_PANDAS_LOOK.match(n.strip()) for n in news) else "spreadsheet"
 
 
 def _current_rows(t: UploadTable, current: pd.DataFrame) -> np.ndarray:
@@ -302,14 +323,24 @@ def _text_at(column: pd.Series, rows: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(rows >= 0), out, pa.scalar(None, pa.string())).cast(pa.string())
 
 
-def _compare_table(t: UploadTable, current: pd.DataFrame, allow: bool, found: Problems,
-                   unchanged: set[tuple[str, int, str]], damage: dict[tuple[str, str], list[int]]) -> None:
+@dataclass
+class _Rewritten:
+    """The rewritten cells of one table found against the current values: ``(row, column, new, old, how)``."""
+
+    t: UploadTable
+    keys: np.ndarray
+    cells: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    equal: set[tuple[int, str]] = field(default_factory=set)  # cells whose typed value is the current one
+
+
+def _compare_table(t: UploadTable, current: pd.DataFrame, unchanged: set[tuple[str, int, str]],
+                   damage: dict[tuple[str, str], list[int]]) -> _Rewritten | None:
     rows = _current_rows(t, current)
     if not (rows >= 0).any():
-        return
+        return None
     assert t.typed is not None
-    lines = t.text.index.to_numpy()
     keys = t.typed[F.KEY].to_numpy(dtype=object) if F.KEY in t.typed else np.full(len(rows), None)
+    out = _Rewritten(t, keys)
     for column in t.columns:
         f = F.field_for(t.table, column)
         if f is None or f.role in ("key", "index") or column not in current:
@@ -324,41 +355,102 @@ def _compare_table(t: UploadTable, current: pd.DataFrame, allow: bool, found: Pr
             unchanged.update((t.file, line, column) for line, r in zip(warned, positions.tolist(), strict=True)
                              if r >= 0 and same[r])
         differs = np.asarray(pc.fill_null(pc.not_equal(u, c), False), dtype=bool) & ~cleared
+        equal = np.zeros(len(differs), dtype=bool)
         if f.kind != "str" and column in t.typed and differs.any():
             # A typed cell whose value is the current one changes nothing (4200 and 4200.0 are one amount).
             typed_text, _ = format_column(t.typed[column])
-            differs &= ~np.asarray(pc.fill_null(pc.equal(typed_text.cast(pa.string()), c), False), dtype=bool)
+            equal = np.asarray(pc.fill_null(pc.equal(typed_text.cast(pa.string()), c), False), dtype=bool)
         positions = np.flatnonzero(differs)
         if not len(positions):
             continue
         take = pa.array(positions)
         for r, new, old in zip(positions.tolist(), u.take(take).to_pylist(), c.take(take).to_pylist(), strict=True):
             how = rewrite_of(old, new)
-            if how is None:
-                continue
-            shown_old = clip(str(mask_value(column, old, t.table)))
-            shown_new = clip(str(mask_value(column, new, t.table)))
-            message = (f"{shown_new} is what a spreadsheet makes of the current value {shown_old} ({how}), not an "
-                       f"edit; nothing is sent while it stands. To keep the current value, {_REWRITE_HELP}")
-            if allow:
-                message = (f"{shown_new} is what a spreadsheet makes of the current value {shown_old} ({how}); sent "
-                           "as written (rewrites are sent as written for this plan)")
-            found.add(Rule.SPREADSHEET_REWRITE, message, file=t.file, line=int(lines[r]), column=column,
-                      value=mask_value(column, new, t.table), severity=Severity.WARNING if allow else Severity.ERROR,
-                      session_id=keys[r] if isinstance(keys[r], str) else None)
+            if how is not None:
+                out.cells.append((r, column, new, old, how))
+                if equal[r]:
+                    out.equal.add((r, column))
+    return out
 
 
-def check_against_current(upload: Upload, frames: Any, *, allow_spreadsheet_rewrites: bool = False) -> pd.DataFrame:
+def _refuse_or_send(found: _Rewritten, rewrites: str, problems: Problems) -> None:
+    """``error``: each rewritten cell refused, with the advice for the editor the file came from; ``send``: a
+    warning each (the text is sent as written). Cells whose typed value is the current one change nothing."""
+    t = found.t
+    lines = t.text.index.to_numpy()
+    help_ = editor_help(_editor([new for _r, _c, new, _o, _h in found.cells]))
+    for r, column, new, old, how in found.cells:
+        if (r, column) in found.equal:
+            continue
+        shown_old = clip(str(mask_value(column, old, t.table)))
+        shown_new = clip(str(mask_value(column, new, t.table)))
+        if rewrites == Rewrites.SEND:
+            message = (f"{shown_new} is what an editor makes of the current value {shown_old} ({how}); sent "
+                       "as written (rewrites are sent as written for this plan)")
+        else:
+            message = (f"{shown_new} is what an editor makes of the current value {shown_old} ({how}), not an "
+                       f"edit; nothing is sent while it stands. To keep the current value, {help_}; "
+                       "if you mean it, plan again sending rewrites as written")
+        problems.add(Rule.SPREADSHEET_REWRITE, message, file=t.file, line=int(lines[r]), column=column,
+                     value=mask_value(column, new, t.table),
+                     severity=Severity.WARNING if rewrites == Rewrites.SEND else Severity.ERROR,
+                     session_id=found.keys[r] if isinstance(found.keys[r], str) else None)
+
+
+def _keep(found: _Rewritten) -> tuple[pd.DataFrame, set[tuple[str, int, str]]]:
+    """Each rewritten cell keeps the current value (its typed cell emptied: nothing is sent for it).
+
+    Returns a ``rewrite_kept`` warning per cell, every cell of a column with the column's one message
+    (so a grouped display says it once per file and column), and the cells kept, whose other problems
+    (``1.23E+12`` is no integer) no longer stand.
+    """
+    t = found.t
+    assert t.typed is not None
+    lines = t.text.index.to_numpy()
+    by_column: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for r, column, new, old, _how in found.cells:
+        by_column[column].append((r, new, old))
+    kept: set[tuple[str, int, str]] = set()
+    parts = []
+    for column, cells in by_column.items():
+        rows = np.asarray([r for r, _n, _o in cells], dtype=np.int64)
+        if column in t.typed:
+            empty = np.zeros(len(t.typed), dtype=bool)
+            empty[rows] = True
+            t.typed[column] = t.typed[column].mask(empty)
+        kept.update((t.file, int(line), column) for line in lines[rows].tolist())
+        r, new, old = cells[0]
+        shown_old = clip(str(mask_value(column, old, t.table)))
+        shown_new = clip(str(mask_value(column, new, t.table)))
+        n = len(cells)
+        cells_hold = "cell holds" if n == 1 else "cells hold"
+        message = (f"{t.file} {column}: {n:,} {cells_hold} the current value as an editor rewrote it (e.g. line "
+                   f"{int(lines[r])} {shown_new} for {shown_old}): kept as they are, nothing is sent for them")
+        news = pd.Series([new for _r, new, _o in cells], dtype="string")
+        style = mask_style(column, t.table)
+        keys = found.keys[rows]
+        parts.append(pd.DataFrame({
+            "file": t.file, "line": lines[rows], "column": column,
+            "value": news if style is None else mask_series(news, style), "rule": str(Rule.REWRITE_KEPT),
+            "message": message, "severity": str(Severity.WARNING),
+            "checkout_session_id": [k if isinstance(k, str) else None for k in keys.tolist()]}))
+    return concat(parts), kept
+
+
+def check_against_current(upload: Upload, frames: Any, *, rewrites: str = Rewrites.KEEP) -> pd.DataFrame:
     """Compare every changed cell with the session's current value; the upload's problems, updated.
 
     ``frames`` is the current sessions flattened (:func:`~gr4vy_nb.tables.frames.flatten_sessions`).
-    Returns ``upload.problems`` with a ``spreadsheet_rewrite`` error for each cell whose new text
-    is what a spreadsheet makes of the current value (a warning with
-    ``allow_spreadsheet_rewrites``) and without the damage warnings of cells equal to their
-    current value. The upload's own problems are replaced too.
+    A cell whose new text is what an editor makes of the current value (:func:`rewrite_of`) is, by
+    ``rewrites`` (:class:`~gr4vy_nb.updates.states.Rewrites`): ``keep``, the current value kept (its
+    typed cell emptied, so nothing is sent for it; its other problems dropped) with a ``rewrite_kept``
+    warning a cell, one message per file and column; ``error``, a ``spreadsheet_rewrite`` error;
+    ``send``, sent as written with a ``spreadsheet_rewrite`` warning. The damage warnings of cells
+    equal to their current value are dropped. The upload's own problems are replaced too.
     """
     if not upload.checked:
         check_upload(upload)
+    rewrites = Rewrites(rewrites)
     found = Problems()  # values are masked here, so that messages quote only masked text
     problems = upload.problems
     damage: dict[tuple[str, str], list[int]] = defaultdict(list)  # (file, column) -> lines with a damage warning
@@ -367,15 +459,29 @@ def check_against_current(upload: Upload, frames: Any, *, allow_spreadsheet_rewr
         for file, line, column in zip(hit["file"], hit["line"], hit["column"], strict=True):
             damage[(str(file), str(column))].append(int(line))
     unchanged: set[tuple[str, int, str]] = set()
+    kept: set[tuple[str, int, str]] = set()
+    kept_warnings: list[pd.DataFrame] = []
     for t in upload.tables.values():
         if t.typed is None or not len(t.text):
             continue
-        _compare_table(t, frames[t.table], allow_spreadsheet_rewrites, found, unchanged, damage)
-    if unchanged:
-        keep = [not (r in DAMAGE_RULES and isinstance(ln, int | np.integer) and (str(f), int(ln), str(c)) in unchanged)
-                for f, ln, c, r in zip(problems["file"], problems["line"].astype(object), problems["column"],
-                                       problems["rule"], strict=True)]
+        rewritten = _compare_table(t, frames[t.table], unchanged, damage)
+        if rewritten is None or not rewritten.cells:
+            continue
+        if rewrites == Rewrites.KEEP:
+            warnings, cells = _keep(rewritten)
+            kept_warnings.append(warnings)
+            kept |= cells
+        else:
+            _refuse_or_send(rewritten, rewrites, found)
+    if unchanged or kept:
+        def stands(file: Any, line: Any, column: Any, rule: Any) -> bool:
+            if not isinstance(line, int | np.integer):
+                return True
+            cell = (str(file), int(line), str(column))
+            return not (cell in kept or (rule in DAMAGE_RULES and cell in unchanged))
+        keep = [stands(*row) for row in zip(problems["file"], problems["line"].astype(object), problems["column"],
+                                            problems["rule"], strict=True)]
         problems = problems[np.asarray(keep, dtype=bool)].reset_index(drop=True)
     # First: of two errors on one cell (14/03/2062 in a date column), the one saying why is kept.
-    upload.problems = concat([found.frame(), problems])
+    upload.problems = concat([found.frame(), problems, *kept_warnings])
     return upload.problems

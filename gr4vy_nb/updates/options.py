@@ -69,7 +69,8 @@ class PlanOptions(_Options):
         expires_in: seconds (3600..86400) sent with each update: the API resets each updated
             session's expiry to that long after its update.
         rewrites: :class:`~gr4vy_nb.updates.states.Rewrites`: a cell that is what an editor made of the
-            current value is refused (``error``) or sent as written (``send``).
+            current value keeps the current value (``keep``, the default: nothing is sent for it), is
+            refused (``error``) or is sent as written (``send``).
         workers: concurrent reads (``None``: the client's).
         encoding: the files' encoding when not UTF-8 (``None``: detected).
         errors: ``collect`` (the plan carries its problems) or ``raise`` (an error raises ``InputError``).
@@ -82,7 +83,7 @@ class PlanOptions(_Options):
 
     lists: ListMode = ListMode.REPLACE
     expires_in: int = EXPIRES_IN_DEFAULT
-    rewrites: Rewrites = Rewrites.ERROR
+    rewrites: Rewrites = Rewrites.KEEP
     workers: int | None = None
     encoding: str | None = None
     errors: str = "collect"
@@ -152,7 +153,7 @@ class RunOptions(_Options):
 
 
 _PLAN_KEYWORDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "allow_spreadsheet_rewrites": ("rewrites", lambda v: Rewrites.SEND if v else Rewrites.ERROR),
+    "allow_spreadsheet_rewrites": ("rewrites", lambda v: Rewrites.SEND if v else Rewrites.KEEP),
     "rate": ("run_rate", lambda v: v),
 }
 _RUN_KEYWORDS: dict[str, tuple[str, Callable[[Any], Any]]] = {

@@ -31,7 +31,7 @@ import pandas as pd
 from .._version import __version__
 from ..errors import ApiError, AuthError, InputError, NotFound, PermissionDenied, RunError, TransportError
 from ..pointers import field_of_path
-from ..problems import Problems, Rule, Severity, concat, errors, has_errors, ordered
+from ..problems import Problems, Rule, Severity, concat, describe_problems, errors, has_errors, ordered
 from ..problems import frame as problems_frame
 from ..schema import EXPIRES_IN_DEFAULT
 from ..tables.frames import flatten_sessions
@@ -43,7 +43,7 @@ from .merge import DIFF_COLUMNS, PlanItem, build_changes, expire_sooner
 from .notes import NoteCode, PlanNote
 from .options import PlanOptions, with_keywords
 from .stale import check_stale, with_stale_items, without_sessions
-from .states import BodyMode, ItemStatus, Rewrites, parse_instant
+from .states import BodyMode, ItemStatus, parse_instant
 from .threeway import judge
 from .upload import Upload, UploadTable, changed_inputs, read_upload, table_records, upload_from_records
 
@@ -202,8 +202,12 @@ class Plan:
                                     index=df.index)
         return df
 
-    def describe(self, *, raw: bool = False, max_rows: int = 20) -> str:
-        """The plan in words, for a terminal or a notebook (personal data masked unless ``raw``)."""
+    def describe(self, *, raw: bool = False, max_rows: int = 20, problems: bool = True) -> str:
+        """The plan in words, for a terminal or a notebook (personal data masked unless ``raw``).
+
+        With ``problems``, the problems grouped by file, column and rule (:func:`~gr4vy_nb.problems.summarise`:
+        a count, the lines, an example and one message a group; :attr:`problems` lists every cell).
+        """
         s = self.summary
         lines = [
             f"Plan against {self.target.get('target', '?')} (merchant account "
@@ -217,6 +221,8 @@ class Plan:
         ]
         if s["fields_changed"]:
             lines.append("  fields changed:    " + ", ".join(f"{k} ({v})" for k, v in s["fields_changed"].items()))
+        if problems and len(self.problems):
+            lines.extend(describe_problems(self.problems, max_rows=max_rows))
         for note in self.notes:
             lines.append(f"  note: {note}")
         if consent := self.consent:
@@ -353,7 +359,8 @@ def plan_updates(
             child table are each session's complete list, elements not listed are removed, which needs
             consent; ``patch``: rows patch the elements they index), ``expires_in`` (3600..86400 s:
             the API resets each updated session's expiry to that long after the update), ``rewrites``
-            (a cell that is what an editor made of the current value: ``error`` or ``send``),
+            (a cell that is what an editor made of the current value: ``keep``, the default, keeps
+            the current value and sends nothing for it; ``error`` refuses it; ``send`` sends it as written),
             ``workers`` (concurrent reads), ``encoding``, ``errors`` (``collect`` or ``raise``),
             ``run_workers``/``run_rate`` (for the forecast of sessions that expire before the run
             reaches them), ``ignore_stale`` (merge rows whose element changed since they were exported,
@@ -424,7 +431,7 @@ def _plan(upload: Upload, client: Any, opts: PlanOptions, probe: Any,
         plan.seconds_per_request = (time.monotonic() - started) * readers / len(ids)
         # Flattened once: the cells are compared with the current values (spreadsheet rewrites), then merged.
         frames = flatten_sessions([v for v in current.values() if isinstance(v, Mapping)])
-        check_against_current(upload, frames, allow_spreadsheet_rewrites=opts.rewrites == Rewrites.SEND)
+        check_against_current(upload, frames, rewrites=opts.rewrites)
         # Rows changed since their export are stale: their sessions are not merged (stale.py). Edits made in the
         # notebook carry their base instead: judged three ways, conflicts are not merged (threeway.py).
         if upload.base is not None:

@@ -125,8 +125,14 @@ class BodyMode(StrEnum):
 
 
 class Rewrites(StrEnum):
-    """What a plan does with a cell an editor rewrote (the current value written differently)."""
+    """What a plan does with a cell an editor rewrote (the current value written differently).
 
+    Terraform's diff suppression of equivalent values, applied to what spreadsheets and pandas write.
+    """
+
+    KEEP = "keep"
+    """Keep the current value (the default): nothing is sent for the cell; ``rewrite_kept`` warnings say so, one
+    message per file and column."""
     ERROR = "error"
     """Refuse it (``spreadsheet_rewrite`` error): nothing is sent while one remains."""
     SEND = "send"

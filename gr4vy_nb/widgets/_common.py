@@ -28,6 +28,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "Confirmation",
     "Messages",
+    "ProblemsView",
     "Table",
     "amount_text",
     "busy",
@@ -267,8 +268,9 @@ def display_frame(df: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS, *,
 
 
 def is_problems_frame(df: pd.DataFrame) -> bool:
-    """Whether ``df`` is a problems table (:mod:`gr4vy_nb.problems`: ``severity``, ``rule``, ``message``)."""
-    return {"severity", "rule", "message"} <= set(map(str, df.columns))
+    """Whether ``df`` is a problems table (:mod:`gr4vy_nb.problems`: ``severity``, ``line``, ``rule``, ``message``;
+    not its summary, which is shown in its own order)."""
+    return {"severity", "line", "rule", "message"} <= set(map(str, df.columns))
 
 
 def problems_for_display(df: pd.DataFrame) -> pd.DataFrame:
@@ -491,3 +493,58 @@ class Confirmation:
             raise InputError(
                 f"{action} writes to {self.settings.target} (PRODUCTION): tick the confirmation and type the "
                 f"merchant account id {self.settings.merchant_account_id!r} to proceed; nothing was sent")
+
+
+class ProblemsView:
+    """Problems grouped by file, column and rule (:func:`gr4vy_nb.problems.summarise`), expandable to the cells.
+
+    ``groups``: one row a group (count, lines, an example, one message); ``choice``: which group's cells
+    ``cells`` shows (``-1``: every cell, the default). ``cells.frame`` is every problem shown.
+    """
+
+    def __init__(self, *, page_length: int = 10) -> None:
+        self.groups = Table(page_length=page_length)
+        self.choice = w.Dropdown(options=[("every cell", -1)], value=-1, description="cells of",
+                                 layout=w.Layout(width="640px", display="none"))
+        self.choice.add_class("gr4vy-problem-group")
+        self.cells = Table(page_length=page_length)
+        self.problems = pd.DataFrame()
+        self.summary = pd.DataFrame()
+        self._note = ""  # what the cells table says while it shows every cell
+        self.choice.observe(lambda _change: self._show_cells(), names="value")
+        self.widget = w.VBox([self.groups.widget, self.choice, self.cells.widget])
+
+    def show(self, problems: pd.DataFrame, *, note: str = "", empty: str | None = None) -> None:
+        """Show ``problems``: the groups, and every cell until a group is chosen."""
+        from ..problems import summarise
+
+        self.problems, self._note = problems, note
+        self.summary = summarise(problems) if len(problems) else pd.DataFrame()
+        grouped = (f"{len(problems):,} problem(s) in {len(self.summary):,} group(s) by file, column and rule"
+                   if len(problems) else note)
+        self.groups.show(self.summary, note=grouped, empty=empty if empty is not None else "")
+        options = [("every cell", -1)] + [
+            (f"{g.severity}: {g.file} {'' if g.column is pd.NA else g.column} [{g.rule}] ({int(g.count):,})", i)
+            for i, g in enumerate(self.summary.itertuples(index=False))]
+        with self.choice.hold_trait_notifications():
+            self.choice.options = options
+            self.choice.value = -1
+        self.choice.layout.display = "none" if len(self.summary) < 2 else None
+        self._show_cells()
+
+    def cells_of(self, group: int) -> pd.DataFrame:
+        """The problems of group ``group`` (a row of :attr:`summary`; ``-1``: all)."""
+        if group < 0 or not len(self.problems):
+            return self.problems
+        g = self.summary.iloc[group]
+        mask = pd.Series(True, index=self.problems.index)
+        for key in ("file", "column", "rule", "severity"):
+            value, column = g[key], self.problems[key]
+            mask &= column.isna() if value is pd.NA or value is None else (column == value).fillna(False)
+        return self.problems[mask.to_numpy(dtype=bool)]
+
+    def _show_cells(self) -> None:
+        group = int(self.choice.value)
+        cells = self.cells_of(group)
+        label = self._note if group < 0 else f"{len(cells):,} cell(s) of the chosen group"
+        self.cells.show(cells, note=label, empty="")

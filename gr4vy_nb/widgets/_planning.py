@@ -86,6 +86,7 @@ class PlanActions:
     plan_cancel_button: Any
     expires_in: Any
     lists_mode: Any
+    rewrites_mode: Any
     ignore_stale: Any
     planner: Background
 
@@ -125,7 +126,7 @@ class PlanActions:
             self._refuse(Action.PLAN)
             self._clear_plan_view()
             options = PlanOptions(expires_in=int(self.expires_in.value), lists=str(self.lists_mode.value),
-                                  ignore_stale=bool(self.ignore_stale.value))
+                                  rewrites=str(self.rewrites_mode.value), ignore_stale=bool(self.ignore_stale.value))
             self.workflow.probe = self.connection.probe  # looked up once per plan, here in the shell
             pace = Pace()
 

@@ -27,6 +27,7 @@ from ._common import (
     MAX_UPLOAD_BYTES,
     Confirmation,
     Messages,
+    ProblemsView,
     Table,
     busy,
     download_link,
@@ -71,9 +72,12 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     1. files: ``upload`` (1 to 4 CSVs up to :data:`MAX_UPLOAD_BYTES` each) or ``paths_box``
        (folders or files, one per line) -> :meth:`on_validate`;
-    2. validation: the problems table and counts, a download of ``problems.csv``;
+    2. validation: the counts, the problems grouped by file, column and rule (``problems_view``: a count,
+       the lines, an example and one message a group; choosing a group shows its cells in
+       ``problems_table``), a download of ``problems.csv`` (every cell);
     3. :meth:`on_plan`: fetches the current state (progress bar), shows the summary, the notes,
-       a per-session diff (``diff_session``) and every change; ``expires_in`` and ``lists_mode``
+       a per-session diff (``diff_session``) and every change; ``rewrites_mode`` (values an editor rewrote:
+       keep the current value, refuse them or send them as written), ``expires_in`` and ``lists_mode``
        (``replace``: the rows of a child table are the complete list; ``patch``: they patch the
        elements they index, the others are kept) are chosen here;
     4. :meth:`on_apply`: ``workers``, ``rate``, ``canary`` (first N), the PRODUCTION confirmation
@@ -135,7 +139,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.validation_messages = StepMessages(self.messages)  # the files and validation steps' own messages
         self.validation_messages.widget.add_class("gr4vy-validation-messages")
         self.validation_summary.add_class("gr4vy-validation-summary")
-        self.problems_table = Table(page_length=10)
+        self.problems_view = ProblemsView(page_length=10)  # grouped by file, column and rule, then the cells
+        self.problems_table = self.problems_view.cells
         self.problems_download = w.HTML(value="")
 
     def _build_plan_step(self) -> None:
@@ -153,6 +158,15 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.ignore_stale = w.Checkbox(value=False, indent=False, description="ignore stale rows: merge rows changed "
                                        "by someone else since the export (overwrites their change)")
         self.ignore_stale.add_class("gr4vy-ignore-stale")
+        self.rewrites_mode = w.ToggleButtons(
+            options=[("keep the current value", "keep"), ("refuse them", "error"), ("send as written", "send")],
+            value="keep", description="values an editor rewrote",
+            style={"description_width": "initial", "button_width": "auto"},
+            tooltips=["a cell holding what a spreadsheet or pandas made of the current value (21464 for 021464, "
+                      "795.0 for 795, TRUE for true) keeps the current value: nothing is sent for it",
+                      "such cells are errors: nothing is sent while one remains",
+                      "such cells are sent as written"])
+        self.rewrites_mode.add_class("gr4vy-rewrites-mode")
         self.plan_button = w.Button(description="Plan", icon="search", button_style="primary", disabled=True,
                                     tooltip="fetch the current state of every session named and show the diff")
         self.plan_button.add_class("gr4vy-plan")
@@ -233,9 +247,10 @@ class BulkUpdateApp(PlanActions, RunActions):
             w.HBox([self.upload, self.validate_button]), self.paths_box, self.files_label,
             _step(2, "Validation", "every cell checked offline; nothing is sent while errors remain"),
             self.validation_messages.widget,
-            self.validation_summary, self.problems_download, self.problems_table.widget,
+            self.validation_summary, self.problems_download, self.problems_view.widget,
             _step(3, "Plan", "reads the current state of each session (GET only) and shows what would change"),
-            self.lists_mode, self.ignore_stale, w.HBox([self.expires_in, self.plan_button, self.plan_reason]),
+            self.lists_mode, self.rewrites_mode, self.ignore_stale,
+            w.HBox([self.expires_in, self.plan_button, self.plan_reason]),
             w.HBox([self.plan_progress, self.plan_cancel_button]), self.plan_counters, self.plan_messages.widget,
             self.plan_status, self.plan_summary, self.diff_session, self.diff_view, self.diff_table.widget,
             _step(4, "Apply", "sends the updates; Cancel stops new requests, the journal keeps the state"),
@@ -315,8 +330,8 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.results.refresh_buttons(busy=running, retryable=self._retryable())
         self.rollback_prompt.confirm_button.disabled = (running or self.rollback_prompt.preview is None
                                                         or not self._confirmed())
-        for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode, self.ignore_stale,
-                        self.upload, self.paths_box):
+        for control in (self.workers, self.rate, self.canary, self.expires_in, self.lists_mode, self.rewrites_mode,
+                        self.ignore_stale, self.upload, self.paths_box):
             control.disabled = running
         # A refusal shown earlier goes once its reason no longer holds (the run it waited for has ended, ...).
         holding = {why.code for a in Action if (why := self.why_not(a)) is not None}
@@ -423,7 +438,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.validation_messages.clear()
         self.validation_summary.value = ""
         self.problems_download.value = ""
-        self.problems_table.show(pd.DataFrame(), empty="")
+        self.problems_view.show(pd.DataFrame(), empty="")
 
     def on_validate(self, _button: Any = None) -> None:
         """Read and check the chosen files offline; show the problems (nothing is fetched or sent)."""
@@ -463,7 +478,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         self.validation_summary.value = (
             f"<span style='color:{colour}'><b data-count='errors'>{errors}</b> error(s), "
             f"<b data-count='warnings'>{warnings}</b> warning(s)</span>" + (f"<br>{files}" if files else ""))
-        self.problems_table.show(problems, note=f"{len(problems):,} problem(s)")
+        self.problems_view.show(problems, note=f"{len(problems):,} problem(s)")
         if len(problems):
             # Next to the run files, never next to the user's own files.
             out = self.runs_dir / "problems" / f"{time.strftime('%Y%m%d-%H%M%S')}-problems.csv"

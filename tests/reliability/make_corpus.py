@@ -19,6 +19,10 @@ this script writes.
   message);
 * ``diff``: values that must reach the plan's diff exactly as written (``session``, ``path``,
   ``after``);
+* ``kept``: values an editor rewrote that keep their current value (``session``, ``path``): never in
+  the plan's diff, nothing sent for them;
+* ``rewrites``: the plan's ``--rewrites`` choice when not the default (``error`` keeps a test of the
+  refusal);
 * ``generated``: for the one case too big to commit (over a million rows), how the test
   writes the file at run time instead.
 """
@@ -135,6 +139,8 @@ class Case:
     problems: list[dict[str, Any]] = field(default_factory=list)
     diff: list[dict[str, Any]] = field(default_factory=list)
     generated: dict[str, Any] | None = None
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    rewrites: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -145,6 +151,10 @@ class Case:
                                "problems": self.problems, "diff": self.diff}
         if self.generated:
             out["generated"] = self.generated
+        if self.kept:
+            out["kept"] = self.kept
+        if self.rewrites:
+            out["rewrites"] = self.rewrites
         return out
 
 
@@ -162,14 +172,21 @@ def keep(session: str, path: str, after: Any) -> dict[str, Any]:
     return {"session": session, "path": path, "after": after}
 
 
+def unsent(session: str, path: str) -> dict[str, Any]:
+    """A value an editor rewrote: the current one is kept, so ``path`` is not in the diff."""
+    return {"session": session, "path": path}
+
+
 CASES: list[Case] = []
 
 
 def case(name: str, description: str, outcome: str, *, problems: Sequence[dict[str, Any]] = (),
-         diff: Sequence[dict[str, Any]] = (), generated: dict[str, Any] | None = None
+         diff: Sequence[dict[str, Any]] = (), generated: dict[str, Any] | None = None,
+         kept: Sequence[dict[str, Any]] = (), rewrites: str | None = None,
          ) -> Callable[[Callable[[], dict[str, bytes]]], Callable[[], dict[str, bytes]]]:
     def register(build: Callable[[], dict[str, bytes]]) -> Callable[[], dict[str, bytes]]:
-        CASES.append(Case(name, description, build(), outcome, list(problems), list(diff), generated))
+        CASES.append(Case(name, description, build(), outcome, list(problems), list(diff), generated, list(kept),
+                          rewrites))
         return build
     return register
 
@@ -179,6 +196,7 @@ C = "cart_items.csv"
 L = "legs.csv"
 P = "passengers.csv"
 META = "metadata.channel"
+KEPT = "kept as they are"  # what a rewrite_kept warning says
 
 # ---- file level ----------------------------------------------------------------------------
 
@@ -285,8 +303,8 @@ def _() -> dict[str, bytes]:
     return {S: f"checkout_session_id,{META}\n".encode()}
 
 
-@case("file_huge_cell", "a cell longer than a spreadsheet can hold (40,000 characters)", "reject",
-      problems=[err("cell_too_long", S, 3, META, "40,000 characters")])
+@case("file_huge_cell", "a cell longer than a spreadsheet can hold (40,000 characters), valid for the API: read whole",
+      "accept", diff=[keep(ID0, META, "web"), keep(ID1, META, "x" * 40_000)])
 def _() -> dict[str, bytes]:
     return sessions_csv([META], [ID0, "web"], [ID1, "x" * 40_000])
 
@@ -369,16 +387,22 @@ def _() -> dict[str, bytes]:
     return child_csv("cart_items", ["item_index", "quantity"], [ID0, "0", "1"], [ID0, "0", "2"])
 
 
-@case("damage_scientific_amount", "an amount turned into scientific notation by a spreadsheet", "reject",
-      problems=[err(["spreadsheet_rewrite", "type.integer"], S, 2, "amount",
-                    ["spreadsheet makes of the current value", "scientific notation"])])
+@case("damage_scientific_amount", "the current amount turned into scientific notation by a spreadsheet: kept",
+      "warn", problems=[warn("rewrite_kept", S, 2, "amount", "'5.5943E+04' for '55943'")],
+      kept=[unsent(ID0, "amount")])
 def _() -> dict[str, bytes]:
     return sessions_csv(["amount"], [ID0, "5.5943E+04"])
 
 
-@case("damage_scientific_text", "a UPC turned into scientific notation: refused against the current value",
-      "reject", problems=[err("spreadsheet_rewrite", C, 2, "upc", "'816017752891'"),
-                          warn("scientific_notation", C, 2, "upc", "scientific notation")])
+@case("damage_scientific_amount_edit", "another amount in scientific notation (digits may be lost): refused",
+      "reject", problems=[err("type.integer", S, 2, "amount", "scientific notation")])
+def _() -> dict[str, bytes]:
+    return sessions_csv(["amount"], [ID0, "5.5944E+04"])
+
+
+@case("damage_scientific_text", "a UPC turned into scientific notation: the current value kept", "warn",
+      problems=[warn("rewrite_kept", C, 2, "upc", "'8.16018E+11' for '816017752891'")],
+      kept=[unsent(ID0, "cart_items[0].upc")])
 def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"upc": "8.16018E+11"}})
 
@@ -389,26 +413,64 @@ def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"upc": "8160177528910000000"}})
 
 
-@case("damage_leading_zeros", "a SKU that lost its leading zero (021464 -> 21464): refused", "reject",
-      problems=[err("spreadsheet_rewrite", C, 2, "sku", "same number written differently")])
+@case("damage_leading_zeros", "a SKU that lost its leading zero (021464 -> 21464): the current value kept", "warn",
+      problems=[warn("rewrite_kept", C, 2, "sku", "'21464' for '021464'")], kept=[unsent(ID0, "cart_items[0].sku")])
 def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"sku": "21464"}})
 
 
-@case("rewrite_exponent", "the same UPC written with an exponent (8.16017752891E+11): refused", "reject",
-      problems=[err("spreadsheet_rewrite", C, 2, "upc", "import the file with this column as Text")])
+@case("rewrite_refused_leading_zeros", "--rewrites error: a SKU that lost its leading zero is refused", "reject",
+      problems=[err("spreadsheet_rewrite", C, 2, "sku", "same number written differently")], rewrites="error")
+def _() -> dict[str, bytes]:
+    return child_edit("cart_items", S0, {0: {"sku": "21464"}})
+
+
+@case("rewrite_exponent", "the same UPC written with an exponent (8.16017752891E+11): kept", "warn",
+      problems=[warn("rewrite_kept", C, 2, "upc", KEPT)], kept=[unsent(ID0, "cart_items[0].upc")])
 def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"upc": "8.16017752891E+11"}})
 
 
-@case("rewrite_thousands", "the same UPC with thousands separators: refused", "reject",
-      problems=[err("spreadsheet_rewrite", C, 2, "upc", "same number written differently")])
+@case("rewrite_refused_exponent", "--rewrites error: the same UPC written with an exponent is refused", "reject",
+      problems=[err("spreadsheet_rewrite", C, 2, "upc", "import the file with this column as Text")],
+      rewrites="error")
+def _() -> dict[str, bytes]:
+    return child_edit("cart_items", S0, {0: {"upc": "8.16017752891E+11"}})
+
+
+@case("rewrite_thousands", "the same UPC with thousands separators: kept", "warn",
+      problems=[warn("rewrite_kept", C, 2, "upc", "'816,017,752,891' for '816017752891'")],
+      kept=[unsent(ID0, "cart_items[0].upc")])
 def _() -> dict[str, bytes]:
     return child_edit("cart_items", S0, {0: {"upc": "816,017,752,891"}})
 
 
-@case("rewrite_personal_phone", "a phone number that lost its + (a spreadsheet read it as a number): refused",
-      "reject", problems=[err("spreadsheet_rewrite", P, 2, "phone_number", ["+44*******20", "'+44509409120'"])])
+@case("rewrite_pandas_floats", "pandas' defaults: an integer and a long number written as floats, a boolean as True, "
+      "the SKU's leading zero lost: all kept", "warn",
+      problems=[warn("rewrite_kept", C, 2, "sku", KEPT), warn("rewrite_kept", C, 2, "upc", "'816017752891.0'"),
+                warn("rewrite_kept", C, 2, "shipping_amount", "'795.0' for '795'")],
+      kept=[unsent(ID0, "cart_items[0].sku"), unsent(ID0, "cart_items[0].upc"),
+            unsent(ID0, "cart_items[0].shipping_amount")])
+def _() -> dict[str, bytes]:
+    return child_edit("cart_items", S0, {0: {"sku": "21464", "upc": "816017752891.0", "shipping_amount": "795.0"}})
+
+
+@case("rewrite_pandas_edit", "pandas' defaults: an edited amount written as a float (123.0) is the integer 123",
+      "accept", diff=[keep(ID0, "cart_items[0].shipping_amount", 123)])
+def _() -> dict[str, bytes]:
+    return child_edit("cart_items", S0, {0: {"shipping_amount": "123.0"}})
+
+
+@case("rewrite_personal_phone", "a phone number that lost its + (a spreadsheet read it as a number): kept", "warn",
+      problems=[warn("rewrite_kept", P, 2, "phone_number", ["+44*******20", "'+44509409120'"])],
+      kept=[unsent(ID0, "airline.passengers[0].phone_number")])
+def _() -> dict[str, bytes]:
+    return child_edit("passengers", S0, {0: {"phone_number": "44509409120"}})
+
+
+@case("rewrite_refused_personal_phone", "--rewrites error: a phone number that lost its + is refused", "reject",
+      problems=[err("spreadsheet_rewrite", P, 2, "phone_number", ["+44*******20", "'+44509409120'"])],
+      rewrites="error")
 def _() -> dict[str, bytes]:
     return child_csv("passengers", ["passenger_index", "phone_number"], [ID0, "0", "44509409120"])
 
@@ -437,18 +499,30 @@ def _() -> dict[str, bytes]:
     return child_csv("legs", ["leg_index", "departure_at"], [ID0, "0", "71591.125"])
 
 
-@case("damage_locale_date", "a day-first locale date (14/03/2062)", "reject",
-      problems=[err(["spreadsheet_rewrite", "date_format"], P, 2, "date_of_birth",
-                    ["spreadsheet makes of the current value", "did you mean 2062-03-14"])])
+@case("damage_locale_date", "the current date of birth as a day-first locale date (14/03/2062): kept", "warn",
+      problems=[warn("rewrite_kept", P, 2, "date_of_birth", KEPT)],
+      kept=[unsent(ID0, "airline.passengers[0].date_of_birth")])
 def _() -> dict[str, bytes]:
-    return child_csv("passengers", ["passenger_index", "date_of_birth"], [ID0, "0", "14/03/2062"])
+    return child_edit("passengers", S0, {0: {"date_of_birth": "14/03/2062"}})
 
 
-@case("damage_datetime_without_offset", "a date-time with no UTC offset (a local time)", "reject",
-      problems=[err(["spreadsheet_rewrite", "datetime_format"], L, 2, "arrival_at",
-                    ["spreadsheet makes of the current value", "no UTC offset"])])
+@case("damage_locale_date_edit", "another date as a day-first locale date (15/03/2062): refused", "reject",
+      problems=[err("date_format", P, 2, "date_of_birth", "is not a date in the form YYYY-MM-DD")])
 def _() -> dict[str, bytes]:
-    return child_csv("legs", ["leg_index", "arrival_at"], [ID0, "0", "2098-10-08 14:00:00"])
+    return child_edit("passengers", S0, {0: {"date_of_birth": "15/03/2062"}})
+
+
+@case("damage_datetime_without_offset", "the current date-time with no UTC offset (as Gnumeric writes it): kept",
+      "warn", problems=[warn("rewrite_kept", L, 2, "arrival_at", "'2098-10-08 14:00:00' for '2098-10-08T14:00:00Z'")],
+      kept=[unsent(ID0, "airline.legs[0].arrival_at")])
+def _() -> dict[str, bytes]:
+    return child_edit("legs", S0, {0: {"arrival_at": "2098-10-08 14:00:00"}})
+
+
+@case("damage_datetime_without_offset_edit", "another date-time with no UTC offset (a local time): refused", "reject",
+      problems=[err("datetime_format", L, 2, "arrival_at", "no UTC offset")])
+def _() -> dict[str, bytes]:
+    return child_edit("legs", S0, {0: {"arrival_at": "2098-10-08 15:00:00"}})
 
 
 @case("damage_decimal_amount", "an amount in major units (12.99) instead of minor units", "reject",
@@ -457,11 +531,16 @@ def _() -> dict[str, bytes]:
     return child_csv("cart_items", ["item_index", "unit_amount"], [ID0, "0", "22.99"])
 
 
-@case("damage_thousands_separator", "an amount with a thousands separator (55,943)", "reject",
-      problems=[err(["spreadsheet_rewrite", "type.integer"], S, 2, "amount",
-                    ["spreadsheet makes of the current value", "not a whole number"])])
+@case("damage_thousands_separator", "the current amount with a thousands separator (55,943): kept", "warn",
+      problems=[warn("rewrite_kept", S, 2, "amount", "'55,943' for '55943'")], kept=[unsent(ID0, "amount")])
 def _() -> dict[str, bytes]:
     return sessions_csv(["amount"], [ID0, "55,943"])
+
+
+@case("damage_thousands_separator_edit", "another amount with a thousands separator (55,944): refused", "reject",
+      problems=[err("type.integer", S, 2, "amount", "not a whole number")])
+def _() -> dict[str, bytes]:
+    return sessions_csv(["amount"], [ID0, "55,944"])
 
 
 @case("damage_impossible_date", "a date that does not exist (30 February)", "reject",

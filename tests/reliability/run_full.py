@@ -97,7 +97,8 @@ def build_report(out: Path, junit: dict[str, Any], *, started: datetime, seconds
          f"{len(bad)} ({sum(1 for b in bad if b['mode'] == 'subprocess')})", len(bad) >= 40),
         ("Bad inputs", "rejected (exit 2) with a message naming file, line and column",
          f"{len(rejected_ok)} / {len(rejects)}", bool(rejects) and len(rejected_ok) == len(rejects)),
-        ("Bad inputs", "spreadsheet damage flagged (warning naming the cell), value kept as written",
+        ("Bad inputs", "spreadsheet damage flagged (warning naming the cell): value kept as written, or the current "
+         "value kept where an editor rewrote it (nothing sent)",
          f"{len(flagged_ok)} / {len(flagged)}", len(flagged_ok) == len(flagged)),
         ("Bad inputs", "data that must survive planned intact (Null/NA/None, formulas, unicode, 255 chars)",
          f"{len(kept_ok)} / {len(kept)}", len(kept_ok) == len(kept)),

@@ -98,7 +98,7 @@ def _matches(problems: pd.DataFrame, want: dict[str, Any]) -> bool:
 def test_plan_updates_reports_each_problem_exactly(sandbox_clean, case_dir):
     expected = expected_of(case_dir)
     with Gr4vyClient(Settings.for_sandbox(sandbox_clean)) as client:
-        plan = plan_updates(case_dir, client=client)
+        plan = plan_updates(case_dir, client=client, rewrites=expected.get("rewrites", "keep"))
     problems = plan.problems
     for want in expected["problems"]:
         assert _matches(problems, want), f"not reported: {want}\nreported:\n{problems.to_string()}"
@@ -112,6 +112,10 @@ def test_plan_updates_reports_each_problem_exactly(sandbox_clean, case_dir):
             assert rows.iloc[0]["after"] == keep["after"]  # byte for byte: no trimming, no normalisation
             body = plan.item(keep["session"]).body
             assert body is not None
+        for kept in expected.get("kept", []):  # a value an editor rewrote: the current one stays, nothing sent
+            diff = plan.diff
+            rows = diff[(diff["checkout_session_id"] == kept["session"]) & (diff["path"] == kept["path"])]
+            assert rows.empty, f"{kept['path']} is in the diff:\n{rows.to_string()}"
     else:
         assert not plan.ok  # apply refuses it: nothing can be sent
     stats = sandbox_clean.stats()
@@ -138,7 +142,8 @@ def _named(output: str, want: dict[str, Any]) -> bool:
 def test_gr4vy_nb_plan(sandbox_clean, case_dir, tmp_path):
     expected = expected_of(case_dir)
     env = cli_env(sandbox_clean)
-    args = ["plan", str(case_dir), "--raw", "--limit", "1000"]
+    args = ["plan", str(case_dir), "--raw", "--limit", "1000", *(["--rewrites", expected["rewrites"]]
+                                                                 if expected.get("rewrites") else [])]
     if FULL or case_dir.name in SUBPROCESS_IN_FAST_TIER:
         done = run_cli(args, env, cwd=tmp_path)
         code, out, err = done.returncode, done.stdout, done.stderr

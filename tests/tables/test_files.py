@@ -223,3 +223,10 @@ def test_file_digest(tmp_path):
     f.write_bytes(b"checkout_session_id\n")
     d = file_digest(f)
     assert d["size"] == 20 and len(d["sha256"]) == 64 and d["path"].endswith("sessions.csv")
+
+
+def test_a_cell_longer_than_a_spreadsheet_cell_is_read_whole():
+    # 40,000 characters: valid for the API and more than a spreadsheet holds; a CSV holds it (limit 131,072).
+    table = read_table(_csv("a,b\n1," + "x" * 40_000 + "\n"), name="upload.csv")
+    assert table.frame["b"].str.len().tolist() == [40_000]
+    assert Limits().max_cell_chars == 131_072

@@ -25,10 +25,16 @@ REWRITES = [
     ("1985-03-02", "31108", "date"), ("2026-12-01", "2026-12-01 00:00:00", "date"),
     ("2026-12-01T10:00:00+01:00", "12/1/26 9:00", "date"), ("FALSE", "false", "boolean"),
     ("x" * (CELL_LIMIT + 10), "x" * CELL_LIMIT, "cut"),
+    # pandas' defaults (issue 22): integers with blanks around them as floats, Python's booleans, long integers
+    # as the 64-bit floats they become
+    ("795", "795.0", "number"), ("816017752891", "816017752891.0", "number"), ("0", "0.0", "number"),
+    ("true", "True", "boolean"), ("false", "False", "boolean"), ("9007199254740993", "9007199254740992.0", "15th"),
+    ("12345678901234567890", "1.2345678901234568e+19", "15th"),
 ]
 EDITS = [("abc", "ABC"), ("10", "10.5"), ("1/2", "1/3"), ("Smith", "Smyth"), ("1.2.3", "123"), ("4200", "4300"),
          ("true", "false"), ("12", "12:00"), ("1.5", "1.05"), ("021464", "021465"), ("2026-12-01", "2026-12-02"),
-         ("x" * (CELL_LIMIT + 10), "y" * CELL_LIMIT), ("ios", "web"), ("1E06", "1E07"), ("same", "same")]
+         ("x" * (CELL_LIMIT + 10), "y" * CELL_LIMIT), ("ios", "web"), ("1E06", "1E07"), ("same", "same"),
+         ("795", "795.5"), ("9007199254740993", "9007199254740994.0"), ("1234567890123456", "1234567890123457.0")]
 
 
 @pytest.mark.parametrize(("current", "new", "kind"), REWRITES, ids=[f"{c[:12]}->{n[:12]}" for c, n, _ in REWRITES])

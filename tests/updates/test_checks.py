@@ -63,13 +63,21 @@ def test_a_child_table_without_its_session_column_is_reported_not_a_crash(tmp_pa
 
 def test_spreadsheet_damage_gives_warnings_with_coordinates(tmp_path, client):
     # Item 1's upc is empty now: a long number there can only be judged by itself (warnings). Item 0's
-    # sku and upc have current values: what a spreadsheet made of them is an error (spreadsheet_rewrite).
+    # sku and upc have current values: what a spreadsheet made of them keeps them (rewrite_kept), or with
+    # rewrites="error" is an error (spreadsheet_rewrite).
     plan = plan_of(tmp_path, client, cart_items=f"""\
         checkout_session_id,item_index,sku,upc
         {S0},0,21464,8.16018E+11
         {S0},1,,1234567890123450000
         {S0},2,,
     """)
+    found = {(r.file, r.line, r.column, r.rule, r.severity) for r in plan.problems.itertuples()}
+    assert found == {("cart_items.csv", 3, "upc", "precision_loss", "warning"),
+                     ("cart_items.csv", 2, "sku", "rewrite_kept", "warning"),
+                     ("cart_items.csv", 2, "upc", "rewrite_kept", "warning")}  # item 0's damage warning: kept
+    assert plan.ok and [(r.path, r.after) for r in plan.diff.itertuples()] == [
+        ("cart_items[1].upc", "1234567890123450000")]
+    plan = plan_updates(tmp_path, client=client, rewrites="error")
     found = {(r.file, r.line, r.column, r.rule, r.severity) for r in plan.problems.itertuples()}
     assert ("cart_items.csv", 3, "upc", "precision_loss", "warning") in found
     assert {("cart_items.csv", 2, "sku", "spreadsheet_rewrite", "error"),
