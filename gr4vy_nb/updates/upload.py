@@ -45,6 +45,10 @@ __all__ = [
     "upload_from_records",
 ]
 
+_REWRITABLE = frozenset({Rule.TYPE_INTEGER, Rule.TYPE_NUMBER, Rule.TYPE_BOOLEAN, Rule.DATETIME_FORMAT,
+                         Rule.DATE_FORMAT, Rule.MIN_LENGTH, Rule.MAX_LENGTH, Rule.PATTERN, Rule.ENUM})
+"""The cell rules an editor's rewrite of a valid value can break (see :attr:`Upload.may_be_rewrites`)."""
+
 _LIST_TABLES = {child.path: (name, child.index) for name, child in F.CHILD_TABLES.items()}
 
 
@@ -67,6 +71,22 @@ class Upload:
     @property
     def ok(self) -> bool:
         return not has_errors(self.problems)
+
+    @property
+    def may_be_rewrites(self) -> bool:
+        """Whether every error is one that the live sessions may clear: a value cell of a named session breaking a
+        cell rule, as an editor's rewrite of the current value does (``44509409120`` for ``+44509409120``).
+
+        Planning compares such cells with the sessions as they are: a rewrite keeps the current value (its
+        error dropped), anything else stays an error. ``False`` without errors, or with any other error.
+        """
+        found = self.problems
+        bad = found[found["severity"] == Severity.ERROR]
+        if bad.empty:
+            return False
+        keys = {F.KEY, *F.INDEX_COLUMNS.values()}
+        return bool(bad["rule"].isin(_REWRITABLE).all() and bad["checkout_session_id"].notna().all()
+                    and not bad["column"].isin(keys).any())
 
     def session_ids(self) -> list[str]:
         """Every session named by a valid id, once, in order of first appearance (sessions table first)."""

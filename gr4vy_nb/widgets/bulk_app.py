@@ -360,7 +360,8 @@ class BulkUpdateApp(PlanActions, RunActions):
 
     def why_not(self, action: Action | str) -> Reason | None:
         """Why ``action`` cannot be taken now: the workflow's :class:`~gr4vy_nb.updates.reasons.Reason` (its code),
-        in this app's words; the app's own two choices too (it plans only input that passed validation, and
+        in this app's words; the app's own two choices too (it plans only input that passed validation, or whose
+        errors only the live values can settle: :attr:`~gr4vy_nb.updates.upload.Upload.may_be_rewrites`; and
         offers no run to a plan that sends nothing)."""
         action = Action(action)
         if self.planner.running and action != Action.CANCEL:  # the plan's thread is starting or ending
@@ -368,7 +369,7 @@ class BulkUpdateApp(PlanActions, RunActions):
         if self.runner.running and action != Action.CANCEL:
             return words(reason(ReasonCode.RUN_IN_PROGRESS), action)
         why = self.workflow.why_not(action)
-        if why is None and action == Action.PLAN and not self.upload_obj.ok:
+        if why is None and action == Action.PLAN and not (self.upload_obj.ok or self.upload_obj.may_be_rewrites):
             why = reason(ReasonCode.INPUT_ERRORS)
         if why is None and action == Action.PLAN and not self._names_sessions():
             why = reason(ReasonCode.NOTHING_TO_PLAN)
@@ -458,6 +459,12 @@ class BulkUpdateApp(PlanActions, RunActions):
                                               "and validate again")
             elif upload.ok:
                 self.validation_messages.ok("validation passed: choose the expiry and press Plan")
+            elif upload.may_be_rewrites:
+                errors = self._count(upload.problems, Severity.ERROR)
+                self.validation_messages.warn(
+                    f"validation found {errors} cell(s) that break a rule: Plan compares them with the sessions as "
+                    "they are (a value an editor rewrote keeps the current value; the rest stay errors, and nothing "
+                    "can be sent while one remains)")
             else:
                 errors = self._count(upload.problems, Severity.ERROR)
                 self.validation_messages.error(f"validation found {errors} error(s): fix them "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gr4vy_nb.notebook_support import Connection
+from gr4vy_nb.updates.reasons import Action
 from gr4vy_nb.widgets import BulkUpdateApp
 from tests.widgets.helpers import IDS, upload_value
 
@@ -41,17 +42,21 @@ def test_the_rewrites_choice_keeps_by_default(conn: Connection, tmp_path: Path) 
 
 
 def test_the_rewrites_choice_reaches_the_plan(conn: Connection, tmp_path: Path) -> None:
-    """pandas' 795.0 for 795: kept by default (nothing to send), refused when the choice says so."""
-    session = conn.client.get_checkout_session(IDS[0])
-    amount = session["cart_items"][0]["unit_amount"]
-    body = f"checkout_session_id,item_index,unit_amount\n{IDS[0]},0,{amount}.0\n".encode()
+    """A phone number without its + (a spreadsheet's number): kept by default, refused when the choice says so."""
+    sid, phone = next((sid, p["phone_number"]) for sid in IDS
+                      for p in (conn.client.get_checkout_session(sid).get("airline") or {}).get("passengers") or []
+                      if str(p.get("phone_number") or "").startswith("+"))
+    body = f"checkout_session_id,passenger_index,phone_number\n{sid},0,{phone[1:]}\n".encode()
     app = BulkUpdateApp(conn, runs_dir=tmp_path / "runs")
     app.lists_mode.value = "patch"
     plans = {}
     for choice in ("keep", "error"):
         app.rewrites_mode.value = choice
-        app.upload.value = upload_value(("cart_items.csv", body))
+        app.upload.value = upload_value(("passengers.csv", body))
         app.on_validate()
+        # Offline the cell is no phone number; only the live value tells it is one rewritten: Plan is offered.
+        assert app.upload_obj.may_be_rewrites and app.why_not(Action.PLAN) is None
+        assert "Plan compares them with the sessions as they are" in app.validation_messages.text
         app.on_plan()
         plans[choice] = app.plan
     kept, refused = plans["keep"], plans["error"]
