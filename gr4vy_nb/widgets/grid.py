@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..tables import spec as F
 from ..tables.cells import format_column
 from ..tables.masking import mask_frame
-from ._common import Confirmation, Messages, Table, busy
+from ._common import Confirmation, Messages, ProblemsView, Table, busy
 from ._editing import EditModel, Refusal
 from ._grid_data import CHANGED, Grid, column_types, grid_frame, save_edits
 from ._plan_view import destructive_html, summary_html
@@ -97,6 +97,9 @@ class EditGrid:
         self.consent.add_class("gr4vy-grid-consent")
         self.plan_html = w.HTML("")
         self.plan_html.add_class("gr4vy-grid-plan-summary")
+        self.problems = ProblemsView(page_length=5)  # the plan's problems grouped, as the bulk app shows them
+        self.problems.widget.add_class("gr4vy-grid-problems")
+        self.problems.widget.layout.display = "none"
         self.shown = w.HTML("")
         self.shown.add_class("gr4vy-grid-shown")
         self.last = w.HTML("")
@@ -149,7 +152,7 @@ class EditGrid:
             w.HBox([b["undo"], b["redo"], b["reset"], self.count]),
             w.HBox([self.shown, self.last]), self.refused, self.grid, self.messages.widget,
             w.HBox([self.path, b["save"]]),
-            w.HBox([b["plan"]]), self.plan_html, self.diff.widget, self.consent,
+            w.HBox([b["plan"]]), self.plan_html, self.problems.widget, self.diff.widget, self.consent,
             *(self.confirmation.widgets if self.confirmation is not None else []),
             w.HBox([b["apply"]]), self.result,
         ])
@@ -484,6 +487,7 @@ class EditGrid:
         if self.bulk is not None and self.bulk.current_plan is not None and not self.bulk.busy:
             self.bulk.clear()
         self.plan_html.value = ""
+        self.problems.widget.layout.display = "none"
         self.diff.clear()
         self.consent.value = False
         self.consent.layout.display = "none"
@@ -525,10 +529,12 @@ class EditGrid:
             masked = not self.show_raw.value
             parts = [summary_html(plan), destructive_html(plan)]
             if not plan.ok:
-                errors = plan.errors
-                parts.append("<div style='color:#b91c1c'><b>errors (nothing can be applied):</b><ul>" + "".join(
-                    f"<li>{html.escape(str(m))}</li>" for m in errors["message"].head(10)) + "</ul></div>")
+                parts.append("<div style='color:#b91c1c'><b>the plan has errors: nothing can be applied</b> (below, "
+                             "grouped by table, column and rule; choose a group to see its cells)</div>")
             self.plan_html.value = "".join(parts)
+            if len(plan.problems):
+                self.problems.show(plan.problems)
+                self.problems.widget.layout.display = None
             self.diff.show(plan.masked_diff() if masked else plan.diff, note=f"{len(plan.diff):,} change(s)")
             self.consent.layout.display = "" if plan.consent else "none"
 

@@ -363,3 +363,29 @@ def test_date_times_are_typed_in_the_grids_schema_and_edited_as_text(grid: EditG
     grid.show_raw.value = True
     fields = {f["name"]: f["type"] for f in grid.grid._data["schema"]["fields"]}
     assert fields["passenger_index"] == "integer"
+
+
+def test_the_plans_problems_are_grouped_as_in_the_bulk_app(grid: EditGrid, conn: Connection) -> None:
+    """A cell changed on both sides is a conflict: shown grouped by table, column and rule, expandable to cells."""
+    grid.tabs.value = "cart_items"
+    sid = _shown(grid)["checkout_session_id"].iloc[0]
+    _type(grid, 0, "name", "Renamed here")
+    live = conn.client.get_checkout_session(sid)
+    items = [dict(i) for i in live["cart_items"]]
+    items[0]["name"] = "Renamed elsewhere"
+    conn.client.update_checkout_session(sid, {"cart_items": items})
+    try:
+        grid.on_plan()
+        plan = grid.bulk.current_plan
+        assert plan is not None and not plan.ok
+        assert grid.problems.widget.layout.display is None
+        groups = grid.problems.summary
+        assert groups[["column", "rule", "count"]].astype(object).values.tolist() == [["name", "stale", 1]]
+        assert "nothing can be applied" in grid.plan_html.value
+        grid.problems.choice.value = 0
+        assert "conflict in cart_items" in grid.problems.cells.frame["message"].iloc[0]
+        grid.on_reset()  # the plan is forgotten with the edits
+        assert grid.problems.widget.layout.display == "none"
+    finally:
+        items[0]["name"] = live["cart_items"][0]["name"]
+        conn.client.update_checkout_session(sid, {"cart_items": items})
