@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+from collections.abc import Callable
 from typing import Any
 
 from ._version import __version__
@@ -17,11 +18,25 @@ from .schema import EXPIRES_IN_DEFAULT, EXPIRES_IN_MAX, EXPIRES_IN_MIN
 __all__ = ["parser"]
 
 
+def _command(sub: Any, name: str, summary: str, description: str,
+             *shared: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
+    """A subcommand with the argument groups it shares with others (``_add_planning``, ``_add_running``)."""
+    sp = sub.add_parser(name, help=summary, description=description)
+    for add in shared:
+        add(sp)
+    return sp
+
+
+def _add_yes(sp: argparse.ArgumentParser, text: str = "confirm writing to a production target") -> None:
+    """``--yes``: the PRODUCTION confirmation of a command that writes."""
+    sp.add_argument("--yes", action="store_true", help=text)
+
+
 def _add_flatten(sub: Any) -> None:
-    fl = sub.add_parser("flatten", help="flatten JSON Lines archives of any size into the four tables (Parquet)",
-                        description="Flatten JSON Lines (files, .gz, folders, globs) into the four tables, every "
-                        "metadata key included: a Parquet dataset per table in DIR (or the CSV files), memory under "
-                        "--memory-limit. Bad lines are listed in DIR/_bad_lines.csv (exit 1).")
+    fl = _command(sub, "flatten", "flatten JSON Lines archives of any size into the four tables (Parquet)",
+                  "Flatten JSON Lines (files, .gz, folders, globs) into the four tables, every "
+                  "metadata key included: a Parquet dataset per table in DIR (or the CSV files), memory under "
+                  "--memory-limit. Bad lines are listed in DIR/_bad_lines.csv (exit 1).")
     fl.add_argument("sources", nargs="+", metavar="SOURCE")
     fl.add_argument("--out", required=True, metavar="DIR")
     fl.add_argument("--format", choices=("parquet", "csv"), default="parquet",
@@ -32,7 +47,7 @@ def _add_flatten(sub: Any) -> None:
                     "(tcp://host:8786) or local:N for a local cluster of N worker processes")
 
 
-# --------------------------------------------------------------------------- parser
+# --------------------------------------------------------------------------- the flags' checks
 
 
 def _positive_int(text: str) -> int:
@@ -73,10 +88,10 @@ def _expires_in(text: str) -> int:
 
 
 def _add_export(sub: Any) -> None:
-    e = sub.add_parser("export", help="fetch sessions by id and write the four CSV files",
-                       description="Fetch the sessions listed in IDS (a text file, one id per line, or a CSV or "
-                                   "XLSX with a checkout_session_id column) and write sessions.csv, cart_items.csv, "
-                                   "legs.csv, passengers.csv and not_found.csv into DIR.")
+    e = _command(sub, "export", "fetch sessions by id and write the four CSV files",
+                 "Fetch the sessions listed in IDS (a text file, one id per line, or a CSV or "
+                 "XLSX with a checkout_session_id column) and write sessions.csv, cart_items.csv, "
+                 "legs.csv, passengers.csv and not_found.csv into DIR.")
     e.add_argument("ids", metavar="IDS")
     e.add_argument("--out", required=True, metavar="DIR")
     e.add_argument("--workers", type=_positive_int, default=8, metavar="N", help="concurrent reads (default 8)")
@@ -120,21 +135,19 @@ def _add_planning(sp: argparse.ArgumentParser) -> None:
 
 
 def _add_plan(sub: Any) -> None:
-    pl = sub.add_parser("plan", help="check the CSVs, fetch, merge and print the diff; sends no write",
-                        description="Validate the CSV files in DIR, fetch the current state of every session named, "
-                                    "merge the edits onto it and print the problems, the summary and the diff. "
-                                    "Sends no write. Exit 0 when the plan can be applied, 2 when it has errors.")
-    _add_planning(pl)
+    pl = _command(sub, "plan", "check the CSVs, fetch, merge and print the diff; sends no write",
+                  "Validate the CSV files in DIR, fetch the current state of every session named, merge the edits "
+                  "onto it and print the problems, the summary and the diff. Sends no write. Exit 0 when the plan "
+                  "can be applied, 2 when it has errors.", _add_planning)
     pl.add_argument("--save", metavar="PLAN.json", help="save the plan, to apply it later with apply PLAN.json")
     pl.add_argument("--problems", metavar="FILE.csv", help="write the problems table to this CSV file")
 
 
 def _add_apply(sub: Any) -> None:
-    ap = sub.add_parser("apply", help="plan, then apply with a journal; prints where the results are",
-                        description="Plan DIR as `plan` does, then send the updates with a journal (resumable) and "
-                                    "write results.csv, succeeded.csv and errors.csv next to it. Against a "
-                                    "PRODUCTION target, --yes is required.")
-    _add_planning(ap)
+    ap = _command(sub, "apply", "plan, then apply with a journal; prints where the results are",
+                  "Plan DIR as `plan` does, then send the updates with a journal (resumable) and write results.csv, "
+                  "succeeded.csv and errors.csv next to it. Against a PRODUCTION target, --yes is required.",
+                  _add_planning, _add_yes)
     ap.add_argument("--journal", metavar="FILE", help="the journal to create (default runs/<run id>.sqlite)")
     ap.add_argument("--runs-dir", default="runs", metavar="DIR", help="where journals go by default (default runs)")
     ap.add_argument("--first", type=_non_negative_int, metavar="N",
@@ -142,7 +155,6 @@ def _add_apply(sub: Any) -> None:
     ap.add_argument("--no-conflict-check", action="store_true",
                     help="do not re-read each session before writing it (faster; a session changed by someone else "
                          "since planning is then overwritten)")
-    ap.add_argument("--yes", action="store_true", help="confirm writing to a production target")
     ap.add_argument("--allow-destructive", action="store_true",
                     help="consent to the plan's destructive changes (list elements removed, fields, keys, objects "
                          "or lists cleared with #N/A); without it such a plan is refused (exit 2) and nothing is sent")
@@ -156,30 +168,27 @@ def _add_running(sp: argparse.ArgumentParser) -> None:
 
 
 def _add_resume_and_rollback(sub: Any) -> None:
-    rs = sub.add_parser("resume", help="continue a cancelled, stopped, paused or killed run",
-                        description="Continue a run from its journal: every session not known to have succeeded is "
-                                    "re-read and sent again if needed. A finished run sends nothing.")
-    _add_running(rs)
+    rs = _command(sub, "resume", "continue a cancelled, stopped, paused or killed run",
+                  "Continue a run from its journal: every session not known to have succeeded is re-read and sent "
+                  "again if needed. A finished run sends nothing.", _add_running)
     rs.add_argument("--ignore-changed-inputs", action="store_true",
                     help="resume even though the input files changed since the run started")
-    rb = sub.add_parser("rollback", help="put back the before-state of what a run changed",
-                        description="For every session the run changed, re-read it and, if it still holds what the "
-                                    "run wrote, put back the values it had before (only the fields the run changed). "
-                                    "Sessions changed since are reported as conflicts and left alone unless --force. "
-                                    "The rollback is itself a journaled run.")
-    _add_running(rb)
+    rb = _command(sub, "rollback", "put back the before-state of what a run changed",
+                  "For every session the run changed, re-read it and, if it still holds what the run wrote, put back "
+                  "the values it had before (only the fields the run changed). Sessions changed since are reported "
+                  "as conflicts and left alone unless --force. The rollback is itself a journaled run.",
+                  _add_running, _add_yes)
     rb.add_argument("--force", action="store_true", help="overwrite sessions changed since the run")
-    rb.add_argument("--yes", action="store_true", help="confirm writing to a production target")
 
 
 def _add_runs_and_report(sub: Any) -> None:
-    ru = sub.add_parser("runs", help="list run journals with their totals",
-                        description="List the run journals under DIR (default runs) with their state and totals.")
+    ru = _command(sub, "runs", "list run journals with their totals",
+                  "List the run journals under DIR (default runs) with their state and totals.")
     ru.add_argument("dir", nargs="?", default="runs", metavar="DIR")
-    rp = sub.add_parser("report", help="write the exploratory HTML report",
-                        description="Write a self-contained HTML report of SOURCE: a folder of the four CSVs, a "
-                                    "folder written by gr4vy-nb flatten (Parquet: summarised out of core, any size), "
-                                    "a JSONL export, or a file of session ids to fetch.")
+    rp = _command(sub, "report", "write the exploratory HTML report",
+                  "Write a self-contained HTML report of SOURCE: a folder of the four CSVs, a "
+                  "folder written by gr4vy-nb flatten (Parquet: summarised out of core, any size), "
+                  "a JSONL export, or a file of session ids to fetch.")
     rp.add_argument("source", metavar="SOURCE")
     rp.add_argument("--out", required=True, metavar="report.html")
     rp.add_argument("--run", metavar="JOURNAL", help="add the section of this run")
@@ -189,17 +198,16 @@ def _add_runs_and_report(sub: Any) -> None:
 
 
 def _add_probe(sub: Any) -> None:
-    pr = sub.add_parser("probe", help="check what the target's PUT really does (merge or replace, expiry, ...)",
-                        description="Create one throwaway checkout session on the target (marked as a probe in its "
-                                    "metadata), check the API behaviours the toolkit relies on (PUT merges or "
-                                    "replaces, null clears, lists replaced whole, expiry reset, documented fields, "
-                                    "400 and 404 answers, headers), delete it and print what was found. The result "
-                                    "is saved per target in the config folder (~/.gr4vy-nb, or GR4VY_NB_CONFIG_DIR): "
-                                    "only on a target found to merge do updates send just the changed fields. "
-                                    "Exit 0 when every assumption holds, 1 when one does not, 3 when the target "
-                                    "cannot be reached or refuses the key. Against PRODUCTION, --yes is required.")
-    pr.add_argument("--yes", action="store_true", help="confirm probing a production target (one session is "
-                    "created and deleted)")
+    pr = _command(sub, "probe", "check what the target's PUT really does (merge or replace, expiry, ...)",
+                  "Create one throwaway checkout session on the target (marked as a probe in its "
+                  "metadata), check the API behaviours the toolkit relies on (PUT merges or "
+                  "replaces, null clears, lists replaced whole, expiry reset, documented fields, "
+                  "400 and 404 answers, headers), delete it and print what was found. The result "
+                  "is saved per target in the config folder (~/.gr4vy-nb, or GR4VY_NB_CONFIG_DIR): "
+                  "only on a target found to merge do updates send just the changed fields. "
+                  "Exit 0 when every assumption holds, 1 when one does not, 3 when the target "
+                  "cannot be reached or refuses the key. Against PRODUCTION, --yes is required.")
+    _add_yes(pr, "confirm probing a production target (one session is created and deleted)")
 
 
 def parser() -> argparse.ArgumentParser:
