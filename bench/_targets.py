@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+
+def run_record() -> dict[str, Any]:
+    """What every result file starts with: the date, the Python and the machine it was measured on."""
+    return {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "python": platform.python_version(),
+            "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}"}
 
 
 def check_targets(results: Mapping[str, Any], targets: Mapping[str, tuple[str, float]], *,

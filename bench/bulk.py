@@ -28,12 +28,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 
-from _targets import check_targets  # noqa: E402
+from _targets import check_targets, run_record  # noqa: E402
 from generate_sample_sessions import generate  # noqa: E402
 
 from gr4vy_nb.api.auth import WRITE_SCOPE, TokenSigner, load_private_key  # noqa: E402
@@ -275,10 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.n or (2_000 if args.quick else 10_000)
     m = args.m or (20_000 if args.quick else 100_000)
     seq_n = args.sequential or (150 if args.quick else 300)
-    results: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"), "python": platform.python_version(),
-        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}",
-    }
+    results: dict[str, Any] = run_record()
     with tempfile.TemporaryDirectory(prefix="gr4vy-bench-bulk-") as tmp:
         print(f"engine: {n:,} sessions, {args.latency_ms:g} ms latency, {args.workers} workers", flush=True)
         results.update(bench_engine(n, args.latency_ms, args.workers, args.rate, seq_n, Path(tmp)))

@@ -27,11 +27,9 @@ import argparse
 import gc
 import io
 import os
-import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 
-from _targets import check_targets  # noqa: E402
+from _targets import check_targets, run_record  # noqa: E402
 from generate_sample_sessions import generate  # noqa: E402
 
 from gr4vy_nb import cli  # noqa: E402
@@ -127,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     args.n = args.n or (5_000 if args.quick else 50_000)
-    results: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"), "python": platform.python_version(),
-        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}",
-    }
+    results: dict[str, Any] = run_record()
     with tempfile.TemporaryDirectory(prefix="gr4vy-bench-plan-") as tmp:
         print(f"plan vs fetch: {args.n:,} sessions, {args.latency_ms:g} ms latency, {args.workers} workers",
               flush=True)

@@ -30,11 +30,9 @@ import contextlib
 import gc
 import io
 import os
-import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 
-from _targets import check_targets  # noqa: E402
+from _targets import check_targets, run_record  # noqa: E402
 from generate_sample_sessions import generate  # noqa: E402
 
 from gr4vy_nb import cli  # noqa: E402
@@ -113,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     args.n = args.n or (5_000 if args.quick else 50_000)
-    results: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"), "python": platform.python_version(),
-        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}",
-    }
+    results: dict[str, Any] = run_record()
     with tempfile.TemporaryDirectory(prefix="gr4vy-bench-problems-") as tmp:
         print(f"problems: {args.n:,} rows, 5 mistakes each vs none, best of {args.repeat}", flush=True)
         results.update(bench(args.n, args.repeat, Path(tmp)))
