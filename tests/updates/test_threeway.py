@@ -34,6 +34,12 @@ def _other_writer(client, sid, change):
     return client.get_checkout_session(sid)
 
 
+def _rename_passenger_2(airline, **_):
+    """Another writer renames passenger #2 (the edits here touch passenger #1)."""
+    airline["passengers"][2]["first_name"] = "Theirs"
+    return {"airline": airline}
+
+
 def _row(df, sid, index_column=None, index=None):
     mask = df.checkout_session_id.str.lower() == sid.lower()
     if index_column is not None:
@@ -78,11 +84,7 @@ def test_a_cell_changed_by_someone_else_and_not_edited_here_keeps_its_new_value(
     frames = _fetch(client)
     frames.passengers.loc[_row(frames.passengers, S0, "passenger_index", 1), "first_name"] = "Mine"
 
-    def rename_other(airline, **_):
-        airline["passengers"][2]["first_name"] = "Theirs"
-        return {"airline": airline}
-
-    _other_writer(client, S0, rename_other)
+    _other_writer(client, S0, _rename_passenger_2)
     plan = plan_updates(frames, client=client)
     assert plan.ok, plan.problems
     assert plan.diff.path.tolist() == ["airline.passengers[1].first_name"]
@@ -178,11 +180,7 @@ def test_an_untouched_export_read_with_pandas_remembers_its_base(client, tmp_pat
     assert frames.base is not None and frames.base.equals(frames)
     frames.passengers.loc[_row(frames.passengers, S0, "passenger_index", 1), "first_name"] = "Mine"
 
-    def rename_other(airline, **_):
-        airline["passengers"][2]["first_name"] = "Theirs"
-        return {"airline": airline}
-
-    _other_writer(client, S0, rename_other)
+    _other_writer(client, S0, _rename_passenger_2)
     plan = plan_updates(frames, client=client)
     assert plan.ok and plan.diff.path.tolist() == ["airline.passengers[1].first_name"]
     # a file an editor changed: no base (its rows are planned as files are)
