@@ -31,8 +31,6 @@ from __future__ import annotations
 import gc
 import re
 import threading
-import time
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,11 +50,11 @@ from .checks import CLEAR_COLUMNS, check_upload, with_sessions
 from .compare import canonical, carried_item, carried_value, diff_parts, get_path, keyed_lists, known_body, prune
 from .destructive import noun
 from .edits import Current, SessionEdits, TableRows, field_of, find_edits
-from .notes import NoteCode, PlanNote
-from .states import ItemStatus, ListMode, parse_instant
+from .notes import PlanNote, change_notes
+from .states import ItemStatus, ListMode
 from .upload import Upload, locate
 
-__all__ = ["DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes", "expire_sooner"]
+__all__ = ["DIFF_COLUMNS", "LIST_MODES", "Changeset", "PlanItem", "build_changes"]
 
 DIFF_COLUMNS = ["checkout_session_id", "path", "before", "after", "file", "line", "column", "personal"]
 """Columns of a plan's diff: one row per changed value."""
@@ -666,7 +664,7 @@ def _build_changes(upload: Upload, current: Mapping[str, Any], expires_in: int, 
         if item.status == ItemStatus.CHANGE and item.session_id in flawed:
             item.status, item.message = ItemStatus.INVALID, "the upload has errors for it"
     problems = with_sessions(concat([found.frame()]), upload)
-    return Changeset(items, problems, _diff_frame(diff), _notes(items, expires_in))
+    return Changeset(items, problems, _diff_frame(diff), change_notes(items, expires_in))
 
 
 def _diff_frame(diff: list[dict[str, Any]]) -> pd.DataFrame:
@@ -674,33 +672,3 @@ def _diff_frame(diff: list[dict[str, Any]]) -> pd.DataFrame:
     frame["line"] = pd.array(frame["line"].tolist(), dtype="Int64")
     frame["personal"] = frame["personal"].astype(bool)
     return frame
-
-
-def expire_sooner(items: list[PlanItem], expires_in: int, now: float | None = None) -> int:
-    """How many of the sessions to update now expire later than an update would make them (so expire sooner)."""
-    horizon = (time.time() if now is None else now) + expires_in
-    return sum(1 for i in items if i.status == ItemStatus.CHANGE
-               and (due := parse_instant((i.before or {}).get("expires_at"))) is not None and due > horizon)
-
-
-def _notes(items: list[PlanItem], expires_in: int) -> list[PlanNote]:
-    notes = []
-    changed = [i for i in items if i.status == ItemStatus.CHANGE]
-    if changed:
-        later = expire_sooner(changed, expires_in)
-        notes.append(PlanNote(NoteCode.EXPIRY_RESET, f"expiry reset: the API sets each updated session to expire "
-                              f"{expires_in / 3600:g} h after its update (expires_in={expires_in})"
-                              + (f"; {later} of the {len(changed)} now expire later than that and will expire sooner"
-                                 if later else ""), count=later))
-    # The sessions' own notes, grouped by their code: the text itself where every session has the same,
-    # else one example ("3 session(s), e.g.: removes passengers #0 of 2").
-    kinds: dict[str, list[str]] = defaultdict(list)
-    for item in changed:
-        for note in item.notes:
-            kinds[note["code"]].append(note["text"])
-    for code, parts in sorted(kinds.items()):
-        distinct = sorted(set(parts))
-        text = (f"{len(parts)} session(s): {distinct[0]}" if len(distinct) == 1 else
-                f"{len(parts)} session(s), e.g.: {distinct[0]}")
-        notes.append(PlanNote(NoteCode.SESSION_CHANGES, text, count=len(parts), kind=code))
-    return notes

@@ -3,16 +3,23 @@
 Shells decide from :attr:`PlanNote.code` and :attr:`PlanNote.audience`, never from the text: the
 app folds :attr:`Audience.RECORD` notes away, colours :attr:`Audience.WARNING` amber and keeps the
 destructive counts for its summary line; the CLI prints each note's text.
+
+:func:`change_notes` writes the notes of a plan's changes (the expiry reset, what the changes do by
+kind); :func:`expire_sooner` is the one count of sessions an update makes expire sooner.
 """
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Audience", "NoteCode", "PlanNote"]
+from .states import ItemStatus, parse_instant
+
+__all__ = ["Audience", "NoteCode", "PlanNote", "change_notes", "expire_sooner"]
 
 
 class NoteCode(StrEnum):
@@ -92,3 +99,34 @@ class PlanNote:
             return cls(NoteCode.NOTE, data)
         return cls(NoteCode(data["code"]), str(data["text"]), count=data.get("count"), kind=data.get("kind"),
                    sessions=tuple(data.get("sessions") or ()))
+
+
+def expire_sooner(items: list[Any], expires_in: int, now: float | None = None) -> int:
+    """How many of the sessions to update now expire later than an update would make them (so expire sooner)."""
+    horizon = (time.time() if now is None else now) + expires_in
+    return sum(1 for i in items if i.status == ItemStatus.CHANGE
+               and (due := parse_instant((i.before or {}).get("expires_at"))) is not None and due > horizon)
+
+
+def change_notes(items: list[Any], expires_in: int) -> list[PlanNote]:
+    """The notes of a plan's changes: the expiry reset, and what the changes do, grouped by kind."""
+    notes = []
+    changed = [i for i in items if i.status == ItemStatus.CHANGE]
+    if changed:
+        later = expire_sooner(changed, expires_in)
+        notes.append(PlanNote(NoteCode.EXPIRY_RESET, f"expiry reset: the API sets each updated session to expire "
+                              f"{expires_in / 3600:g} h after its update (expires_in={expires_in})"
+                              + (f"; {later} of the {len(changed)} now expire later than that and will expire sooner"
+                                 if later else ""), count=later))
+    # The sessions' own notes, grouped by their code: the text itself where every session has the same,
+    # else one example ("3 session(s), e.g.: removes passengers #0 of 2").
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for item in changed:
+        for note in item.notes:
+            kinds[note["code"]].append(note["text"])
+    for code, parts in sorted(kinds.items()):
+        distinct = sorted(set(parts))
+        text = (f"{len(parts)} session(s): {distinct[0]}" if len(distinct) == 1 else
+                f"{len(parts)} session(s), e.g.: {distinct[0]}")
+        notes.append(PlanNote(NoteCode.SESSION_CHANGES, text, count=len(parts), kind=code))
+    return notes

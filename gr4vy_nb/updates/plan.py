@@ -39,8 +39,8 @@ from ..tables.masking import mask_value
 from .bodies import apply_body_mode
 from .checks import check_against_current, check_upload
 from .destructive import consent_text, destructive_counts, destructive_frame
-from .merge import DIFF_COLUMNS, PlanItem, build_changes, expire_sooner
-from .notes import NoteCode, PlanNote
+from .merge import DIFF_COLUMNS, PlanItem, build_changes
+from .notes import NoteCode, PlanNote, expire_sooner
 from .options import PlanOptions, with_keywords
 from .stale import check_stale, with_stale_items, without_sessions
 from .states import BodyMode, ItemStatus, parse_instant
