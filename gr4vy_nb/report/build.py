@@ -40,8 +40,16 @@ from .carts import (
     seller_countries,
     top_skus,
 )
-from .common import ID, isin
-from .document import Section, figure_html, grid_html, iframe_html, note_html, render_document, table_html
+from .common import ID, isin, shared_masks
+from .document import (
+    Section,
+    figure_html,
+    grid_html,
+    iframe_html,
+    note_html,
+    render_document,
+    table_html,
+)
 from .quality import (
     duplicate_skus,
     empty_fields,
@@ -351,7 +359,8 @@ def render_report(frames: Any = None, run: Any = None, *, raw: bool = False, now
             sections += _sections_for_archive(summaries, at.tz_convert("UTC"), raw)
             n = summaries.count("sessions")
     elif frames is not None:
-        sections += _sections_for_sessions(frames, at.tz_convert("UTC"), raw)
+        with shared_masks():
+            sections += _sections_for_sessions(frames, at.tz_convert("UTC"), raw)
         n = len(frames.sessions)
     if run is not None:
         sections += _sections_for_run(run)

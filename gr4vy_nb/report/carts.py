@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .common import ID, MISSING, count_table, empty_mask, explode_list, item_currency
+from .common import ID, MISSING, count_table, empty_mask, explode_list, item_currency, session_codes
 from .figures import bar_figure, fit_margins, new_figure, no_data, style_axes
 
 __all__ = [
@@ -125,29 +125,68 @@ def discount_tax_totals(frames: Any, *, lines: pd.DataFrame | None = None) -> pd
     return out
 
 
-def _sessions_per(df: pd.DataFrame, label: str) -> pd.Series:
-    """Distinct sessions per ``label`` value, counted on integer codes (no string pairs built)."""
+def _sessions_per(df: pd.DataFrame, label: str, ids: np.ndarray | None = None) -> pd.Series:
+    """Distinct sessions per ``label`` value, counted on integer codes (no string pairs built).
+
+    ``ids``: the rows' session codes when known (:func:`session_codes` of a larger table, taken).
+    """
     labels, uniques = pd.factorize(df[label])
-    ids, _ = pd.factorize(df[ID])
-    keep = (labels >= 0) & (ids >= 0)
-    width = int(ids.max()) + 1 if len(ids) else 1
-    pairs = np.unique(labels[keep].astype(np.int64) * width + ids[keep])
-    counts = np.bincount(pairs // width, minlength=len(uniques))
+    ids = session_codes(df[ID]) if ids is None else ids
+    keep = labels >= 0
+    counts = _distinct_sessions(labels[keep], len(uniques), ids[keep])
     return pd.Series(counts, index=pd.Index(uniques, name=label))
 
 
 def _by(lines: pd.DataFrame, key: pd.Series, label: str) -> pd.DataFrame:
-    """Items, units, sessions and value per currency for each ``key`` (aligned with ``lines``)."""
-    df = lines.loc[key.index].assign(**{label: key.array})
-    g = df.groupby(label, sort=False)
-    out = pd.DataFrame({"items": g.size().astype("int64"), "units": g["quantity"].sum().astype("Int64")})
-    out["sessions"] = _sessions_per(df, label).reindex(out.index).astype("int64")
-    value = df.groupby([label, "currency"], sort=False)["value"].sum().unstack("currency")
-    for cur in sorted(value.columns):
-        out[f"value_{cur}"] = value[cur].reindex(out.index).astype("Int64")
-    out.index = out.index.astype("str")
-    out.index.name = label
+    """Items, units, sessions and value per currency for each ``key`` (aligned with ``lines``).
+
+    Computed on integer codes (labels, currencies, sessions) with numpy: no groupby over text.
+    Sums are exact (int64, missing values left out); a currency a label never occurs with is <NA>.
+    """
+    labels, uniques = pd.factorize(key.array)
+    rows = lines.index.get_indexer(key.index)
+    if (labels < 0).any():  # a missing label is left out, as groupby does
+        rows, labels = rows[labels >= 0], labels[labels >= 0]
+    currencies, currency_names = pd.factorize(lines["currency"].array)
+    currencies = currencies[rows]
+    n = len(uniques)
+    items = np.bincount(labels, minlength=n).astype("int64")
+    quantity = lines["quantity"].array
+    units = _sums(labels, n, quantity.to_numpy(dtype="int64", na_value=0)[rows])
+    out = pd.DataFrame({"items": items, "units": pd.array(units, dtype="Int64")},
+                       index=pd.Index(pd.Index(uniques).astype("str"), name=label))
+    out["sessions"] = _distinct_sessions(labels, n, session_codes(lines[ID])[rows])
+    width = len(currency_names)
+    pair = labels.astype("int64") * width + currencies
+    value = lines["value"].array.to_numpy(dtype="int64", na_value=0)[rows]
+    pair, value = pair[currencies >= 0], value[currencies >= 0]  # no currency: in no value column
+    seen = np.bincount(pair, minlength=n * width).reshape(n, width) > 0
+    totals = _sums(pair, n * width, value).reshape(n, width)
+    for j in sorted(range(width), key=lambda j: str(currency_names[j])):
+        column = pd.array(totals[:, j], dtype="Int64")
+        column[~seen[:, j]] = pd.NA
+        out[f"value_{currency_names[j]}"] = column
     return out.reset_index().sort_values(["items", label], ascending=[False, True], kind="stable").set_index(label)
+
+
+def _sums(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    """Exact int64 sums of ``values`` per code ``0..n-1`` (``np.bincount`` would sum in float64)."""
+    out = np.zeros(n, dtype="int64")
+    np.add.at(out, codes, values)
+    return out
+
+
+def _distinct_sessions(labels: np.ndarray, n: int, ids: np.ndarray) -> np.ndarray:
+    """Distinct sessions per label code (rows with no session left out)."""
+    keep = ids >= 0
+    width = int(ids.max()) + 1 if len(ids) else 1
+    pairs = labels[keep].astype(np.int64) * width + ids[keep]
+    if n * width <= 4 * len(pairs) + (1 << 22):  # a scatter into a (label, session) table: no sort, no hash
+        seen = np.zeros(n * width, dtype=bool)
+        seen[pairs] = True
+        return seen.reshape(n, width).sum(axis=1).astype("int64")
+    distinct = np.unique(pairs)
+    return np.bincount(distinct // width, minlength=n).astype("int64")
 
 
 def _by_field(frames: Any, column: str, lines: pd.DataFrame | None) -> pd.DataFrame:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -23,7 +26,9 @@ __all__ = [
     "item_currency",
     "object_columns",
     "present",
+    "session_codes",
     "session_currency",
+    "shared_masks",
 ]
 
 ID = ID_COLUMN
@@ -54,8 +59,43 @@ def _arrow(values: pd.Series) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+_MEMO: ContextVar[dict[tuple[str, int], tuple[Any, Any]] | None] = ContextVar("gr4vy_nb_report_memo", default=None)
+
+
+@contextmanager
+def shared_masks() -> Iterator[None]:
+    """Within this block, :func:`empty_mask` and :func:`session_codes` compute each column's answer
+    once (a report asks for the same column's emptiness, or sessions, in several summaries). The
+    frames must not change inside the block."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _remembered(tag: str, values: pd.Series, compute: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    memo = _MEMO.get()
+    if memo is None:
+        return compute(values)
+    array = values.array
+    hit = memo.get((tag, id(array)))
+    if hit is None or hit[0] is not array:  # the array is kept in the memo, so its id cannot be reused
+        hit = memo[(tag, id(array))] = (array, compute(values))
+    return hit[1]
+
+
 def empty_mask(values: pd.Series) -> pd.Series:
     """True where a cell is empty: missing, blank text, or an empty list."""
+    return pd.Series(_remembered("empty", values, lambda v: _empty_mask(v).to_numpy()), index=values.index)
+
+
+def session_codes(ids: pd.Series) -> np.ndarray:
+    """Each row's session as an integer code (``pd.factorize``), so distinct sessions are counted on integers."""
+    return _remembered("codes", ids, lambda v: pd.factorize(v)[0])
+
+
+def _empty_mask(values: pd.Series) -> pd.Series:
     dtype = values.dtype
     is_text = isinstance(dtype, pd.StringDtype) or (
         isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype))
@@ -64,7 +104,7 @@ def empty_mask(values: pd.Series) -> pd.Series:
         if arr.null_count == len(arr):  # an unused column: common, and free to answer
             return pd.Series(np.ones(len(arr), dtype=bool), index=values.index)
         # Blank: no characters, or only white space (computed by Arrow, no Python strings made).
-        blank = pc.or_(pc.equal(pc.utf8_length(arr), 0), pc.utf8_is_space(arr))
+        blank = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr))  # bytes: O(1) a value
         return pd.Series(pc.fill_null(blank, True).to_numpy(zero_copy_only=False), index=values.index)
     mask = values.isna().to_numpy(dtype=bool)
     if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):

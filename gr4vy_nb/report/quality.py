@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from ..tables import spec as fields
 from .airline import legs_out_of_order
 from .carts import cart_values
-from .common import ID, any_filled, empty_mask
+from .common import ID, any_filled, empty_mask, session_codes
 from .figures import bar_figure
 
 __all__ = [
@@ -321,7 +321,7 @@ def mask_failures(failures: pd.DataFrame) -> pd.DataFrame:
 
 def _id_codes(df: pd.DataFrame) -> np.ndarray:
     """The session of each row as an integer code, so distinct sessions are counted on integers."""
-    return pd.factorize(df[ID])[0]
+    return session_codes(df[ID])
 
 
 def _distinct(codes: np.ndarray, mask: np.ndarray) -> int:
