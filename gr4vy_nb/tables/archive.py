@@ -20,11 +20,12 @@ sized from the memory limit. Metadata keys differ from chunk to chunk, so a part
 staged (as Arrow IPC: no encoding twice) and rewritten once the keys of the whole archive are known
 (:func:`finish_part`).
 DuckDB's ``read_ndjson`` + one ``COPY`` per table (``metadata`` declared ``MAP(VARCHAR,
-VARCHAR)``) is measured against this on the same file (``bench/archive.py``): about as fast (this
-path, two parts at a time in threads, ran at 0.95x on 4M sessions), but it drops every field the
-declared schema does not name (no ``extra``: a field this version does not know would be lost),
-nulls or refuses values of the wrong type and parses date-times its own way, so its tables
-cannot equal ``flatten_sessions``'; exactness decided. DuckDB does the out-of-core reporting.
+VARCHAR)``) is measured against this on the same file (``bench/archive.py``): faster (this path, two
+parts at a time in threads, runs at 0.85-0.9x on 4M sessions; the difference is Arrow's JSON reader,
+~70% of the CPU here), but it drops every field the declared schema does not name (no ``extra``: a
+field this version does not know would be lost), silently casts values of the wrong type (``12.5``
+to ``12``, ``"7"`` to ``7``) and parses date-times its own way, so its tables cannot equal
+``flatten_sessions``'; exactness decided. DuckDB does the out-of-core reporting.
 
 Bad lines (not JSON, or not an object) are never skipped silently: each is listed with its file
 and line in :attr:`ArchiveResult.bad_lines` (and ``_bad_lines.csv``) and counted. Tables are
