@@ -10,12 +10,17 @@ refused). The edits are computed by comparing with the fetched state, never from
 
 The plan is made by :class:`~gr4vy_nb.updates.workflow.BulkUpdate` from the same upload a CSV would be, so
 plan, diff, consent (removed elements), PRODUCTION confirmation, journal, ``errors.csv``, resume and
-rollback behave as for files.
+rollback behave as for files. Plan and Apply run off the kernel's main thread, as in the bulk app: the
+plan's reads with done/total and a Cancel (no plan, nothing sent), the run in a
+:class:`~gr4vy_nb.widgets._runner.RunPanel` (progress, Cancel: requests in flight finish, the rest stay
+unprocessed and resumable). The grid takes no typing while either is under way (the edits planned are the
+ones applied).
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +33,12 @@ from ..errors import InputError
 from ..tables import spec as F
 from ..tables.cells import format_column
 from ..tables.masking import mask_frame
+from ._background import Background, Pace, duration
 from ._common import Confirmation, Messages, ProblemsView, Table, busy
 from ._editing import EditModel, Refusal
 from ._grid_data import CHANGED, Grid, column_types, grid_frame, save_edits
 from ._plan_view import destructive_html, summary_html
+from ._runner import RunPanel
 
 __all__ = ["CHANGED", "COLUMN_WIDTH", "ROW_HEADER_WIDTH", "ROW_HEIGHT", "EditGrid", "save_edits"]
 
@@ -107,6 +114,16 @@ class EditGrid:
         self.diff = Table(page_length=10)
         self.result = w.HTML("")
         self.result.add_class("gr4vy-grid-result")
+        # Plan and Apply off the main thread (see the module docstring).
+        self.planner = Background("plan", self.messages, on_state=self._on_work_state)
+        self.plan_progress = w.HTML("")
+        self.plan_progress.add_class("gr4vy-grid-plan-progress")
+        self.plan_cancel = w.Button(description="Cancel", icon="stop", button_style="warning",
+                                    tooltip="stop the plan: no plan is made, nothing is sent",
+                                    layout=w.Layout(width="auto", display="none"))
+        self.plan_cancel.add_class("gr4vy-grid-plan-cancel")
+        self.plan_cancel.on_click(self.on_cancel_plan)
+        self.runner = RunPanel(self.messages, on_state=self._on_work_state)
         self.confirmation = Confirmation(connection.settings, on_change=lambda: self._update_buttons()) \
             if connection is not None else None
         self.ids_box = w.Textarea(placeholder="session ids to fetch: one per line, or separated by commas",
@@ -152,9 +169,10 @@ class EditGrid:
             w.HBox([b["undo"], b["redo"], b["reset"], self.count]),
             w.HBox([self.shown, self.last]), self.refused, self.grid, self.messages.widget,
             w.HBox([self.path, b["save"]]),
-            w.HBox([b["plan"]]), self.plan_html, self.problems.widget, self.diff.widget, self.consent,
+            w.HBox([b["plan"], self.plan_cancel, self.plan_progress]), self.plan_html, self.problems.widget,
+            self.diff.widget, self.consent,
             *(self.confirmation.widgets if self.confirmation is not None else []),
-            w.HBox([b["apply"]]), self.result,
+            w.HBox([b["apply"]]), self.runner.widget, self.result,
         ])
         if frames is not None:
             self.load(frames)
@@ -493,11 +511,23 @@ class EditGrid:
         self.consent.layout.display = "none"
         self._update_buttons()
 
+    @property
+    def working(self) -> bool:
+        """Whether a plan is being made or a run is under way (every button but Cancel is off)."""
+        return self.planner.running or self.runner.running
+
+    def _on_work_state(self) -> None:
+        """A plan or run started or ended: the grid takes typing only when neither is under way."""
+        editable = self.model is not None and not self.working
+        if self.grid.editable != editable:
+            self.grid.editable = editable
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
         has = self.model is not None
         for b in self.buttons.values():
-            b.disabled = not has
-        if not has:
+            b.disabled = not has or self.working
+        if not has or self.working:
             return
         assert self.model is not None
         self.buttons["undo"].disabled = not self.model.can_undo
@@ -512,45 +542,119 @@ class EditGrid:
             self.bulk.confirm(self.confirmation.confirmed_id)
         self.buttons["apply"].disabled = self.bulk is None or self.bulk.why_not(Action.APPLY) is not None
 
-    def on_plan(self, _button: Any = None) -> None:
-        """Plan the edits (reads only): the diff, and the consent when something is removed."""
+    def on_plan(self, _button: Any = None, *, wait: bool | None = None) -> None:
+        """Plan the edits (reads only): the diff, and the consent when something is removed.
+
+        The reads run in the background with done/total, rate and ETA, and Cancel (:meth:`on_cancel_plan`).
+        ``wait``: block until the plan is made; by default a click returns at once and a call from code
+        (``grid.on_plan()``) waits, so the next line sees the plan.
+        """
+        if wait is None:
+            wait = _button is None
+        started = False
         with busy(list(self.buttons.values()), self.messages, on_done=self._update_buttons):
+            from ..updates.plan import PlanCancelled
             from ..updates.workflow import BulkUpdate
 
             assert self.model is not None and self.connection is not None
+            if self.working:
+                raise InputError("a plan or a run is under way: wait for it, or cancel it")
             self._forget_plan()
             if self.model.edits().empty:
                 raise InputError("nothing to plan: no cell has been edited")
             if self.bulk is None:
                 self.bulk = BulkUpdate(self.connection.client, probe=self.connection.probe,
                                        runs_dir=Path("runs"))
-            self.bulk.load(self.model.upload())
-            plan = self.bulk.plan()
-            masked = not self.show_raw.value
-            parts = [summary_html(plan), destructive_html(plan)]
-            if not plan.ok:
-                parts.append("<div style='color:#b91c1c'><b>the plan has errors: nothing can be applied</b> (below, "
-                             "grouped by table, column and rule; choose a group to see its cells)</div>")
-            self.plan_html.value = "".join(parts)
-            if len(plan.problems):
-                self.problems.show(plan.problems)
-                self.problems.widget.layout.display = None
-            self.diff.show(plan.masked_diff() if masked else plan.diff, note=f"{len(plan.diff):,} change(s)")
-            self.consent.layout.display = "" if plan.consent else "none"
+            self.bulk.load(self.model.upload())  # the edits as they are now: the grid takes no typing meanwhile
+            bulk, pace = self.bulk, Pace()
 
-    def on_apply(self, _button: Any = None) -> None:
-        """Apply the plan (the same journaled run as for files); then the edits are the new base."""
+            def progress(done: int, total: int) -> None:
+                if pace.due(done, total):
+                    rate = done / pace.elapsed if pace.elapsed > 0 else 0.0
+                    self.plan_progress.value = (
+                        f"fetching <b data-counter='done'>{done:,}</b> / <b data-counter='total'>{total:,}</b>"
+                        f" · {rate:.1f}/s{Pace.eta(total - done, rate)}")
+
+            def work(cancel: threading.Event) -> Any:
+                try:
+                    plan = bulk.plan(cancel=cancel, progress=progress)
+                    if cancel.is_set():  # cancelled after the last read: the plan is dropped
+                        bulk.clear_plan()
+                        raise PlanCancelled("the plan was cancelled; nothing was planned")
+                except PlanCancelled:
+                    self.plan_progress.value = ""
+                    self.messages.warn("plan cancelled: nothing was sent")
+                    return None
+                return plan
+
+            def ended() -> None:
+                self.plan_cancel.disabled = True
+                self.plan_cancel.layout.display = "none"
+
+            self.plan_progress.value = "fetching: starting ..."
+            self.plan_cancel.disabled = False
+            self.plan_cancel.layout.display = None
+            self.planner.start(work, lambda plan: self._show_plan(plan, pace), finally_=ended)
+            started = True
+        if started and wait:
+            self.planner.wait()
+
+    def _show_plan(self, plan: Any, pace: Pace) -> None:
+        if plan is None:
+            return
+        self.plan_progress.value = f"fetched {len(plan.items):,} session(s) in {duration(pace.elapsed)}"
+        masked = not self.show_raw.value
+        parts = [summary_html(plan), destructive_html(plan)]
+        if not plan.ok:
+            parts.append("<div style='color:#b91c1c'><b>the plan has errors: nothing can be applied</b> (below, "
+                         "grouped by table, column and rule; choose a group to see its cells)</div>")
+        self.plan_html.value = "".join(parts)
+        if len(plan.problems):
+            self.problems.show(plan.problems)
+            self.problems.widget.layout.display = None
+        self.diff.show(plan.masked_diff() if masked else plan.diff, note=f"{len(plan.diff):,} change(s)")
+        self.consent.layout.display = "" if plan.consent else "none"
+
+    def on_cancel_plan(self, _button: Any = None) -> None:
+        """Stop the plan being made: no plan is made, nothing is sent (reads in flight finish)."""
+        if self.planner.cancel():
+            self.plan_cancel.disabled = True
+            self.plan_progress.value = "cancelling ..."
+
+    def on_apply(self, _button: Any = None, *, wait: bool | None = None) -> None:
+        """Apply the plan (the same journaled run as for files); then the edits are the new base.
+
+        The run goes on in the background with its progress and Cancel (:attr:`runner`); ``wait`` as for
+        :meth:`on_plan`.
+        """
+        if wait is None:
+            wait = _button is None
+        started = False
         with busy(list(self.buttons.values()), self.messages, on_done=self._update_buttons):
             assert self.bulk is not None and self.model is not None
+            if self.working:
+                raise InputError("a plan or a run is under way: wait for it, or cancel it")
             if self.confirmation is not None:
                 self.confirmation.require("Apply")
-            run = self.bulk.apply()
-            self.result.value = f"<pre>{html.escape(run.describe())}</pre>"
-            if self.confirmation is not None:
-                self.confirmation.reset()
+            bulk = self.bulk
+            self.result.value = ""
+            self.runner.start("apply", lambda progress, cancel: bulk.apply(progress=progress, cancel=cancel),
+                              self._applied)
+            started = True
+        if started and wait:
+            self.runner.wait()
+
+    def _applied(self, run: Any) -> None:
+        self.result.value = f"<pre>{html.escape(run.describe())}</pre>"
+        if self.confirmation is not None:
+            self.confirmation.reset()
+        if run.ok:
             self.messages.ok(f"applied: journal {run.journal} (resume or roll it back in notebook 03); fetch the "
                              "sessions again to go on editing from their new state")
-            self.consent.value = False
+        else:
+            self.messages.warn(f"the run {run.state}: journal {run.journal}; resume it or roll it back in notebook "
+                               "03 (what was not sent stays unprocessed)")
+        self.consent.value = False
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

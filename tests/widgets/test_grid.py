@@ -389,3 +389,77 @@ def test_the_plans_problems_are_grouped_as_in_the_bulk_app(grid: EditGrid, conn:
     finally:
         items[0]["name"] = live["cart_items"][0]["name"]
         conn.client.update_checkout_session(sid, {"cart_items": items})
+
+
+def _edit_names(grid: EditGrid, conn: Connection, n: int) -> list[str]:
+    """``n`` sessions fetched into the grid, the first cart item of each that has one renamed; their ids."""
+    grid.load(fetch_sessions(conn.client, IDS[:n]).frames)
+    grid.tabs.value = "cart_items"
+    shown = _shown(grid)
+    edited = []
+    for sid in IDS[:n]:
+        rows = np.flatnonzero((shown["checkout_session_id"] == sid).to_numpy())
+        if len(rows):
+            _type(grid, int(rows[0]), "name", f"renamed {sid[:8]}")
+            edited.append(sid)
+    assert len(edited) > n // 2
+    return edited
+
+
+def test_a_clicked_plan_runs_in_the_background_and_cancel_stops_it_with_nothing_sent(
+        grid: EditGrid, conn: Connection, sandbox_clean: Any) -> None:
+    """As in the bulk app: a click returns at once, the grid takes no typing, Cancel ends it, nothing is sent."""
+    import time
+
+    edited = _edit_names(grid, conn, 30)
+    sandbox_clean.configure(latency_ms=200)
+    writes_before = dict(sandbox_clean.stats()["writes"])
+    grid.on_plan(object())  # what a click passes: returns at once
+    assert grid.working and grid.planner.running
+    assert not grid.grid.editable and all(b.disabled for b in grid.buttons.values())
+    assert not grid.plan_cancel.disabled and grid.plan_cancel.layout.display is None
+    deadline = time.monotonic() + 10
+    while "fetching <b" not in grid.plan_progress.value and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "data-counter='done'" in grid.plan_progress.value, grid.plan_progress.value
+    started = time.monotonic()
+    grid.on_cancel_plan()
+    assert grid.planner.wait(10) is None
+    assert time.monotonic() - started < 2.0
+    assert "plan cancelled: nothing was sent" in grid.messages.text
+    assert grid.bulk.current_plan is None and dict(sandbox_clean.stats()["writes"]) == writes_before
+    assert not grid.working and grid.grid.editable and grid.plan_cancel.layout.display == "none"
+    assert not grid.buttons["plan"].disabled and grid.buttons["apply"].disabled
+    sandbox_clean.configure(latency_ms=0)
+    grid.on_plan()  # from code: waits, so the next line sees the plan
+    assert grid.bulk.current_plan is not None and grid.bulk.current_plan.ok
+    assert f"fetched {len(edited)} session(s)" in grid.plan_progress.value
+
+
+def test_a_clicked_apply_shows_its_progress_and_cancel_leaves_the_rest_resumable(
+        grid: EditGrid, conn: Connection, sandbox_clean: Any) -> None:
+    import time
+
+    ids = _edit_names(grid, conn, 40)
+    grid.on_plan()
+    plan = grid.bulk.current_plan
+    assert plan is not None and plan.ok and len(plan.diff), grid.messages.text
+    sandbox_clean.configure(latency_ms=150)
+    grid.on_apply(object())
+    assert grid.working and grid.runner.running and not grid.grid.editable
+    assert all(b.disabled for b in grid.buttons.values()) and not grid.runner.cancel_button.disabled
+    deadline = time.monotonic() + 20
+    while sum(dict(sandbox_clean.stats()["writes"]).values()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    grid.runner.on_cancel()  # the run panel's Cancel, shown under Apply
+    run = grid.runner.wait(30)
+    assert run.state == "cancelled", run.describe()
+    assert 0 < run.counts["succeeded"] < len(ids) and run.counts["unprocessed"] > 0
+    assert "cancelled" in grid.result.value and "resume it or roll it back" in grid.messages.text
+    assert not grid.working and grid.grid.editable
+    # What was not sent is resumable, from the same journal.
+    sandbox_clean.configure(latency_ms=0)
+    resumed = grid.bulk.resume()
+    assert resumed.ok and resumed.counts["unprocessed"] == 0
+    for sid in ids:
+        assert conn.client.get_checkout_session(sid)["cart_items"][0]["name"] == f"renamed {sid[:8]}"
