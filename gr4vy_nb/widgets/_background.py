@@ -51,6 +51,12 @@ class Pace:
     def elapsed(self) -> float:
         return time.monotonic() - self.began
 
+    def fetching(self, done: int, total: int) -> str:
+        """A plan's reads in words: ``fetching 12 / 40 · 8.1/s · about 3 s left`` (counters marked for tests)."""
+        rate = done / self.elapsed if self.elapsed > 0 else 0.0
+        return (f"fetching <b data-counter='done'>{done:,}</b> / <b data-counter='total'>{total:,}</b>"
+                f" · {rate:.1f}/s{Pace.eta(total - done, rate)}")
+
     @staticmethod
     def eta(left: int, rate: float) -> str:
         """`` · about 2 min 05 s left`` (empty when nothing is left or the rate is unknown)."""

@@ -135,10 +135,7 @@ class PlanActions:
                     return
                 self.plan_progress.max = max(total, 1)
                 self.plan_progress.value = min(done, total)
-                rate = done / pace.elapsed if pace.elapsed > 0 else 0.0
-                self.plan_counters.value = (
-                    f"fetching <b data-counter='done'>{done:,}</b> / <b data-counter='total'>{total:,}</b>"
-                    f" · {rate:.1f}/s{Pace.eta(total - done, rate)}")
+                self.plan_counters.value = pace.fetching(done, total)
 
             def work(cancel: threading.Event) -> Any:
                 try:

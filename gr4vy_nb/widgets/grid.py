@@ -570,10 +570,7 @@ class EditGrid:
 
             def progress(done: int, total: int) -> None:
                 if pace.due(done, total):
-                    rate = done / pace.elapsed if pace.elapsed > 0 else 0.0
-                    self.plan_progress.value = (
-                        f"fetching <b data-counter='done'>{done:,}</b> / <b data-counter='total'>{total:,}</b>"
-                        f" · {rate:.1f}/s{Pace.eta(total - done, rate)}")
+                    self.plan_progress.value = pace.fetching(done, total)
 
             def work(cancel: threading.Event) -> Any:
                 try:
