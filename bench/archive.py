@@ -10,10 +10,13 @@ On one file of N generated sessions (the 200 sample sessions repeated with fresh
 * ``report``: ``build_report`` of the Parquet folder (DuckDB out of core), its figures counted;
 * ``dask``: the same flatten on ``local:2`` (2 worker processes, 1 GB together);
 * at 200k sessions (a file of the first 200,000 lines): ``flatten`` again and ``pandas.json_normalize``
-  of the four tables (the issue's baseline, dicts parsed by orjson untimed).
+  of the four tables (the issue's baseline, dicts parsed by orjson untimed), and ``summaries``: every summary
+  of the report computed out of core over that file's Parquet folder and in memory over ``flatten_sessions``
+  of it, compared frame for frame (values, dtypes, index, order).
 
 Targets: flatten peak RSS <= 1 GiB; throughput >= 1.0x the DuckDB recipe at N and >= 15x json_normalize at 200k;
-counts and sums equal; report peak RSS <= 1.5 GiB with >= 5 figures. Generated files are deleted at the end.
+counts and sums equal; report peak RSS <= 1.5 GiB with >= 5 figures; every summary equal at 200k. Generated files
+are deleted at the end.
 
 Usage::
 
@@ -167,6 +170,36 @@ def _report(out: Path, html: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "figures": text.count('<img alt="'), "bytes": len(text)}
 
 
+def _summaries(path: Path, out: Path) -> dict[str, Any]:
+    """Every summary of the report, out of core over the Parquet folder and in memory, compared frame for frame."""
+    import datetime as _dt
+    import inspect
+
+    import pandas as pd
+
+    from gr4vy_nb import flatten_to_parquet, report
+    from gr4vy_nb.report.archive import ArchiveSummaries
+    from gr4vy_nb.tables.frames import flatten_sessions
+
+    now = _dt.datetime(2099, 1, 1, tzinfo=_dt.UTC)
+    start = time.perf_counter()
+    flatten_to_parquet(path, out, memory_limit="1GB")
+    frames = flatten_sessions(path)
+    names = sorted(n for n, f in inspect.getmembers(ArchiveSummaries, inspect.isfunction)
+                   if not n.startswith("_") and hasattr(report, n))
+    different = []
+    with ArchiveSummaries(out) as summaries:
+        for name in names:
+            kw = {"now": now} if "now" in inspect.signature(getattr(report, name)).parameters else {}
+            try:
+                pd.testing.assert_frame_equal(getattr(summaries, name)(**kw), getattr(report, name)(frames, **kw),
+                                              check_exact=True)
+            except AssertionError as exc:
+                different.append(f"{name}: {str(exc)[:300]}")
+    return {"seconds": time.perf_counter() - start, "summaries": len(names), "different": different,
+            "sessions_compared": len(frames.sessions)}
+
+
 def worker(name: str, path: Path, out: Path) -> dict[str, Any]:
     if name == "flatten":
         result = _flatten(path, out)
@@ -180,6 +213,8 @@ def worker(name: str, path: Path, out: Path) -> dict[str, Any]:
         result = _check(path, out)
     elif name == "report":
         result = _report(out, out.parent / "report.html")
+    elif name == "summaries":
+        result = _summaries(path, out)
     else:
         raise SystemExit(f"unknown measurement {name}")
     return {**result, **_peak()}
@@ -264,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 r["flatten_200k"] = r["flatten"]
             r["normalize_200k"] = measure("normalize", small, tmp / "unused")
+            r["summaries_200k"] = measure("summaries", small, tmp / "sum200k")
+            if "summaries" in r["summaries_200k"]:
+                s200 = r["summaries_200k"]
+                print(f"  summaries at {s200['sessions_compared']:,} sessions: {s200['summaries']} compared, "
+                      f"{len(s200['different'])} different {s200['different']}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -289,13 +329,16 @@ def main(argv: list[str] | None = None) -> int:
         summary["dask_worker_peak_rss_gib"] = r["dask"]["children_peak_rss_bytes"] / GIB
     if "normalize_200k" in r:
         summary["flatten_vs_normalize_200k"] = rate["flatten_200k"] / rate["normalize_200k"]
+    if "summaries" in r.get("summaries_200k", {}):
+        summary["summaries_equal_200k"] = 1.0 if not r["summaries_200k"]["different"] else 0.0
     results["summary"] = summary
     print("\nsummary:")
     for key, value in summary.items():
         print(f"  {key:<28} {value:12,.3f}")
     targets = {"flatten_peak_rss_gib": ("<=", 1.0), "flatten_vs_duckdb": (">=", 1.0),
                "flatten_vs_normalize_200k": (">=", 15.0), "counts_equal": (">=", 1.0),
-               "report_peak_rss_gib": ("<=", 1.5), "report_figures": (">=", 5)}
+               "report_peak_rss_gib": ("<=", 1.5), "report_figures": (">=", 5),
+               "summaries_equal_200k": (">=", 1.0)}
     missed = check_targets(summary, targets, width=28)
     if args.json:  # every measurement (seconds, CPU seconds, peak RSS), not only the summary
         args.json.parent.mkdir(parents=True, exist_ok=True)
