@@ -13,7 +13,7 @@ help:
 	@echo "make test   - lint and run the whole test suite"
 	@echo "make lab    - open JupyterLab on notebooks/ (sandbox is the default target)"
 	@echo "make bench  - run the benchmarks and print their figures"
-	@echo "make reliability - full reliability tier and run-workflow state machine (~10 min on 2 cores); rewrite RELIABILITY.md"
+	@echo "make reliability - full reliability tier and run-workflow state machine (~9 min on 2 cores); rewrite RELIABILITY.md"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
