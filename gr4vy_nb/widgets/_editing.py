@@ -295,18 +295,17 @@ class EditModel:
 
     def undo(self) -> str | None:
         """Undo the last change; the table it touched (``None``: nothing to undo)."""
-        if not self._undo:
-            return None
-        table, df = self._undo.pop()
-        self._redo.append((table, self.work[table]))
-        self._put(table, df)
-        return table
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> str | None:
-        if not self._redo:
+        return self._step(self._redo, self._undo)
+
+    def _step(self, back: list[tuple[str, pd.DataFrame]], forth: list[tuple[str, pd.DataFrame]]) -> str | None:
+        """Put back the table state last pushed on ``back``, the current one pushed on ``forth``."""
+        if not back:
             return None
-        table, df = self._redo.pop()
-        self._undo.append((table, self.work[table]))
+        table, df = back.pop()
+        forth.append((table, self.work[table]))
         self._put(table, df)
         return table
 

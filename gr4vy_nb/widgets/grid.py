@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -549,52 +550,57 @@ class EditGrid:
         ``wait``: block until the plan is made; by default a click returns at once and a call from code
         (``grid.on_plan()``) waits, so the next line sees the plan.
         """
-        if wait is None:
-            wait = _button is None
+        self._in_background(self._start_plan, self.planner.wait, wait=_button is None if wait is None else wait)
+
+    def _in_background(self, start: Callable[[], None], waiter: Callable[[], Any], *, wait: bool) -> None:
+        """``start()`` work in the background (its refusals shown, not raised); with ``wait``, block until it ends."""
         started = False
         with busy(list(self.buttons.values()), self.messages, on_done=self._update_buttons):
-            from ..updates.plan import PlanCancelled
-            from ..updates.workflow import BulkUpdate
-
-            assert self.model is not None and self.connection is not None
             if self.working:
                 raise InputError("a plan or a run is under way: wait for it, or cancel it")
-            self._forget_plan()
-            if self.model.edits().empty:
-                raise InputError("nothing to plan: no cell has been edited")
-            if self.bulk is None:
-                self.bulk = BulkUpdate(self.connection.client, probe=self.connection.probe,
-                                       runs_dir=Path("runs"))
-            self.bulk.load(self.model.upload())  # the edits as they are now: the grid takes no typing meanwhile
-            bulk, pace = self.bulk, Pace()
-
-            def progress(done: int, total: int) -> None:
-                if pace.due(done, total):
-                    self.plan_progress.value = pace.fetching(done, total)
-
-            def work(cancel: threading.Event) -> Any:
-                try:
-                    plan = bulk.plan(cancel=cancel, progress=progress)
-                    if cancel.is_set():  # cancelled after the last read: the plan is dropped
-                        bulk.clear_plan()
-                        raise PlanCancelled("the plan was cancelled; nothing was planned")
-                except PlanCancelled:
-                    self.plan_progress.value = ""
-                    self.messages.warn("plan cancelled: nothing was sent")
-                    return None
-                return plan
-
-            def ended() -> None:
-                self.plan_cancel.disabled = True
-                self.plan_cancel.layout.display = "none"
-
-            self.plan_progress.value = "fetching: starting ..."
-            self.plan_cancel.disabled = False
-            self.plan_cancel.layout.display = None
-            self.planner.start(work, lambda plan: self._show_plan(plan, pace), finally_=ended)
+            start()
             started = True
         if started and wait:
-            self.planner.wait()
+            waiter()
+
+    def _start_plan(self) -> None:
+        from ..updates.plan import PlanCancelled
+        from ..updates.workflow import BulkUpdate
+
+        assert self.model is not None and self.connection is not None
+        self._forget_plan()
+        if self.model.edits().empty:
+            raise InputError("nothing to plan: no cell has been edited")
+        if self.bulk is None:
+            self.bulk = BulkUpdate(self.connection.client, probe=self.connection.probe,
+                                   runs_dir=Path("runs"))
+        self.bulk.load(self.model.upload())  # the edits as they are now: the grid takes no typing meanwhile
+        bulk, pace = self.bulk, Pace()
+
+        def progress(done: int, total: int) -> None:
+            if pace.due(done, total):
+                self.plan_progress.value = pace.fetching(done, total)
+
+        def work(cancel: threading.Event) -> Any:
+            try:
+                plan = bulk.plan(cancel=cancel, progress=progress)
+                if cancel.is_set():  # cancelled after the last read: the plan is dropped
+                    bulk.clear_plan()
+                    raise PlanCancelled("the plan was cancelled; nothing was planned")
+            except PlanCancelled:
+                self.plan_progress.value = ""
+                self.messages.warn("plan cancelled: nothing was sent")
+                return None
+            return plan
+
+        def ended() -> None:
+            self.plan_cancel.disabled = True
+            self.plan_cancel.layout.display = "none"
+
+        self.plan_progress.value = "fetching: starting ..."
+        self.plan_cancel.disabled = False
+        self.plan_cancel.layout.display = None
+        self.planner.start(work, lambda plan: self._show_plan(plan, pace), finally_=ended)
 
     def _show_plan(self, plan: Any, pace: Pace) -> None:
         if plan is None:
@@ -624,22 +630,16 @@ class EditGrid:
         The run goes on in the background with its progress and Cancel (:attr:`runner`); ``wait`` as for
         :meth:`on_plan`.
         """
-        if wait is None:
-            wait = _button is None
-        started = False
-        with busy(list(self.buttons.values()), self.messages, on_done=self._update_buttons):
-            assert self.bulk is not None and self.model is not None
-            if self.working:
-                raise InputError("a plan or a run is under way: wait for it, or cancel it")
-            if self.confirmation is not None:
-                self.confirmation.require("Apply")
-            bulk = self.bulk
-            self.result.value = ""
-            self.runner.start("apply", lambda progress, cancel: bulk.apply(progress=progress, cancel=cancel),
-                              self._applied)
-            started = True
-        if started and wait:
-            self.runner.wait()
+        self._in_background(self._start_apply, self.runner.wait, wait=_button is None if wait is None else wait)
+
+    def _start_apply(self) -> None:
+        assert self.bulk is not None and self.model is not None
+        if self.confirmation is not None:
+            self.confirmation.require("Apply")
+        bulk = self.bulk
+        self.result.value = ""
+        self.runner.start("apply", lambda progress, cancel: bulk.apply(progress=progress, cancel=cancel),
+                          self._applied)
 
     def _applied(self, run: Any) -> None:
         self.result.value = f"<pre>{html.escape(run.describe())}</pre>"
